@@ -1,0 +1,36 @@
+# batch_ops: PGXS build (the official build). C++17 objects linked into one
+# shared library; see README.md for the test commands.
+EXTENSION   = batch_ops
+EXT_VERSION = 0.1.0
+MODULE_big  = batch_ops
+SRCS        = $(sort $(wildcard src/*/*.cpp))
+OBJS        = $(SRCS:.cpp=.o)
+DATA        = sql/batch_ops--$(EXT_VERSION).sql
+PGFILEDESC  = "batch_ops - reliable batch operations inside PostgreSQL"
+
+# pg_regress suites live in sql/ and expected/ (the extension script is not a test).
+REGRESS      = $(sort $(filter-out batch_ops--%,$(basename $(notdir $(wildcard sql/*.sql)))))
+REGRESS_OPTS = --inputdir=. --outputdir=test/out/regress
+ISOLATION      = $(sort $(basename $(notdir $(wildcard test/isolation/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/out/isolation
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+
+# No LLVM bitcode for C++ objects.
+with_llvm = no
+
+include $(PGXS)
+
+PG_INCLUDE_SERVER := $(shell $(PG_CONFIG) --includedir-server)
+override CPPFLAGS := -I$(CURDIR)/src $(filter-out -I$(PG_INCLUDE_SERVER),$(CPPFLAGS)) -isystem $(PG_INCLUDE_SERVER)
+override CXXFLAGS := -std=c++17 -fPIC -O2 -g -Wall -Wextra -Wno-register -Wno-unused-parameter -Wno-missing-field-initializers -fno-strict-aliasing -fwrapv
+SHLIB_LINK += -lstdc++ $(libpq)
+PG_CPPFLAGS += -DBATCH_OPS_VERSION=\"$(EXT_VERSION)\"
+
+%.o: %.cpp
+	$(CXX) $(CXXFLAGS) $(CPPFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(SRCS:.cpp=.d)
+
+EXTRA_CLEAN = $(SRCS:.cpp=.d) test/out build
