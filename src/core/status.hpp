@@ -1,0 +1,32 @@
+// The batch state machine (API.md section 2).
+//
+//   created ──> queued ──> running ──> succeeded
+//      │          │  ^        │ │ └──> failed ──> queued (batch_retry)
+//      │          │  └────────┘ │        ^
+//      │          │ (backoff,   └──> cancelling ──> cancelled
+//      │          │  crash)                 └─────> failed / succeeded (ended first)
+//      │          ├──> cancelled (batch_cancel while queued)
+//      │          └──> failed (UPSTREAM_FAILED, role gone)
+//      └──> running (batch_sync runs a sync at once)
+//
+// Inline batches are written as running and end in the same transaction.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace batch_ops::core {
+
+enum class BatchStatus { Created, Queued, Running, Cancelling, Succeeded, Failed, Cancelled };
+enum class ItemStatus : char { Pending = 'p', Succeeded = 's', Failed = 'f', Skipped = 'k', Cancelled = 'c' };
+
+const char* to_string(BatchStatus s);
+std::optional<BatchStatus> parse_batch_status(const std::string& s);
+const char* to_string(ItemStatus s);
+std::optional<ItemStatus> item_status_from_code(char c);
+
+bool is_terminal(BatchStatus s);
+// sync: a sync batch may be run again by batch_sync after it ended.
+bool can_transition(BatchStatus from, BatchStatus to, bool sync = false);
+
+}  // namespace batch_ops::core
