@@ -39,7 +39,12 @@ struct IsolationStats {
 // order. apply must leave no effect when it returns !ok (its subtransaction
 // was rolled back) and record its per-item outcomes itself when it returns ok.
 // Exceptions from apply (transient errors, cancellation) propagate.
+//
+// An error that is not about particular rows (item_specific returns false:
+// a missing privilege, a broken trigger) fails every item of the range at
+// once instead of being split further.
 IsolationStats isolate_failures(Range range, const std::function<Attempt(Range)>& apply,
-                                const std::function<void(std::size_t, const Attempt&)>& fail);
+                                const std::function<void(std::size_t, const Attempt&)>& fail,
+                                const std::function<bool(const Attempt&)>& item_specific = nullptr);
 
 }  // namespace batch_ops::core

@@ -36,6 +36,19 @@ Classified classify_sqlstate(const std::string& s) {
     return {item_error::error, false};
 }
 
+bool aborts_batch(const std::string& s) {
+    if (s.size() != 5) return true;
+    const std::string cls = s.substr(0, 2);
+    return cls == "57" || cls == "53" || cls == "58" || cls == "XX" || cls == "08" || cls == "F0";
+}
+
+bool is_item_specific(const std::string& s) {
+    if (s.size() != 5) return true;
+    const std::string cls = s.substr(0, 2);
+    if (s == "42501") return true;  // row level security WITH CHECK
+    return !(cls == "42" || cls == "0A" || cls == "25" || cls == "2F" || cls == "39");
+}
+
 std::string item_error_message(const Classified& c, const std::string& sqlstate, const std::string& message) {
     if (std::string(c.error_code) == item_error::error) return message + " (SQLSTATE " + sqlstate + ")";
     return message;

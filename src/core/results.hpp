@@ -55,6 +55,15 @@ struct Classified {
 };
 Classified classify_sqlstate(const std::string& sqlstate);
 
+// Errors that end the whole call instead of failing items: cancellation,
+// shutdown, resource exhaustion, internal and connection errors.
+bool aborts_batch(const std::string& sqlstate);
+
+// Errors that concern particular rows (constraints, data, row level security,
+// triggers): worth splitting a chunk to isolate them. A missing table privilege
+// or an undefined object fails every item alike.
+bool is_item_specific(const std::string& sqlstate);
+
 // The message kept for an item that failed with a PostgreSQL error:
 // the error's message, plus its SQLSTATE for the catch-all code.
 std::string item_error_message(const Classified& c, const std::string& sqlstate, const std::string& message);

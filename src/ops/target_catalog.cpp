@@ -1,0 +1,351 @@
+#include "ops/target_catalog.hpp"
+
+#include <algorithm>
+
+#include "core/error.hpp"
+#include "pg/jsonb.hpp"
+#include "pg/security.hpp"
+
+extern "C" {
+#include "catalog/pg_class.h"
+}
+
+namespace batch_ops::ops {
+
+using core::Error;
+namespace sqlstate = core::sqlstate;
+
+namespace {
+
+std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+
+core::TypeKind kind_of(Oid type) {
+    Oid base = pg::guard([&] { return getBaseType(type); });
+    switch (base) {
+        case INT2OID:
+        case INT4OID:
+        case INT8OID: return core::TypeKind::Integer;
+        case NUMERICOID:
+        case FLOAT4OID:
+        case FLOAT8OID: return core::TypeKind::Numeric;
+        case BOOLOID: return core::TypeKind::Boolean;
+        case TEXTOID:
+        case VARCHAROID:
+        case BPCHAROID:
+        case NAMEOID: return core::TypeKind::Text;
+        case UUIDOID: return core::TypeKind::Uuid;
+        case TIMESTAMPOID:
+        case TIMESTAMPTZOID:
+        case DATEOID: return core::TypeKind::Timestamp;
+        case JSONOID:
+        case JSONBOID: return core::TypeKind::Json;
+        default: return core::TypeKind::Other;
+    }
+}
+
+bool is_enum(Oid type) {
+    return pg::guard([&] { return type_is_enum(getBaseType(type)); });
+}
+
+std::string relation_label(Oid relid) {
+    char* s = pg::guard([&] { return DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(relid))); });
+    return s;
+}
+
+struct RelColumns {
+    std::vector<core::Column> columns;
+    std::vector<ColumnInfo> info;
+};
+
+RelColumns read_columns(pg::Spi& spi, Oid relid) {
+    spi.execute(
+        "SELECT a.attname::pg_catalog.text, a.atttypid::pg_catalog.int8, a.atttypmod, a.attnotnull, "
+        "       a.atthasdef OR a.attidentity <> '' AS has_default, "
+        "       a.attgenerated <> '' OR a.attidentity = 'a' AS generated "
+        "  FROM pg_catalog.pg_attribute a "
+        " WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attnum > 0 AND NOT a.attisdropped "
+        " ORDER BY a.attnum",
+        {{OIDOID, ObjectIdGetDatum(relid), false}}, true);
+    RelColumns out;
+    for (uint64_t i = 0; i < spi.rows(); ++i) {
+        core::Column c;
+        ColumnInfo ci;
+        c.name = ci.name = spi.text(i, 0);
+        ci.type = static_cast<Oid>(spi.int64(i, 1));
+        ci.typmod = static_cast<int32>(spi.int64(i, 2));
+        c.kind = kind_of(ci.type);
+        c.not_null = spi.boolean(i, 3);
+        c.has_default = spi.boolean(i, 4);
+        c.generated = spi.boolean(i, 5);
+        out.columns.push_back(c);
+        out.info.push_back(ci);
+    }
+    return out;
+}
+
+const core::Column* find(const RelColumns& rc, const std::string& name) {
+    for (const auto& c : rc.columns)
+        if (c.name == name) return &c;
+    return nullptr;
+}
+
+const ColumnInfo* find_info(const RelColumns& rc, const std::string& name) {
+    for (const auto& c : rc.info)
+        if (c.name == name) return &c;
+    return nullptr;
+}
+
+bool has_unique_index_on(pg::Spi& spi, Oid relid, const std::string& column) {
+    spi.execute(
+        "SELECT 1 FROM pg_catalog.pg_index i "
+        "  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid "
+        "   AND a.attnum OPERATOR(pg_catalog.=) i.indkey[0] "
+        " WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND i.indisunique AND i.indisvalid AND i.indimmediate "
+        "   AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnkeyatts = 1 "
+        "   AND a.attname OPERATOR(pg_catalog.=) $2::pg_catalog.name",
+        {{OIDOID, ObjectIdGetDatum(relid), false}, pg::text_param(column)}, true);
+    return spi.rows() > 0;
+}
+
+char relkind_of(Oid relid) {
+    return pg::guard([&] { return get_rel_relkind(relid); });
+}
+
+void require_column(const RelColumns& rc, const std::string& table, const std::string& role, const std::string& name) {
+    if (!find(rc, name))
+        throw Error(sqlstate::undefined_column,
+                    "column " + quoted(name) + " of relation " + table + " does not exist",
+                    "It was given as the " + role + ".");
+}
+
+std::string array_type_name(Oid type) {
+    Oid arr = pg::guard([&] { return get_array_type(getBaseType(type)); });
+    if (!OidIsValid(arr)) throw Error(sqlstate::datatype_mismatch, "key column type has no array type");
+    char* s = pg::guard([&] { return format_type_be_qualified(arr); });
+    return s;
+}
+
+}  // namespace
+
+const ColumnInfo* TargetInfo::column(const std::string& name) const {
+    for (const auto& c : columns)
+        if (c.name == name) return &c;
+    return nullptr;
+}
+
+void register_target(pg::Spi& spi, const Registration& r, Oid actor) {
+    if (!pg::is_admin(actor))
+        throw Error(sqlstate::insufficient_privilege, "permission denied to register batch targets",
+                    "Only superusers and members of batch_ops_admin may register targets.");
+    if (r.name.empty() || !core::is_safe_identifier(r.name, 63))
+        throw Error(sqlstate::invalid_parameter_value, "invalid target name " + quoted(r.name),
+                    "Target names start with a letter or underscore and contain letters, digits, "
+                    "underscores, dots and hyphens.");
+    for (char c : r.name)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'))
+            throw Error(sqlstate::invalid_parameter_value, "invalid target name " + quoted(r.name),
+                        "Target names start with a letter or underscore and contain letters, digits, "
+                        "underscores, dots and hyphens.");
+    if (std::isdigit(static_cast<unsigned char>(r.name[0])) || r.name[0] == '.' || r.name[0] == '-')
+        throw Error(sqlstate::invalid_parameter_value, "invalid target name " + quoted(r.name),
+                    "Target names start with a letter or underscore.");
+
+    const std::string table = relation_label(r.relation);
+    char kind = relkind_of(r.relation);
+    if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
+        throw Error(sqlstate::invalid_parameter_value, "relation " + table + " is not a table",
+                    "Targets are ordinary or partitioned tables.");
+    RelColumns rc = read_columns(spi, r.relation);
+
+    require_column(rc, table, "key column", r.key_column);
+    const core::Column* key = find(rc, r.key_column);
+    if (key->kind != core::TypeKind::Integer && key->kind != core::TypeKind::Text && key->kind != core::TypeKind::Uuid)
+        throw Error(sqlstate::datatype_mismatch, "key column " + quoted(r.key_column) + " has an unsupported type",
+                    "Key columns are of type smallint, integer, bigint, text, varchar or uuid.");
+    if (!has_unique_index_on(spi, r.relation, r.key_column))
+        throw Error(sqlstate::invalid_object_definition,
+                    "key column " + quoted(r.key_column) + " of relation " + table + " is not unique",
+                    "A target's key column needs a primary key or an immediate unique index on that column alone.",
+                    "Add one with ALTER TABLE ... ADD PRIMARY KEY or CREATE UNIQUE INDEX.");
+
+    if (r.owner_column) {
+        require_column(rc, table, "owner column", *r.owner_column);
+        if (find(rc, *r.owner_column)->kind != core::TypeKind::Text)
+            throw Error(sqlstate::datatype_mismatch, "owner column " + quoted(*r.owner_column) + " must be of type name or text",
+                        "The owner column holds a role name.");
+        if (*r.owner_column == r.key_column)
+            throw Error(sqlstate::invalid_parameter_value, "the owner column cannot be the key column");
+    }
+    if (r.status_column) {
+        require_column(rc, table, "status column", *r.status_column);
+        const ColumnInfo* ci = find_info(rc, *r.status_column);
+        if (find(rc, *r.status_column)->kind != core::TypeKind::Text && !is_enum(ci->type))
+            throw Error(sqlstate::datatype_mismatch, "status column " + quoted(*r.status_column) + " must be of a text or enum type");
+    }
+    if (r.soft_delete_column) {
+        require_column(rc, table, "soft-delete column", *r.soft_delete_column);
+        const ColumnInfo* ci = find_info(rc, *r.soft_delete_column);
+        if (ci->type != TIMESTAMPTZOID && ci->type != TIMESTAMPOID && ci->type != BOOLOID)
+            throw Error(sqlstate::datatype_mismatch,
+                        "soft-delete column " + quoted(*r.soft_delete_column) + " must be of type timestamptz, timestamp or boolean");
+        if (find(rc, *r.soft_delete_column)->not_null && ci->type != BOOLOID)
+            throw Error(sqlstate::invalid_object_definition,
+                        "soft-delete column " + quoted(*r.soft_delete_column) + " must allow nulls",
+                        "A null soft-delete timestamp marks a live row.");
+    }
+    if (r.updatable_columns) {
+        for (const auto& c : *r.updatable_columns) {
+            require_column(rc, table, "updatable column", c);
+            if (c == r.key_column)
+                throw Error(sqlstate::invalid_parameter_value, "the key column cannot be updatable");
+            if (find(rc, c)->generated)
+                throw Error(sqlstate::invalid_parameter_value, "generated column " + quoted(c) + " cannot be updatable");
+        }
+    }
+    if (r.allowed_statuses) {
+        if (!r.status_column)
+            throw Error(sqlstate::invalid_parameter_value, "allowed_statuses needs a status_column");
+        if (r.allowed_statuses->empty())
+            throw Error(sqlstate::invalid_parameter_value, "allowed_statuses must not be empty");
+    }
+    if (r.status_transitions) {
+        if (!r.status_column)
+            throw Error(sqlstate::invalid_parameter_value, "status_transitions needs a status_column");
+        (void)core::parse_transitions(*r.status_transitions, r.allowed_statuses);
+    }
+    if (OidIsValid(r.archive_relation)) {
+        const std::string archive = relation_label(r.archive_relation);
+        if (r.archive_relation == r.relation)
+            throw Error(sqlstate::invalid_parameter_value, "the archive relation cannot be the target itself");
+        char akind = relkind_of(r.archive_relation);
+        if (akind != RELKIND_RELATION && akind != RELKIND_PARTITIONED_TABLE)
+            throw Error(sqlstate::invalid_parameter_value, "archive relation " + archive + " is not a table");
+        RelColumns ac = read_columns(spi, r.archive_relation);
+        for (const auto& c : rc.columns) {
+            if (c.generated) continue;
+            if (!find(ac, c.name))
+                throw Error(sqlstate::invalid_object_definition,
+                            "archive relation " + archive + " lacks column " + quoted(c.name) + " of " + table,
+                            "An archive table has every column of its target, and may add archived_at, "
+                            "archive_reason and archive_location.");
+        }
+    }
+
+    std::vector<pg::Param> params = {
+        pg::text_param(r.name),
+        {OIDOID, ObjectIdGetDatum(r.relation), false},
+        pg::text_param(r.key_column),
+        r.owner_column ? pg::text_param(*r.owner_column) : pg::null_param(TEXTOID),
+        r.status_column ? pg::text_param(*r.status_column) : pg::null_param(TEXTOID),
+        r.soft_delete_column ? pg::text_param(*r.soft_delete_column) : pg::null_param(TEXTOID),
+        OidIsValid(r.archive_relation) ? pg::Param{OIDOID, ObjectIdGetDatum(r.archive_relation), false}
+                                       : pg::null_param(OIDOID),
+        r.allowed_statuses ? pg::text_array_param(*r.allowed_statuses) : pg::null_param(TEXTARRAYOID),
+        r.updatable_columns ? pg::text_array_param(*r.updatable_columns) : pg::null_param(TEXTARRAYOID),
+        r.status_transitions ? pg::jsonb_text_param(r.status_transitions->dump()) : pg::null_param(JSONBOID),
+        {OIDOID, ObjectIdGetDatum(actor), false},
+    };
+    pg::AsOwner owner;
+    spi.execute(
+        "INSERT INTO batch_ops.target AS t (name, relation, key_column, owner_column, status_column, "
+        "  soft_delete_column, archive_relation, allowed_statuses, updatable_columns, status_transitions, created_by) "
+        "VALUES ($1, $2::pg_catalog.regclass, $3, $4, $5, $6, $7::pg_catalog.regclass, $8, $9::pg_catalog.name[], $10, "
+        "        $11::pg_catalog.regrole) "
+        "ON CONFLICT (name) DO UPDATE SET relation = excluded.relation, key_column = excluded.key_column, "
+        "  owner_column = excluded.owner_column, status_column = excluded.status_column, "
+        "  soft_delete_column = excluded.soft_delete_column, archive_relation = excluded.archive_relation, "
+        "  allowed_statuses = excluded.allowed_statuses, updatable_columns = excluded.updatable_columns, "
+        "  status_transitions = excluded.status_transitions, created_at = pg_catalog.now(), "
+        "  created_by = excluded.created_by",
+        params);
+}
+
+void unregister_target(pg::Spi& spi, const std::string& name) {
+    if (!pg::is_admin(pg::current_role()))
+        throw Error(sqlstate::insufficient_privilege, "permission denied to unregister batch targets",
+                    "Only superusers and members of batch_ops_admin may unregister targets.");
+    pg::AsOwner owner;
+    uint64_t n = spi.execute("DELETE FROM batch_ops.target WHERE name OPERATOR(pg_catalog.=) $1", {pg::text_param(name)});
+    if (n == 0) throw Error(sqlstate::undefined_object, "batch target " + quoted(name) + " does not exist");
+}
+
+TargetInfo load_target(pg::Spi& spi, const std::string& name) {
+    {
+        pg::AsOwner owner;
+        spi.execute(
+            "SELECT relation::pg_catalog.oid::pg_catalog.int8, key_column::pg_catalog.text, "
+            "       owner_column::pg_catalog.text, status_column::pg_catalog.text, "
+            "       soft_delete_column::pg_catalog.text, archive_relation::pg_catalog.oid::pg_catalog.int8, "
+            "       allowed_statuses, updatable_columns::pg_catalog.text[], status_transitions::pg_catalog.text "
+            "  FROM batch_ops.target WHERE name OPERATOR(pg_catalog.=) $1",
+            {pg::text_param(name)}, true);
+    }
+    if (spi.rows() == 0)
+        throw Error(sqlstate::undefined_object, "batch target " + quoted(name) + " does not exist", {},
+                    "An admin registers targets with batch_ops.register_target().");
+    TargetInfo t;
+    t.model.name = name;
+    t.relid = static_cast<Oid>(spi.int64(0, 0));
+    t.model.key_column = spi.text(0, 1);
+    if (auto v = spi.opt_text(0, 2)) t.model.owner_column = *v;
+    if (auto v = spi.opt_text(0, 3)) t.model.status_column = *v;
+    if (auto v = spi.opt_text(0, 4)) t.model.soft_delete_column = *v;
+    if (!spi.is_null(0, 5)) t.archive_relid = static_cast<Oid>(spi.int64(0, 5));
+    auto read_text_array = [&](int col) -> std::optional<std::vector<std::string>> {
+        bool isnull;
+        Datum d = spi.datum(0, col, &isnull);
+        if (isnull) return std::nullopt;
+        std::vector<std::string> out;
+        Datum* elems;
+        bool* nulls;
+        int n;
+        pg::guard([&] {
+            deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+        });
+        for (int i = 0; i < n; ++i)
+            if (!nulls[i]) out.push_back(pg::guard([&] { return text_to_cstring(DatumGetTextPP(elems[i])); }));
+        return out;
+    };
+    t.model.allowed_statuses = read_text_array(6);
+    t.model.updatable_columns = read_text_array(7);
+    auto transitions_text = spi.opt_text(0, 8);
+    bool exists = pg::guard([&] { return SearchSysCacheExists1(RELOID, ObjectIdGetDatum(t.relid)); });
+    if (!exists)
+        throw Error("42P01", "the table of batch target " + quoted(name) + " no longer exists", {},
+                    "Unregister the target with batch_ops.unregister_target().");
+    if (transitions_text) {
+        Datum jb = pg::jsonb_from_text(*transitions_text);
+        core::Json j = pg::from_jsonb(DatumGetJsonbP(jb));
+        t.model.transitions = core::parse_transitions(j, t.model.allowed_statuses);
+    }
+
+    t.table = pg::qualified_relation(t.relid);
+    t.model.relation = relation_label(t.relid);
+    RelColumns rc = read_columns(spi, t.relid);
+    t.model.columns = rc.columns;
+    t.columns = rc.info;
+    const ColumnInfo* key = t.column(t.model.key_column);
+    if (!key)
+        throw Error(sqlstate::undefined_column, "key column " + quoted(t.model.key_column) + " of batch target " +
+                                                    quoted(name) + " no longer exists");
+    t.model.key_kind = kind_of(key->type);
+    t.key_array_type = array_type_name(key->type);
+    if (t.model.soft_delete_column) {
+        const ColumnInfo* sd = t.column(*t.model.soft_delete_column);
+        if (!sd) throw Error(sqlstate::undefined_column, "soft-delete column of batch target " + quoted(name) + " no longer exists");
+        t.model.soft_delete_kind = sd->type == BOOLOID ? core::SoftDeleteKind::Boolean : core::SoftDeleteKind::Timestamp;
+    }
+    if (OidIsValid(t.archive_relid)) {
+        bool aexists = pg::guard([&] { return SearchSysCacheExists1(RELOID, ObjectIdGetDatum(t.archive_relid)); });
+        if (aexists) {
+            t.model.has_archive = true;
+            t.archive_table = pg::qualified_relation(t.archive_relid);
+            RelColumns ac = read_columns(spi, t.archive_relid);
+            for (const char* extra : {"archived_at", "archive_reason", "archive_location"})
+                if (find(ac, extra) && !t.column(extra)) t.archive_extra.push_back(extra);
+        }
+    }
+    return t;
+}
+
+}  // namespace batch_ops::ops

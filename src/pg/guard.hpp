@@ -1,0 +1,107 @@
+// The guard for calls from C++ into PostgreSQL (see README.md beside this file).
+//
+// pg::guard(f) runs f under PG_TRY. A PostgreSQL error raised inside f is
+// caught, copied (ErrorData, with its SQLSTATE) and thrown as pg::PgError once
+// the PG_TRY frame is gone, so C++ destructors run normally. f itself must own
+// no destructible objects: keep it to plain PostgreSQL calls.
+//
+// A caught PgError leaves the (sub)transaction in an undefined state: whoever
+// catches it must either roll back a subtransaction (pg::SubTransaction) or let
+// it reach the SQL entry boundary, which re-raises it unchanged.
+#pragma once
+
+#include "pg/postgres.hpp"
+
+#include <exception>
+#include <string>
+#include <type_traits>
+
+namespace batch_ops::pg {
+
+class PgError : public std::exception {
+public:
+    explicit PgError(ErrorData* data) : data_(data) {}
+    const char* what() const noexcept override { return data_ && data_->message ? data_->message : "error"; }
+    ErrorData* data() const { return data_; }
+    int sqlerrcode() const { return data_->sqlerrcode; }
+    std::string sqlstate() const;
+
+private:
+    ErrorData* data_;  // in error_memory_context(); freed with it
+};
+
+// Where caught errors are kept: lives until the end of the top transaction
+// (or for the process, outside one).
+MemoryContext error_memory_context();
+
+// Copies the current error into error_memory_context() and clears the error state.
+ErrorData* capture_error(MemoryContext return_to);
+
+template <typename F>
+auto guard(F&& f) -> decltype(f()) {
+    using R = decltype(f());
+    static_assert(std::is_void_v<R> || std::is_trivially_copyable_v<R>,
+                  "pg::guard returns plain values only");
+    MemoryContext oldcxt = CurrentMemoryContext;
+    ErrorData* volatile edata = nullptr;
+    std::exception_ptr cxx;
+    std::exception_ptr* volatile cxx_slot = &cxx;
+    if constexpr (std::is_void_v<R>) {
+        PG_TRY();
+        {
+            try {
+                f();
+            } catch (...) {
+                *cxx_slot = std::current_exception();
+            }
+        }
+        PG_CATCH();
+        {
+            edata = capture_error(oldcxt);
+        }
+        PG_END_TRY();
+        if (edata) throw PgError(edata);
+        if (cxx) std::rethrow_exception(cxx);
+    } else {
+        R result{};
+        R* volatile result_slot = &result;
+        PG_TRY();
+        {
+            try {
+                *result_slot = f();
+            } catch (...) {
+                *cxx_slot = std::current_exception();
+            }
+        }
+        PG_CATCH();
+        {
+            edata = capture_error(oldcxt);
+        }
+        PG_END_TRY();
+        if (edata) throw PgError(edata);
+        if (cxx) std::rethrow_exception(cxx);
+        return result;
+    }
+}
+
+// A subtransaction owned by C++ code: begin in the constructor, then commit()
+// or rollback(). If neither ran (an exception is passing through), the
+// destructor leaves it for the enclosing transaction's abort to clean up:
+// that exception is on its way to the entry boundary.
+class SubTransaction {
+public:
+    SubTransaction();
+    ~SubTransaction() = default;
+    SubTransaction(const SubTransaction&) = delete;
+    SubTransaction& operator=(const SubTransaction&) = delete;
+    void commit();
+    void rollback();
+    bool active() const { return active_; }
+
+private:
+    MemoryContext cxt_;
+    ResourceOwner owner_;
+    bool active_ = false;
+};
+
+}  // namespace batch_ops::pg

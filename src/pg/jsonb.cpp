@@ -1,0 +1,105 @@
+#include "pg/jsonb.hpp"
+
+#include <vector>
+
+namespace batch_ops::pg {
+
+namespace {
+
+core::Json scalar(const JsonbValue& v) {
+    switch (v.type) {
+        case jbvNull: return core::Json::null();
+        case jbvBool: return core::Json::boolean(v.val.boolean);
+        case jbvString: return core::Json::string(std::string(v.val.string.val, v.val.string.len));
+        case jbvNumeric: {
+            Numeric n = v.val.numeric;
+            char* s = guard([&] { return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n))); });
+            core::Json j = core::Json::number(std::string(s));
+            pfree(s);
+            return j;
+        }
+        default: return core::Json::null();
+    }
+}
+
+}  // namespace
+
+core::Json from_jsonb(Jsonb* jb) {
+    JsonbIterator* it = guard([&] { return JsonbIteratorInit(&jb->root); });
+    JsonbValue v;
+    // A stack of open containers; the pending key of an object being filled.
+    std::vector<core::Json> stack;
+    std::vector<std::string> keys;
+    core::Json root;
+    bool done = false;
+    auto attach = [&](core::Json value) {
+        if (stack.empty()) {
+            root = std::move(value);
+            done = true;
+            return;
+        }
+        core::Json& top = stack.back();
+        if (top.is_array()) {
+            top.push(std::move(value));
+        } else {
+            top.members().emplace_back(std::move(keys.back()), std::move(value));
+            keys.pop_back();
+        }
+    };
+    while (!done) {
+        JsonbIteratorToken tok = guard([&] { return JsonbIteratorNext(&it, &v, false); });
+        switch (tok) {
+            case WJB_BEGIN_ARRAY:
+                if (v.val.array.rawScalar) {
+                    // A top-level scalar is wrapped in a one-element raw array.
+                    stack.push_back(core::Json::array());
+                } else {
+                    stack.push_back(core::Json::array());
+                    stack.back().items().reserve(v.val.array.nElems);
+                }
+                break;
+            case WJB_BEGIN_OBJECT:
+                stack.push_back(core::Json::object());
+                break;
+            case WJB_KEY:
+                keys.emplace_back(v.val.string.val, v.val.string.len);
+                break;
+            case WJB_VALUE:
+            case WJB_ELEM:
+                attach(scalar(v));
+                break;
+            case WJB_END_ARRAY:
+            case WJB_END_OBJECT: {
+                core::Json c = std::move(stack.back());
+                stack.pop_back();
+                if (tok == WJB_END_ARRAY && JB_ROOT_IS_SCALAR(jb) && stack.empty() && c.items().size() == 1) {
+                    core::Json only = std::move(c.items()[0]);
+                    attach(std::move(only));
+                } else {
+                    attach(std::move(c));
+                }
+                break;
+            }
+            case WJB_DONE:
+                done = true;
+                break;
+        }
+    }
+    return root;
+}
+
+Datum jsonb_from_text(const std::string& json) {
+    const char* s = json.c_str();
+    return guard([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(s)); });
+}
+
+Datum to_jsonb(const core::Json& value) { return jsonb_from_text(value.dump()); }
+
+std::string jsonb_text(Jsonb* jb) {
+    char* s = guard([&] { return JsonbToCString(nullptr, &jb->root, VARSIZE(jb)); });
+    std::string out(s);
+    pfree(s);
+    return out;
+}
+
+}  // namespace batch_ops::pg

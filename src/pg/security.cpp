@@ -1,0 +1,85 @@
+#include "pg/security.hpp"
+
+#include "pg/spi.hpp"
+#include "core/error.hpp"
+
+extern "C" {
+#include "catalog/pg_class.h"
+#include "commands/extension.h"
+}
+
+#ifndef BATCH_OPS_VERSION
+#define BATCH_OPS_VERSION "0.1.0"
+#endif
+
+namespace batch_ops::pg {
+
+Oid current_role() { return GetUserId(); }
+
+std::string role_name(Oid role) {
+    const char* n = guard([&] { return GetUserNameFromId(role, true); });
+    return n ? std::string(n) : std::to_string(role);
+}
+
+bool is_admin(Oid role) {
+    return guard([&] {
+        if (superuser_arg(role)) return true;
+        Oid admin = get_role_oid("batch_ops_admin", true);
+        return OidIsValid(admin) && has_privs_of_role(role, admin);
+    });
+}
+
+bool is_batch_user(Oid role) {
+    return guard([&] {
+        if (superuser_arg(role)) return true;
+        Oid user = get_role_oid("batch_ops_user", true);
+        return OidIsValid(user) && has_privs_of_role(role, user);
+    });
+}
+
+Oid extension_owner() {
+    return guard([] {
+        Oid nsp = get_namespace_oid("batch_ops", false);
+        Oid rel = get_relname_relid("batch", nsp);
+        if (!OidIsValid(rel))
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("table batch_ops.batch does not exist"),
+                            errhint("Run CREATE EXTENSION batch_ops.")));
+        HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rel));
+        if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for relation %u", rel);
+        Oid owner = ((Form_pg_class)GETSTRUCT(tup))->relowner;
+        ReleaseSysCache(tup);
+        return owner;
+    });
+}
+
+void check_schema_version() {
+    Spi spi;
+    spi.execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'batch_ops'",
+                {}, true);
+    if (spi.rows() == 0) return;  // CREATE EXTENSION in progress
+    std::string v = spi.text(0, 0);
+    if (v != BATCH_OPS_VERSION)
+        throw core::Error("55000",
+                          "batch_ops schema version " + v + " does not match library version " BATCH_OPS_VERSION,
+                          "The installed extension was created by another release of the library.",
+                          "Run ALTER EXTENSION batch_ops UPDATE.");
+}
+
+AsOwner::AsOwner() {
+    Oid owner = extension_owner();
+    guard([&] {
+        GetUserIdAndSecContext(&saved_user_, &saved_sec_);
+        SetUserIdAndSecContext(owner, saved_sec_ | SECURITY_LOCAL_USERID_CHANGE);
+        nest_level_ = NewGUCNestLevel();
+        (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                                true, 0, false);
+    });
+}
+
+AsOwner::~AsOwner() {
+    if (std::uncaught_exceptions() > 0) return;  // the abort restores both
+    AtEOXact_GUC(true, nest_level_);
+    SetUserIdAndSecContext(saved_user_, saved_sec_);
+}
+
+}  // namespace batch_ops::pg

@@ -1,0 +1,43 @@
+// Who is calling, and the switch to the extension owner for bookkeeping.
+//
+// Item work always runs as the caller (inline) or the submitter (workers).
+// Writes to the extension's own state tables, which users may only read, run
+// as the owner of those tables with a safe search_path (pg_catalog, pg_temp),
+// like PostgreSQL's own maintenance commands.
+#pragma once
+
+#include "pg/guard.hpp"
+
+#include <string>
+
+namespace batch_ops::pg {
+
+Oid current_role();
+std::string role_name(Oid role);
+// superuser, or a member of batch_ops_admin (with its privileges)
+bool is_admin(Oid role);
+bool is_batch_user(Oid role);
+// The owner of the extension's tables.
+Oid extension_owner();
+
+// Raises (55000, with a hint) unless the installed schema version is the
+// one this library was built for.
+void check_schema_version();
+
+// For the length of a scope: current_user is the extension owner and
+// search_path is "pg_catalog, pg_temp". Restored on normal exit; on an error
+// the (sub)transaction abort restores both.
+class AsOwner {
+public:
+    AsOwner();
+    ~AsOwner();
+    AsOwner(const AsOwner&) = delete;
+    AsOwner& operator=(const AsOwner&) = delete;
+
+private:
+    Oid saved_user_;
+    int saved_sec_;
+    int nest_level_;
+};
+
+}  // namespace batch_ops::pg

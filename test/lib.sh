@@ -1,0 +1,397 @@
+# shellcheck shell=bash
+# test/lib.sh: helpers shared by test/demo and test/check. Source it; don't run it.
+#
+#   ensure_deps            install whatever Debian packages are missing (as root), or
+#                          say which ones to install and fail (not root)
+#   build_install          make -jN && make install in the repo root
+#   start_cluster          initdb and start a throwaway PostgreSQL 15 cluster in a temp dir
+#                          under /tmp, owned by the postgres OS user when we are root. It
+#                          exports PGHOST (socket dir) PGPORT PGUSER=postgres PGDATABASE=postgres.
+#                          The server is stopped and the temp dir removed on exit: success,
+#                          failure, Ctrl-C, SIGTERM or SIGHUP.
+#   server_log_tail [N]    print the last N (default 50) lines of the server log
+#   bo_on_exit 'CMD'       register a cleanup command; they run in reverse order at exit
+#   as_pg CMD...           run CMD as the postgres OS user (when root), else as ourselves
+#   bo_mktemp NAME VAR     make /tmp/batch_ops_NAME.XXXXXX (postgres-owned when root) into
+#                          VAR; at exit, servers with a data dir inside it are stopped and
+#                          it is removed
+#   bo_run SECS LOG CMD... run CMD with a time limit, printing its output live and keeping
+#                          it in LOG; returns CMD's exit status (124 on timeout). Ctrl-C or
+#                          kill of the script stops CMD too.
+#
+# Knobs (environment variables):
+#   PG_CONFIG              pg_config to use (default /usr/lib/postgresql/15/bin/pg_config)
+#   BATCH_OPS_PRELOAD      shared_preload_libraries of the throwaway cluster
+#                          (default "batch_ops"; set it empty to preload nothing)
+#   BATCH_OPS_JOBS         make/cmake parallelism (default 2)
+#   BATCH_OPS_KEEP_TMP=1   keep the cluster's temp dir after exit (the server is still stopped)
+#
+# Everything here works under `set -euo pipefail`: functions return non-zero on failure
+# and check their own steps, so they also behave inside `if` and `||`.
+
+if [[ -n "${_BO_LIB_SOURCED:-}" ]]; then return 0; fi
+_BO_LIB_SOURCED=1
+
+BO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BO_LOG_DIR="$BO_ROOT/test/out/logs"
+BO_JOBS="${BATCH_OPS_JOBS:-2}"
+BO_PG_MAJOR=15
+
+bo_say()  { printf '%s\n' "$*"; }
+bo_warn() { printf '!! %s\n' "$*" >&2; }
+bo_is_root() { [[ "$(id -u)" -eq 0 ]]; }
+
+# ---------------------------------------------------------------------------------------
+# Cleanup on exit: a list of shell commands run in reverse order of registration.
+# ---------------------------------------------------------------------------------------
+_BO_CLEANUPS=()
+_BO_CHILD=""   # process started by bo_run (a `timeout`), stopped at exit if still running
+_BO_TAIL=""
+
+_bo_run_cleanups() {
+  local rc=$? i
+  set +e
+  trap - EXIT
+  trap '' INT TERM HUP   # a second Ctrl-C must not cut the cleanup short
+  _bo_stop_child
+  for ((i = ${#_BO_CLEANUPS[@]} - 1; i >= 0; i--)); do
+    eval "${_BO_CLEANUPS[i]}"
+  done
+  exit "$rc"
+}
+
+_bo_on_signal() {
+  bo_warn "interrupted (signal $1): cleaning up"
+  exit "$((128 + $1))"
+}
+
+_bo_install_traps() {
+  [[ -n "${_BO_TRAPS:-}" ]] && return 0
+  _BO_TRAPS=1
+  # Keep a pre-existing EXIT trap of the caller: it runs last.
+  local prev words=()
+  prev="$(trap -p EXIT)"
+  if [[ -n "$prev" ]]; then
+    eval "words=($prev)"   # trap -- 'CMD' EXIT
+    _BO_CLEANUPS+=("${words[2]}")
+  fi
+  trap _bo_run_cleanups EXIT
+  trap '_bo_on_signal 2' INT
+  trap '_bo_on_signal 15' TERM
+  trap '_bo_on_signal 1' HUP
+}
+
+bo_on_exit() {
+  _bo_install_traps
+  _BO_CLEANUPS+=("$1")
+}
+
+# ---------------------------------------------------------------------------------------
+# Running commands
+# ---------------------------------------------------------------------------------------
+_bo_stop_child() {
+  if [[ -n "$_BO_CHILD" ]] && kill -0 "$_BO_CHILD" 2>/dev/null; then
+    # `timeout` passes the signal on to its whole process group (the command and
+    # everything it started that did not leave the group).
+    kill -TERM "$_BO_CHILD" 2>/dev/null
+    local i
+    for ((i = 0; i < 50; i++)); do
+      kill -0 "$_BO_CHILD" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill -KILL "$_BO_CHILD" 2>/dev/null
+  fi
+  if [[ -n "$_BO_TAIL" ]]; then kill "$_BO_TAIL" 2>/dev/null; fi
+  _BO_CHILD="" _BO_TAIL=""
+  return 0
+}
+
+bo_run() {
+  local secs=$1 log=$2 rc=0
+  shift 2
+  _bo_install_traps
+  mkdir -p "$(dirname "$log")" || return 1
+  : >"$log" || return 1
+  # In the background so that a signal to this script is handled at once (a foreground
+  # command would delay the trap until it ends); stdin is /dev/null (CI has none).
+  timeout --kill-after=20 "$secs" "$@" >>"$log" 2>&1 </dev/null &
+  _BO_CHILD=$!
+  tail -n +1 -f --pid="$_BO_CHILD" "$log" 2>/dev/null &
+  _BO_TAIL=$!
+  wait "$_BO_CHILD" || rc=$?
+  wait "$_BO_TAIL" 2>/dev/null || true
+  _BO_CHILD="" _BO_TAIL=""
+  if [[ $rc -eq 124 || $rc -eq 137 ]]; then
+    bo_warn "timed out after ${secs}s: $*"
+  fi
+  return "$rc"
+}
+
+# as_pg CMD...: as the postgres OS user when root (PostgreSQL refuses to run as root).
+# BO_AS_PG is the prefix, ending in `env`: env options and NAME=VALUE may follow it.
+BO_AS_PG=()
+_bo_set_as_pg() {
+  if bo_is_root; then
+    BO_AS_PG=(runuser -u postgres -- env)
+  else
+    BO_AS_PG=(env)
+  fi
+}
+as_pg() {
+  _bo_set_as_pg
+  "${BO_AS_PG[@]}" "PATH=$PATH" "$@"
+}
+
+# ---------------------------------------------------------------------------------------
+# Dependencies
+# ---------------------------------------------------------------------------------------
+BO_REQUIRED_PKGS=(postgresql-15 postgresql-server-dev-15 libpq-dev libipc-run-perl
+                  make g++ cmake libgtest-dev pkg-config)
+BO_OPTIONAL_PKGS=(postgresql-contrib)
+
+_bo_pkg_installed() {
+  if command -v dpkg-query >/dev/null 2>&1; then
+    dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q ' installed$'
+    return
+  fi
+  # No dpkg: look for what the package provides.
+  case "$1" in
+    postgresql-15)            [[ -x /usr/lib/postgresql/15/bin/postgres ]] ;;
+    postgresql-server-dev-15) [[ -x /usr/lib/postgresql/15/bin/pg_config ]] ;;
+    libpq-dev)                [[ -e /usr/include/postgresql/libpq-fe.h ]] ;;
+    libipc-run-perl)          perl -MIPC::Run -e 1 >/dev/null 2>&1 ;;
+    libgtest-dev)             [[ -e /usr/include/gtest/gtest.h ]] ;;
+    postgresql-contrib)       true ;;
+    *)                        command -v "$1" >/dev/null 2>&1 ;;
+  esac
+}
+
+ensure_deps() {
+  local p missing=() optional=()
+  for p in "${BO_REQUIRED_PKGS[@]}"; do
+    _bo_pkg_installed "$p" || missing+=("$p")
+  done
+  for p in make g++ cmake pkg-config prove runuser timeout; do
+    if ! command -v "$p" >/dev/null 2>&1; then
+      case "$p" in
+        prove)   missing+=(perl) ;;
+        runuser) missing+=(util-linux) ;;
+        timeout) missing+=(coreutils) ;;
+        *)       [[ " ${missing[*]} " == *" $p "* ]] || missing+=("$p") ;;
+      esac
+    fi
+  done
+  if ((${#missing[@]})); then
+    for p in "${BO_OPTIONAL_PKGS[@]}"; do
+      _bo_pkg_installed "$p" || optional+=("$p")
+    done
+    if ! bo_is_root; then
+      bo_warn "missing packages: ${missing[*]}"
+      bo_warn "install them as root: apt-get install -y ${missing[*]} ${optional[*]}"
+      return 1
+    fi
+    bo_say "== installing missing packages: ${missing[*]} ${optional[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq || { bo_warn "apt-get update failed"; return 1; }
+    apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null \
+      || { bo_warn "apt-get install failed: ${missing[*]}"; return 1; }
+    if ((${#optional[@]})); then
+      apt-get install -y -q --no-install-recommends "${optional[@]}" </dev/null \
+        || bo_warn "optional packages not installed: ${optional[*]}"
+    fi
+  fi
+  if bo_is_root && ! id -u postgres >/dev/null 2>&1; then
+    bo_say "== creating the postgres OS user"
+    useradd --system --user-group --home-dir /var/lib/postgresql --shell /bin/bash postgres \
+      || { bo_warn "could not create the postgres user"; return 1; }
+  fi
+  bo_setup_pg_env
+}
+
+# PG_CONFIG, PG_BINDIR (first in PATH), PG_PKGLIBDIR, PG_REGRESS, PG_ISOLATION_REGRESS.
+bo_setup_pg_env() {
+  if [[ -z "${PG_CONFIG:-}" ]]; then
+    if [[ -x /usr/lib/postgresql/$BO_PG_MAJOR/bin/pg_config ]]; then
+      PG_CONFIG=/usr/lib/postgresql/$BO_PG_MAJOR/bin/pg_config
+    else
+      PG_CONFIG="$(command -v pg_config || true)"
+    fi
+  fi
+  if [[ -z "$PG_CONFIG" ]] || ! PG_BINDIR="$("$PG_CONFIG" --bindir)"; then
+    bo_warn "pg_config not found (is postgresql-server-dev-$BO_PG_MAJOR installed?)"
+    return 1
+  fi
+  PG_PKGLIBDIR="$("$PG_CONFIG" --pkglibdir)" || return 1
+  PG_REGRESS="$PG_PKGLIBDIR/pgxs/src/test/regress/pg_regress"
+  PG_ISOLATION_REGRESS="$PG_PKGLIBDIR/pgxs/src/test/isolation/pg_isolation_regress"
+  PG_PERL_LIB="$PG_PKGLIBDIR/pgxs/src/test/perl"
+  case ":$PATH:" in
+    ":$PG_BINDIR:"*) ;;
+    *) PATH="$PG_BINDIR:$PATH" ;;
+  esac
+  export PATH PG_CONFIG PG_BINDIR PG_PKGLIBDIR PG_REGRESS PG_ISOLATION_REGRESS PG_PERL_LIB
+}
+
+# ---------------------------------------------------------------------------------------
+# Build
+# ---------------------------------------------------------------------------------------
+build_install() {
+  bo_setup_pg_env || return 1
+  local rc=0
+  bo_say "== build: make -j$BO_JOBS"
+  bo_run 1200 "$BO_LOG_DIR/make.log" make -C "$BO_ROOT" -j"$BO_JOBS" PG_CONFIG="$PG_CONFIG" || rc=$?
+  if ((rc)); then
+    bo_warn "BUILD FAILED: make exited with $rc (log: $BO_LOG_DIR/make.log)"
+    return 1
+  fi
+  bo_say "== install: make install"
+  bo_run 300 "$BO_LOG_DIR/make-install.log" make -C "$BO_ROOT" install PG_CONFIG="$PG_CONFIG" || rc=$?
+  if ((rc)); then
+    bo_warn "INSTALL FAILED: make install exited with $rc (log: $BO_LOG_DIR/make-install.log)"
+    bo_is_root || bo_warn "not root: make install needs write access to $PG_PKGLIBDIR and $("$PG_CONFIG" --sharedir)/extension"
+    return 1
+  fi
+  return 0
+}
+
+# ---------------------------------------------------------------------------------------
+# Throwaway cluster
+# ---------------------------------------------------------------------------------------
+BO_TMP="" BO_PGDATA="" BO_SERVER_LOG=""
+
+_bo_port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+_bo_free_port() {
+  local i port start=$((54000 + RANDOM % 1000))
+  for ((i = 0; i < 1000; i++)); do
+    port=$((54000 + (start - 54000 + i) % 1000))
+    if ! _bo_port_in_use "$port"; then
+      echo "$port"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Is PID a live postgres server process (and not some other process that reused the PID)?
+_bo_is_postgres_pid() {
+  local exe
+  [[ "$1" =~ ^[0-9]+$ ]] && kill -0 "$1" 2>/dev/null || return 1
+  exe="$(readlink "/proc/$1/exe" 2>/dev/null || true)"
+  [[ "$exe" == */postgres ]]
+}
+
+# Stop the server of a data directory: fast, then immediate, then SIGKILL.
+bo_stop_datadir() {
+  local pgdata=$1 pid
+  [[ -f "$pgdata/postmaster.pid" ]] || return 0
+  pid="$(head -n 1 "$pgdata/postmaster.pid" 2>/dev/null || true)"
+  _bo_is_postgres_pid "$pid" || return 0
+  as_pg pg_ctl -D "$pgdata" -m fast -w -t 60 stop >/dev/null 2>&1 && return 0
+  bo_warn "fast shutdown of $pgdata failed; trying immediate"
+  as_pg pg_ctl -D "$pgdata" -m immediate -w -t 30 stop >/dev/null 2>&1 && return 0
+  if _bo_is_postgres_pid "$pid"; then
+    bo_warn "killing postmaster $pid"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  return 0
+}
+
+_bo_remove_tmp() {
+  local dir=$1
+  [[ "$dir" == /tmp/batch_ops_* && -d "$dir" ]] || return 0
+  if [[ -n "${BATCH_OPS_KEEP_TMP:-}" ]]; then
+    bo_say "== kept $dir (BATCH_OPS_KEEP_TMP)"
+  else
+    rm -rf -- "$dir"
+  fi
+}
+
+# bo_mktemp NAME VAR: set VAR to a fresh directory /tmp/batch_ops_NAME.XXXXXX, owned by
+# postgres when root, removed at exit after stopping any server whose data directory is
+# inside it. (Not for use in $(...): the cleanup must be registered in this shell.)
+bo_mktemp() {
+  local dir
+  dir="$(mktemp -d "/tmp/batch_ops_$1.XXXXXX")" || return 1
+  bo_on_exit "_bo_remove_tmp '$dir'"
+  bo_on_exit "_bo_stop_servers_under '$dir'"
+  printf -v "$2" '%s' "$dir"
+  if bo_is_root; then chown postgres: "$dir" || return 1; fi
+  chmod 755 "$dir" || return 1
+}
+
+# Stop every server left running with its data directory under DIR.
+_bo_stop_servers_under() {
+  local pidfile
+  [[ -d "$1" ]] || return 0
+  while IFS= read -r pidfile; do
+    bo_stop_datadir "$(dirname "$pidfile")"
+  done < <(find "$1" -name postmaster.pid -type f 2>/dev/null)
+  return 0
+}
+
+_bo_locale() {
+  if locale -a 2>/dev/null | grep -qiE '^c\.utf-?8$'; then echo C.UTF-8; else echo C; fi
+}
+
+start_cluster() {
+  bo_setup_pg_env || return 1
+  _bo_install_traps
+  local port rc loc
+  bo_mktemp cluster BO_TMP || { bo_warn "could not make a temp dir"; return 1; }
+  BO_PGDATA="$BO_TMP/data"
+  BO_SERVER_LOG="$BO_TMP/server.log"
+  loc="$(_bo_locale)"
+  bo_say "== initdb $BO_PGDATA (locale $loc)"
+  if ! (cd "$BO_TMP" && as_pg initdb -D "$BO_PGDATA" -U postgres --auth=trust \
+          --encoding=UTF8 --locale="$loc" >"$BO_TMP/initdb.log" 2>&1); then
+    cat "$BO_TMP/initdb.log" >&2
+    bo_warn "initdb failed"
+    return 1
+  fi
+  cat >>"$BO_PGDATA/postgresql.conf" <<EOF
+
+# Added by test/lib.sh (throwaway test cluster)
+shared_preload_libraries = '${BATCH_OPS_PRELOAD-batch_ops}'
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$BO_TMP'
+max_worker_processes = 16
+log_min_messages = warning
+logging_collector = off
+include_if_exists = 'batch_ops_port.conf'
+EOF
+  for _ in 1 2 3 4 5; do   # retry if another process takes the port meanwhile
+    port="$(_bo_free_port)" || { bo_warn "no free port in 54000-54999"; return 1; }
+    echo "port = $port" >"$BO_PGDATA/batch_ops_port.conf"
+    bo_say "== starting PostgreSQL on port $port, socket in $BO_TMP"
+    rc=0
+    (cd "$BO_TMP" && as_pg pg_ctl -D "$BO_PGDATA" -l "$BO_SERVER_LOG" -w -t 120 start >/dev/null) || rc=$?
+    if ((rc == 0)); then
+      export PGHOST="$BO_TMP" PGPORT="$port" PGUSER=postgres PGDATABASE=postgres
+      unset PGHOSTADDR PGSERVICE PGDATA PGPASSWORD PGOPTIONS
+      return 0
+    fi
+    bo_stop_datadir "$BO_PGDATA"
+    if grep -qE 'could not (bind|create listen socket)|Address already in use' "$BO_SERVER_LOG" 2>/dev/null; then
+      bo_warn "port $port taken meanwhile; trying another"
+      continue
+    fi
+    break
+  done
+  bo_warn "the server did not start; last 50 lines of $BO_SERVER_LOG:"
+  server_log_tail 50
+  return 1
+}
+
+server_log_tail() {
+  local n="${1:-50}"
+  if [[ -n "$BO_SERVER_LOG" && -f "$BO_SERVER_LOG" ]]; then
+    bo_say "---- server log (last $n lines of $BO_SERVER_LOG) ----"
+    tail -n "$n" "$BO_SERVER_LOG"
+    bo_say "---- end of server log ----"
+  else
+    bo_say "(no server log)"
+  fi
+}
