@@ -18,14 +18,14 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 
 # No LLVM bitcode for C++ objects.
-with_llvm = no
+override with_llvm = no
 
 include $(PGXS)
 
 PG_INCLUDE_SERVER := $(shell $(PG_CONFIG) --includedir-server)
 override CPPFLAGS := -I$(CURDIR)/src $(filter-out -I$(PG_INCLUDE_SERVER),$(CPPFLAGS)) -isystem $(PG_INCLUDE_SERVER)
 override CXXFLAGS := -std=c++17 -fPIC -O2 -g -Wall -Wextra -Wno-register -Wno-unused-parameter -Wno-missing-field-initializers -fno-strict-aliasing -fwrapv
-SHLIB_LINK += -lstdc++ $(libpq)
+SHLIB_LINK += -lstdc++
 PG_CPPFLAGS += -DBATCH_OPS_VERSION=\"$(EXT_VERSION)\"
 
 %.o: %.cpp

@@ -70,9 +70,9 @@ RelColumns read_columns(pg::Spi& spi, Oid relid) {
     for (uint64_t i = 0; i < spi.rows(); ++i) {
         core::Column c;
         ColumnInfo ci;
-        c.name = ci.name = spi.text(i, 0);
-        ci.type = static_cast<Oid>(spi.int64(i, 1));
-        ci.typmod = static_cast<int32>(spi.int64(i, 2));
+        c.name = ci.name = spi.str(i, 0);
+        ci.type = static_cast<Oid>(spi.i64(i, 1));
+        ci.typmod = static_cast<int32>(spi.i64(i, 2));
         c.kind = kind_of(ci.type);
         c.not_null = spi.boolean(i, 3);
         c.has_default = spi.boolean(i, 4);
@@ -278,19 +278,19 @@ TargetInfo load_target(pg::Spi& spi, const std::string& name) {
             "       soft_delete_column::pg_catalog.text, archive_relation::pg_catalog.oid::pg_catalog.int8, "
             "       allowed_statuses, updatable_columns::pg_catalog.text[], status_transitions::pg_catalog.text "
             "  FROM batch_ops.target WHERE name OPERATOR(pg_catalog.=) $1",
-            {pg::text_param(name)}, true);
+            {pg::text_param(name)});
     }
     if (spi.rows() == 0)
         throw Error(sqlstate::undefined_object, "batch target " + quoted(name) + " does not exist", {},
                     "An admin registers targets with batch_ops.register_target().");
     TargetInfo t;
     t.model.name = name;
-    t.relid = static_cast<Oid>(spi.int64(0, 0));
-    t.model.key_column = spi.text(0, 1);
-    if (auto v = spi.opt_text(0, 2)) t.model.owner_column = *v;
-    if (auto v = spi.opt_text(0, 3)) t.model.status_column = *v;
-    if (auto v = spi.opt_text(0, 4)) t.model.soft_delete_column = *v;
-    if (!spi.is_null(0, 5)) t.archive_relid = static_cast<Oid>(spi.int64(0, 5));
+    t.relid = static_cast<Oid>(spi.i64(0, 0));
+    t.model.key_column = spi.str(0, 1);
+    if (auto v = spi.opt_str(0, 2)) t.model.owner_column = *v;
+    if (auto v = spi.opt_str(0, 3)) t.model.status_column = *v;
+    if (auto v = spi.opt_str(0, 4)) t.model.soft_delete_column = *v;
+    if (!spi.is_null(0, 5)) t.archive_relid = static_cast<Oid>(spi.i64(0, 5));
     auto read_text_array = [&](int col) -> std::optional<std::vector<std::string>> {
         bool isnull;
         Datum d = spi.datum(0, col, &isnull);
@@ -308,7 +308,7 @@ TargetInfo load_target(pg::Spi& spi, const std::string& name) {
     };
     t.model.allowed_statuses = read_text_array(6);
     t.model.updatable_columns = read_text_array(7);
-    auto transitions_text = spi.opt_text(0, 8);
+    auto transitions_text = spi.opt_str(0, 8);
     bool exists = pg::guard([&] { return SearchSysCacheExists1(RELOID, ObjectIdGetDatum(t.relid)); });
     if (!exists)
         throw Error("42P01", "the table of batch target " + quoted(name) + " no longer exists", {},

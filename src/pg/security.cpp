@@ -57,7 +57,7 @@ void check_schema_version() {
     spi.execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'batch_ops'",
                 {}, true);
     if (spi.rows() == 0) return;  // CREATE EXTENSION in progress
-    std::string v = spi.text(0, 0);
+    std::string v = spi.str(0, 0);
     if (v != BATCH_OPS_VERSION)
         throw core::Error("55000",
                           "batch_ops schema version " + v + " does not match library version " BATCH_OPS_VERSION,

@@ -124,12 +124,12 @@ bool Spi::is_null(uint64_t row, int col) const {
     return isnull;
 }
 
-std::string Spi::text(uint64_t row, int col) const {
-    auto v = opt_text(row, col);
+std::string Spi::str(uint64_t row, int col) const {
+    auto v = opt_str(row, col);
     return v ? *v : std::string();
 }
 
-std::optional<std::string> Spi::opt_text(uint64_t row, int col) const {
+std::optional<std::string> Spi::opt_str(uint64_t row, int col) const {
     bool isnull = false;
     Oid type = InvalidOid;
     char* s = guard([&] {
@@ -145,7 +145,7 @@ std::optional<std::string> Spi::opt_text(uint64_t row, int col) const {
     return out;
 }
 
-int64_t Spi::int64(uint64_t row, int col) const {
+int64_t Spi::i64(uint64_t row, int col) const {
     bool isnull;
     Datum d = datum(row, col, &isnull);
     if (isnull) return 0;

@@ -45,9 +45,9 @@ public:
     // Access to the rows of the last execute (valid until the next one).
     uint64_t rows() const;
     bool is_null(uint64_t row, int col) const;
-    std::string text(uint64_t row, int col) const;                  // via the type's output function
-    std::optional<std::string> opt_text(uint64_t row, int col) const;
-    int64_t int64(uint64_t row, int col) const;
+    std::string str(uint64_t row, int col) const;                  // via the type's output function
+    std::optional<std::string> opt_str(uint64_t row, int col) const;
+    int64_t i64(uint64_t row, int col) const;
     bool boolean(uint64_t row, int col) const;
     Datum datum(uint64_t row, int col, bool* isnull) const;
     // jsonb, json or text[] values copied to the caller's memory context.

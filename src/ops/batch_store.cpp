@@ -1,0 +1,256 @@
+#include "ops/batch_store.hpp"
+
+#include "core/error.hpp"
+#include "pg/jsonb.hpp"
+#include "pg/security.hpp"
+
+namespace batch_ops::ops {
+
+using core::ItemResult;
+using core::ItemStatus;
+
+int64_t insert_batch(pg::Spi& spi, const NewBatch& b, bool* existing) {
+    const core::Request& r = *b.request;
+    *existing = false;
+    std::vector<std::string> deps;
+    for (auto d : r.depends_on) deps.push_back(std::to_string(d));
+    std::vector<pg::Param> params = {
+        pg::text_param(core::to_string(r.operation)),
+        pg::text_param(r.target_type),
+        {JSONBOID, b.request_jsonb, false},
+        pg::text_param(b.status),
+        pg::text_param(core::to_string(r.execution)),
+        pg::bool_param(r.dry_run),
+        pg::int4_param(r.priority),
+        r.depends_on.empty() ? pg::null_param(TEXTARRAYOID) : pg::text_array_param(deps),
+        {OIDOID, ObjectIdGetDatum(b.submitter), false},
+        pg::int4_param(static_cast<int32_t>(r.item_count())),
+        pg::int4_param(b.max_attempts),
+        r.idempotency_key ? pg::text_param(*r.idempotency_key) : pg::null_param(TEXTOID),
+    };
+    pg::AsOwner owner;
+    const char* insert =
+        "INSERT INTO batch_ops.batch (operation, target_type, request, status, execution, dry_run, priority, "
+        "  depends_on, submitted_by, total, max_attempts, idempotency_key, started_at) "
+        "VALUES ($1, $2, $3, $4::batch_ops.batch_status, $5, $6, $7, $8::pg_catalog.int8[], "
+        "        $9::pg_catalog.regrole, $10, $11, $12, "
+        "        CASE WHEN $4 OPERATOR(pg_catalog.=) 'running' THEN pg_catalog.clock_timestamp() END) "
+        "ON CONFLICT ON CONSTRAINT batch_idempotency DO NOTHING RETURNING id";
+    if (!r.idempotency_key) {
+        spi.execute(insert, params);
+        return spi.i64(0, 0);
+    }
+    for (int tries = 0; tries < 3; ++tries) {
+        spi.execute(
+            "SELECT id, request OPERATOR(pg_catalog.=) $3 FROM batch_ops.batch "
+            " WHERE submitted_by OPERATOR(pg_catalog.=) $9::pg_catalog.regrole "
+            "   AND idempotency_key OPERATOR(pg_catalog.=) $12",
+            params);
+        if (spi.rows() > 0) {
+            if (!spi.boolean(0, 1))
+                throw core::request_error("\"idempotency_key\" was already used with another request",
+                                          "Batch " + std::to_string(spi.i64(0, 0)) +
+                                              " was submitted with this key and a different request body.",
+                                          "Use a new key for a new request.");
+            *existing = true;
+            return spi.i64(0, 0);
+        }
+        spi.execute(insert, params);
+        if (spi.rows() > 0) return spi.i64(0, 0);
+        // A concurrent submission with the same key committed first: read it.
+    }
+    throw core::Error(core::sqlstate::object_not_in_state, "could not resolve idempotency key");
+}
+
+void record_event(pg::Spi& spi, int64_t batch_id, const std::string& event, Oid actor,
+                  const std::optional<core::Json>& detail) {
+    std::vector<pg::Param> params = {
+        pg::int8_param(batch_id), pg::text_param(event),
+        OidIsValid(actor) ? pg::Param{OIDOID, ObjectIdGetDatum(actor), false} : pg::null_param(OIDOID),
+        detail ? pg::jsonb_text_param(detail->dump()) : pg::null_param(JSONBOID)};
+    pg::AsOwner owner;
+    spi.execute(
+        "INSERT INTO batch_ops.batch_event (batch_id, event, actor, detail) "
+        "VALUES ($1, $2, $3::pg_catalog.regrole, $4)",
+        params);
+}
+
+void store_items(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResult>& items,
+                 const std::string& success_message, int chunk_size) {
+    if (chunk_size <= 0) chunk_size = 1000;
+    pg::AsOwner owner;
+    const char* sql =
+        "INSERT INTO batch_ops.batch_item (batch_id, chunk, first_seq, target_ids, statuses, error_codes, messages, "
+        "  success_message, attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::pg_catalog.int4[]) "
+        "ON CONFLICT (batch_id, chunk) DO UPDATE SET target_ids = excluded.target_ids, "
+        "  statuses = excluded.statuses, error_codes = excluded.error_codes, messages = excluded.messages, "
+        "  success_message = excluded.success_message, attempts = excluded.attempts, "
+        "  updated_at = pg_catalog.clock_timestamp()";
+    const std::size_t n = items.size();
+    int chunk = 0;
+    for (std::size_t b = 0; b < n; b += static_cast<std::size_t>(chunk_size), ++chunk) {
+        const std::size_t e = std::min(n, b + static_cast<std::size_t>(chunk_size));
+        std::vector<const std::string*> ids;
+        std::string statuses;
+        std::vector<std::string> codes, messages, attempts;
+        std::vector<bool> has_code, has_message;
+        bool any_code = false, any_message = false, any_attempts = false;
+        for (std::size_t i = b; i < e; ++i) {
+            const ItemResult& it = items[i];
+            ids.push_back(&it.target_id);
+            statuses.push_back(static_cast<char>(it.status));
+            codes.push_back(it.error_code);
+            has_code.push_back(!it.error_code.empty());
+            any_code = any_code || !it.error_code.empty();
+            bool msg = !(it.status == ItemStatus::Succeeded && it.message == success_message) && !it.message.empty();
+            messages.push_back(msg ? it.message : std::string());
+            has_message.push_back(msg);
+            any_message = any_message || msg;
+            int expected = it.status == ItemStatus::Pending ? 0 : 1;
+            attempts.push_back(std::to_string(it.attempts));
+            any_attempts = any_attempts || it.attempts != expected;
+        }
+        spi.execute(sql, {pg::int8_param(batch_id), pg::int4_param(chunk), pg::int4_param(static_cast<int32_t>(b + 1)),
+                          pg::text_array_param(ids), pg::text_param(statuses),
+                          any_code ? pg::text_array_param(codes, &has_code) : pg::null_param(TEXTARRAYOID),
+                          any_message ? pg::text_array_param(messages, &has_message) : pg::null_param(TEXTARRAYOID),
+                          pg::text_param(success_message),
+                          any_attempts ? pg::text_array_param(attempts) : pg::null_param(TEXTARRAYOID)});
+    }
+}
+
+void finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResult>& items, const char* status) {
+    core::Counts c = core::count(items);
+    std::optional<std::string> last_error, last_code;
+    for (const auto& it : items) {
+        if (it.status == ItemStatus::Failed) {
+            last_code = it.error_code;
+            last_error = std::to_string(c.failure) + " of " + std::to_string(c.total) + " items failed; first: " +
+                         it.target_id + ": " + it.message;
+            break;
+        }
+    }
+    std::optional<std::string> current;
+    for (auto it = items.rbegin(); it != items.rend(); ++it)
+        if (it->status != ItemStatus::Pending) {
+            current = it->target_id;
+            break;
+        }
+    pg::AsOwner owner;
+    spi.execute(
+        "UPDATE batch_ops.batch SET status = $2::batch_ops.batch_status, processed = $3, success_count = $4, "
+        "  failure_count = $5, skipped_count = $6, cancelled_count = $7, last_error = $8, last_error_code = $9, "
+        "  current_item = $10, finished_at = pg_catalog.clock_timestamp(), "
+        "  updated_at = pg_catalog.clock_timestamp() "
+        "WHERE id OPERATOR(pg_catalog.=) $1",
+        {pg::int8_param(batch_id), pg::text_param(status), pg::int4_param(static_cast<int32_t>(c.processed)),
+         pg::int4_param(static_cast<int32_t>(c.success)), pg::int4_param(static_cast<int32_t>(c.failure)),
+         pg::int4_param(static_cast<int32_t>(c.skipped)), pg::int4_param(static_cast<int32_t>(c.cancelled)),
+         last_error ? pg::text_param(*last_error) : pg::null_param(TEXTOID),
+         last_code ? pg::text_param(*last_code) : pg::null_param(TEXTOID),
+         current ? pg::text_param(*current) : pg::null_param(TEXTOID)});
+}
+
+int64_t store_export(pg::Spi& spi, int64_t batch_id, const char* format, const std::string& content, int64_t rows) {
+    pg::AsOwner owner;
+    spi.execute(
+        "INSERT INTO batch_ops.export (batch_id, format, content, row_count) VALUES ($1, $2, $3, $4) RETURNING id",
+        {pg::int8_param(batch_id), pg::text_param(format), pg::text_param(content),
+         pg::int4_param(static_cast<int32_t>(rows))});
+    return spi.i64(0, 0);
+}
+
+BatchRow load_batch(pg::Spi& spi, int64_t id) {
+    {
+        pg::AsOwner owner;
+        spi.execute(
+            "SELECT b.id, b.kind, b.operation, b.target_type, b.status::pg_catalog.text, b.dry_run, "
+            "       b.submitted_by::pg_catalog.oid::pg_catalog.int8, "
+            "       pg_catalog.to_jsonb(b.created_at) #>> '{}', pg_catalog.to_jsonb(b.started_at) #>> '{}', "
+            "       pg_catalog.to_jsonb(b.finished_at) #>> '{}', pg_catalog.to_jsonb(b.updated_at) #>> '{}', "
+            "       b.total, b.processed, b.success_count, b.failure_count, b.skipped_count, b.cancelled_count, "
+            "       b.attempt, b.last_error, b.last_error_code, b.current_item, "
+            "       pg_catalog.round(EXTRACT(epoch FROM b.finished_at - b.started_at) * 1000)::pg_catalog.int8, "
+            "       (SELECT pg_catalog.max(e.id) FROM batch_ops.export e WHERE e.batch_id OPERATOR(pg_catalog.=) b.id) "
+            "  FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1",
+            {pg::int8_param(id)});
+    }
+    if (spi.rows() == 0)
+        throw core::Error(core::sqlstate::no_data_found, "batch " + std::to_string(id) + " does not exist");
+    BatchRow b;
+    b.id = spi.i64(0, 0);
+    b.kind = spi.str(0, 1);
+    b.operation = spi.str(0, 2);
+    b.target_type = spi.str(0, 3);
+    b.status = spi.str(0, 4);
+    b.dry_run = spi.boolean(0, 5);
+    b.submitted_by = static_cast<Oid>(spi.i64(0, 6));
+    b.created_at = spi.str(0, 7);
+    b.started_at = spi.str(0, 8);
+    b.finished_at = spi.str(0, 9);
+    b.updated_at = spi.str(0, 10);
+    b.total = spi.i64(0, 11);
+    b.processed = spi.i64(0, 12);
+    b.success = spi.i64(0, 13);
+    b.failure = spi.i64(0, 14);
+    b.skipped = spi.i64(0, 15);
+    b.cancelled = spi.i64(0, 16);
+    b.attempt = static_cast<int>(spi.i64(0, 17));
+    b.last_error = spi.opt_str(0, 18);
+    b.last_error_code = spi.opt_str(0, 19);
+    b.current_item = spi.opt_str(0, 20);
+    if (!spi.is_null(0, 21)) b.duration_ms = spi.i64(0, 21);
+    if (!spi.is_null(0, 22)) b.export_id = spi.i64(0, 22);
+    Oid me = pg::current_role();
+    if (b.submitted_by != me && !pg::is_admin(me))
+        throw core::Error(core::sqlstate::insufficient_privilege, "permission denied for batch " + std::to_string(id),
+                          "The batch was submitted by another role.");
+    return b;
+}
+
+std::vector<ItemResult> load_items(pg::Spi& spi, int64_t id) {
+    pg::AsOwner owner;
+    spi.execute(
+        "SELECT target_id, status::pg_catalog.text, error_code, message, attempts FROM batch_ops.job_items "
+        " WHERE job_id OPERATOR(pg_catalog.=) $1 ORDER BY seq",
+        {pg::int8_param(id)});
+    std::vector<ItemResult> out;
+    out.reserve(spi.rows());
+    for (uint64_t i = 0; i < spi.rows(); ++i) {
+        ItemResult r;
+        r.target_id = spi.str(i, 0);
+        auto st = spi.str(i, 1);
+        for (char c : {'p', 's', 'f', 'k', 'c'})
+            if (st == core::to_string(static_cast<ItemStatus>(c))) r.status = static_cast<ItemStatus>(c);
+        r.error_code = spi.opt_str(i, 2).value_or("");
+        r.message = spi.opt_str(i, 3).value_or("");
+        r.attempts = static_cast<int>(spi.i64(i, 4));
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+core::Json response_for(const BatchRow& b, const std::vector<ItemResult>& items) {
+    using core::Json;
+    auto ts = [](const std::string& s) { return s.empty() ? Json::null() : Json::string(s); };
+    Json r = Json::object();
+    r.set("operation_id", Json::number(b.id));
+    r.set("operation", Json::string(b.operation));
+    r.set("target_type", Json::string(b.target_type));
+    r.set("status", Json::string(b.status));
+    r.set("total_count", Json::number(b.total));
+    r.set("success_count", Json::number(b.success));
+    r.set("failure_count", Json::number(b.failure));
+    r.set("skipped_count", Json::number(b.skipped));
+    r.set("cancelled_count", Json::number(b.cancelled));
+    core::add_results(r, items);
+    if (b.export_id) r.set("export_id", Json::number(*b.export_id));
+    r.set("created_at", ts(b.created_at));
+    r.set("started_at", ts(b.started_at));
+    r.set("completed_at", ts(b.finished_at));
+    r.set("duration_ms", b.duration_ms ? Json::number(*b.duration_ms) : Json::null());
+    r.set("dry_run", Json::boolean(b.dry_run));
+    return r;
+}
+
+}  // namespace batch_ops::ops

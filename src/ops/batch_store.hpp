@@ -1,0 +1,65 @@
+// The extension's own state: batch rows, compact item results, events,
+// exports. Every write runs as the extension owner (pg::AsOwner); every read
+// on behalf of a user checks that the batch is theirs (or they are an admin).
+#pragma once
+
+#include "pg/spi.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/json.hpp"
+#include "core/request.hpp"
+#include "core/results.hpp"
+
+namespace batch_ops::ops {
+
+struct NewBatch {
+    const core::Request* request = nullptr;
+    Datum request_jsonb = (Datum)0;
+    Oid submitter = InvalidOid;
+    std::string status;  // queued or running
+    int max_attempts = 3;
+};
+
+// Inserts the batch row; returns its id. With an idempotency key, returns
+// the id of the caller's existing batch with that key instead (existing=true),
+// or raises 22023 when that batch was submitted with another request body.
+int64_t insert_batch(pg::Spi& spi, const NewBatch& b, bool* existing);
+
+void record_event(pg::Spi& spi, int64_t batch_id, const std::string& event, Oid actor,
+                  const std::optional<core::Json>& detail = std::nullopt);
+
+// Stores results as rows of `chunk_size` items, starting at chunk number first_chunk.
+void store_items(pg::Spi& spi, int64_t batch_id, const std::vector<core::ItemResult>& items,
+                 const std::string& success_message, int chunk_size);
+
+// Writes the counts and the final status of a batch that has ended.
+void finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<core::ItemResult>& items, const char* status);
+
+int64_t store_export(pg::Spi& spi, int64_t batch_id, const char* format, const std::string& content, int64_t rows);
+
+struct BatchRow {
+    int64_t id = 0;
+    std::string kind, operation, target_type, status;
+    bool dry_run = false;
+    Oid submitted_by = InvalidOid;
+    std::string created_at, started_at, finished_at, updated_at;  // ISO 8601, empty when null
+    int64_t total = 0, processed = 0, success = 0, failure = 0, skipped = 0, cancelled = 0;
+    int attempt = 1;
+    std::optional<std::string> last_error, last_error_code, current_item;
+    std::optional<int64_t> duration_ms;
+    std::optional<int64_t> export_id;
+};
+
+// Loads a batch the current user may see: P0002 when it does not exist,
+// 42501 when it belongs to another role and the caller is no admin.
+BatchRow load_batch(pg::Spi& spi, int64_t id);
+
+std::vector<core::ItemResult> load_items(pg::Spi& spi, int64_t id);
+
+// The response of API.md section 4 for a batch that has ended or is running.
+core::Json response_for(const BatchRow& b, const std::vector<core::ItemResult>& items);
+
+}  // namespace batch_ops::ops

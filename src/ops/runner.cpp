@@ -1,0 +1,638 @@
+#include "ops/runner.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/error.hpp"
+#include "core/planner.hpp"
+#include "pg/jsonb.hpp"
+
+namespace batch_ops::ops {
+
+using core::ItemResult;
+using core::ItemStatus;
+using core::Operation;
+namespace item_error = core::item_error;
+
+namespace {
+
+std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+
+ItemResult failed(const std::string& id, const char* code, std::string message) {
+    ItemResult r;
+    r.target_id = id;
+    r.status = ItemStatus::Failed;
+    r.error_code = code;
+    r.message = std::move(message);
+    r.attempts = 1;
+    return r;
+}
+
+ItemResult succeeded(const std::string& id, std::string message) {
+    ItemResult r;
+    r.target_id = id;
+    r.status = ItemStatus::Succeeded;
+    r.message = std::move(message);
+    r.attempts = 1;
+    return r;
+}
+
+// Runs body in a subtransaction. A PostgreSQL error rolls it back and becomes
+// a failed Attempt, unless it must end the whole call (then it is rethrown).
+core::Attempt attempt(const std::function<void()>& body, bool report_transient) {
+    pg::SubTransaction sub;
+    try {
+        body();
+        sub.commit();
+        return {};
+    } catch (const pg::PgError& e) {
+        sub.rollback();
+        const std::string state = e.sqlstate();
+        if (core::aborts_batch(state)) throw;
+        if (core::classify_sqlstate(state).transient && !report_transient) throw;
+        core::Attempt a;
+        a.ok = false;
+        a.sqlstate = state;
+        a.message = e.data()->message ? e.data()->message : "error";
+        return a;
+    }
+}
+
+std::string csv_field(const std::optional<std::string>& v) {
+    if (!v) return std::string();
+    const std::string& s = *v;
+    bool quote = s.empty() || s.find_first_of(",\"\r\n") != std::string::npos || s.front() == ' ' || s.back() == ' ';
+    if (!quote) return s;
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"') out += "\"\"";
+        else out.push_back(c);
+    }
+    out += "\"";
+    return out;
+}
+
+class Runner {
+public:
+    Runner(pg::Spi& spi, const TargetInfo& t, const core::Request& r, const core::Actor& a, const RunOptions& o)
+        : spi_(spi), t_(t), m_(t.model), r_(r), actor_(a), opts_(o) {}
+
+    RunOutput run();
+
+private:
+    // Keyed operations: everything but bulk_create.
+    void prepare_keys();
+    void build_keyed_sql();
+    core::Attempt apply_keys(core::Range range);
+    void explain_missing(const std::vector<std::size_t>& missing, std::vector<std::pair<std::size_t, ItemResult>>& out);
+
+    // bulk_create
+    void prepare_items();
+    core::Attempt apply_items(core::Range range);
+    const std::string& insert_sql(const std::vector<std::string>& columns, bool fill_owner);
+
+    void run_ranges(const std::function<core::Attempt(core::Range)>& apply);
+    void finish_export();
+
+    std::string key_filter(const char* alias = nullptr) const;
+    std::string live_filter(const char* alias = nullptr) const;
+    std::string deleted_filter() const;
+    std::string owner_filter(const char* alias = nullptr) const;
+    std::string column_list(const char* prefix, bool skip_generated) const;
+    bool owner_rule() const { return m_.owner_column && !actor_.admin; }
+    std::string item_id(std::size_t index) const;
+
+    pg::Spi& spi_;
+    const TargetInfo& t_;
+    const core::Target& m_;
+    const core::Request& r_;
+    core::Actor actor_;
+    RunOptions opts_;
+
+    RunOutput out_;
+    std::vector<std::string> keys_;       // canonical key per item
+    std::vector<std::size_t> runnable_;   // items that reach the database
+    std::string main_sql_;
+    std::string restore_archive_sql_;
+    std::string explain_sql_;
+    std::string explain_archive_sql_;
+    std::vector<pg::Param> extra_params_;  // $3 ...
+    bool soft_ = false;
+    std::unordered_map<std::size_t, std::string> export_rows_;  // item -> row text
+    std::vector<std::string> export_columns_;
+    std::map<std::string, std::string> insert_sql_;
+};
+
+std::string Runner::item_id(std::size_t i) const {
+    if (r_.operation == Operation::BulkCreate) return "#" + std::to_string(i + 1);
+    return r_.target_ids[i];
+}
+
+std::string Runner::key_filter(const char* alias) const {
+    std::string a = alias ? std::string(alias) + "." : std::string();
+    return a + pg::ident(m_.key_column) + " OPERATOR(pg_catalog.=) ANY ($1::" + t_.key_array_type + ")";
+}
+
+std::string Runner::live_filter(const char* alias) const {
+    if (!m_.soft_delete_column) return std::string();
+    std::string c = (alias ? std::string(alias) + "." : std::string()) + pg::ident(*m_.soft_delete_column);
+    return m_.soft_delete_kind == core::SoftDeleteKind::Boolean ? " AND " + c + " IS NOT TRUE"
+                                                                : " AND " + c + " IS NULL";
+}
+
+std::string Runner::deleted_filter() const {
+    std::string c = pg::ident(*m_.soft_delete_column);
+    return m_.soft_delete_kind == core::SoftDeleteKind::Boolean ? " AND " + c + " IS TRUE"
+                                                                : " AND " + c + " IS NOT NULL";
+}
+
+std::string Runner::owner_filter(const char* alias) const {
+    if (!owner_rule()) return std::string();
+    std::string c = (alias ? std::string(alias) + "." : std::string()) + pg::ident(*m_.owner_column);
+    return " AND " + c + "::pg_catalog.text OPERATOR(pg_catalog.=) $2";
+}
+
+std::string Runner::column_list(const char* prefix, bool skip_generated) const {
+    std::string out;
+    for (const auto& c : m_.columns) {
+        if (skip_generated && c.generated) continue;
+        if (!out.empty()) out += ", ";
+        if (prefix) out += prefix;
+        out += pg::ident(c.name);
+    }
+    return out;
+}
+
+void Runner::prepare_keys() {
+    const std::size_t n = r_.target_ids.size();
+    out_.items.resize(n);
+    keys_.resize(n);
+    runnable_.reserve(n);
+    std::unordered_map<std::string, std::size_t> seen;
+    seen.reserve(n * 2);
+    for (std::size_t i = 0; i < n; ++i) {
+        out_.items[i].target_id = r_.target_ids[i];
+        auto k = core::canonical_key(r_.target_ids[i], m_.key_kind);
+        if (!k) {
+            const char* type = m_.key_kind == core::TypeKind::Uuid ? "uuid" : "integer";
+            out_.items[i] = failed(r_.target_ids[i], item_error::validation_failed,
+                                   quoted(r_.target_ids[i]) + " is not a valid " + type + " key");
+            continue;
+        }
+        auto [it, fresh] = seen.emplace(*k, i);
+        if (!fresh)
+            throw core::request_error("\"target_ids\" contains duplicate id " + quoted(r_.target_ids[i]),
+                                      "It names the same row as " + quoted(r_.target_ids[it->second]) + ".");
+        keys_[i] = std::move(*k);
+        runnable_.push_back(i);
+    }
+}
+
+}  // namespace
+
+Datum input_value(const core::Json& v, const ColumnInfo& c, bool* isnull) {
+    *isnull = v.is_null();
+    if (*isnull) return (Datum)0;
+    std::string text;
+    Oid base = pg::guard([&] { return getBaseType(c.type); });
+    if (base == JSONOID || base == JSONBOID) text = v.dump();
+    else if (v.is_string() || v.is_number()) text = v.text();
+    else if (v.is_bool()) text = v.as_bool() ? "true" : "false";
+    else text = v.dump();
+    const char* s = text.c_str();
+    try {
+        return pg::guard([&] {
+            Oid func, ioparam;
+            getTypeInputInfo(c.type, &func, &ioparam);
+            return OidInputFunctionCall(func, const_cast<char*>(s), ioparam, c.typmod);
+        });
+    } catch (const pg::PgError& e) {
+        // Reaches the entry boundary as a request error; the transaction aborts.
+        throw core::request_error("value for column " + quoted(c.name) + " is not valid",
+                                  e.data()->message ? e.data()->message : std::string());
+    }
+}
+
+namespace {
+
+void Runner::build_keyed_sql() {
+    const std::string T = t_.table;
+    const std::string K = pg::ident(m_.key_column);
+    const std::string ret = " RETURNING " + K + "::pg_catalog.text";
+    switch (r_.operation) {
+        case Operation::Delete:
+            soft_ = core::effective_soft_delete(r_, m_);
+            if (soft_) {
+                const std::string sd = pg::ident(*m_.soft_delete_column);
+                const std::string value =
+                    m_.soft_delete_kind == core::SoftDeleteKind::Boolean ? "true" : "pg_catalog.now()";
+                main_sql_ = "UPDATE " + T + " SET " + sd + " = " + value + " WHERE " + key_filter() + live_filter() +
+                            owner_filter() + ret;
+            } else {
+                main_sql_ = "DELETE FROM " + T + " WHERE " + key_filter() + owner_filter() + ret;
+            }
+            break;
+        case Operation::Update: {
+            core::check_update_fields(r_, m_);
+            std::string set;
+            int p = 3;
+            for (const auto& [name, value] : r_.fields) {
+                const ColumnInfo* c = t_.column(name);
+                bool isnull;
+                Datum d = input_value(value, *c, &isnull);
+                extra_params_.push_back({c->type, d, isnull});
+                if (!set.empty()) set += ", ";
+                set += pg::ident(name) + " = $" + std::to_string(p++);
+            }
+            main_sql_ = "UPDATE " + T + " SET " + set + " WHERE " + key_filter() + live_filter() + owner_filter() + ret;
+            break;
+        }
+        case Operation::StatusUpdate: {
+            auto from = core::allowed_from_statuses(r_, m_);
+            const ColumnInfo* c = t_.column(*m_.status_column);
+            if (!c)
+                throw core::Error(core::sqlstate::undefined_column, "status column of target " + quoted(m_.name) +
+                                                                        " no longer exists");
+            bool isnull;
+            Datum d = input_value(core::Json::string(r_.new_status), *c, &isnull);
+            extra_params_.push_back({c->type, d, false});
+            const std::string st = pg::ident(*m_.status_column);
+            std::string cond;
+            if (from) {
+                extra_params_.push_back(pg::text_array_param(*from));
+                cond = " AND " + st + "::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($4::pg_catalog.text[])";
+            }
+            main_sql_ = "UPDATE " + T + " SET " + st + " = $3 WHERE " + key_filter() + live_filter() + owner_filter() +
+                        cond + ret;
+            break;
+        }
+        case Operation::Archive: {
+            const std::string cols = column_list(nullptr, true);
+            std::string extra_cols, extra_vals;
+            extra_params_.push_back(r_.archive_reason.empty() ? pg::null_param(TEXTOID)
+                                                              : pg::text_param(r_.archive_reason));
+            extra_params_.push_back(r_.archive_location.empty() ? pg::null_param(TEXTOID)
+                                                                : pg::text_param(r_.archive_location));
+            for (const auto& e : t_.archive_extra) {
+                extra_cols += ", " + pg::ident(e);
+                if (e == "archived_at") extra_vals += ", pg_catalog.now()";
+                else if (e == "archive_reason") extra_vals += ", $3";
+                else extra_vals += ", $4";
+            }
+            main_sql_ = "WITH moved AS (DELETE FROM " + T + " WHERE " + key_filter() + live_filter() + owner_filter() +
+                        " RETURNING " + cols + ") INSERT INTO " + t_.archive_table + " (" + cols + extra_cols +
+                        ") SELECT " + cols + extra_vals + " FROM moved" + ret;
+            break;
+        }
+        case Operation::Restore: {
+            if (m_.soft_delete_column) {
+                const std::string sd = pg::ident(*m_.soft_delete_column);
+                const std::string value =
+                    m_.soft_delete_kind == core::SoftDeleteKind::Boolean ? "false" : "NULL";
+                main_sql_ = "UPDATE " + T + " SET " + sd + " = " + value + " WHERE " + key_filter() +
+                            deleted_filter() + owner_filter() + ret;
+            }
+            if (m_.has_archive) {
+                const std::string cols = column_list(nullptr, true);
+                restore_archive_sql_ = "WITH moved AS (DELETE FROM " + t_.archive_table + " WHERE " + key_filter() +
+                                       owner_filter() + " RETURNING " + cols + ") INSERT INTO " + T + " (" + cols +
+                                       ") SELECT " + cols + " FROM moved" + ret;
+                explain_archive_sql_ = "SELECT a." + K + "::pg_catalog.text, " +
+                                       (m_.owner_column ? "a." + pg::ident(*m_.owner_column) + "::pg_catalog.text"
+                                                        : std::string("NULL::pg_catalog.text")) +
+                                       " FROM " + t_.archive_table + " a WHERE " + key_filter("a");
+            }
+            break;
+        }
+        case Operation::Export: {
+            export_columns_ = core::export_columns(r_, m_);
+            std::string sel;
+            if (r_.export_format == core::ExportFormat::Csv) {
+                for (const auto& c : export_columns_) sel += ", t." + pg::ident(c) + "::pg_catalog.text";
+            } else {
+                std::string inner;
+                for (const auto& c : export_columns_) inner += (inner.empty() ? "t." : ", t.") + pg::ident(c);
+                sel = ", (SELECT pg_catalog.to_json(r) FROM (SELECT " + inner + ") r)::pg_catalog.text";
+            }
+            main_sql_ = "SELECT t." + K + "::pg_catalog.text" + sel + " FROM " + T + " t WHERE " + key_filter("t") +
+                        live_filter("t") + owner_filter("t");
+            break;
+        }
+        case Operation::BulkCreate:
+            break;
+    }
+    std::string deleted = "false";
+    if (m_.soft_delete_column) {
+        const std::string sd = "t." + pg::ident(*m_.soft_delete_column);
+        deleted = m_.soft_delete_kind == core::SoftDeleteKind::Boolean ? "(" + sd + " IS TRUE)"
+                                                                       : "(" + sd + " IS NOT NULL)";
+    }
+    explain_sql_ = "SELECT t." + K + "::pg_catalog.text, " + deleted + ", " +
+                   (m_.owner_column ? "t." + pg::ident(*m_.owner_column) + "::pg_catalog.text"
+                                    : std::string("NULL::pg_catalog.text")) +
+                   ", " +
+                   (m_.status_column ? "t." + pg::ident(*m_.status_column) + "::pg_catalog.text"
+                                     : std::string("NULL::pg_catalog.text")) +
+                   " FROM " + T + " t WHERE " + key_filter("t");
+}
+
+void Runner::explain_missing(const std::vector<std::size_t>& missing,
+                             std::vector<std::pair<std::size_t, ItemResult>>& out) {
+    std::vector<const std::string*> ks;
+    ks.reserve(missing.size());
+    for (auto i : missing) ks.push_back(&keys_[i]);
+    struct Row {
+        bool deleted;
+        std::optional<std::string> owner;
+        std::optional<std::string> status;
+    };
+    std::unordered_map<std::string, Row> found;
+    spi_.execute(explain_sql_, {pg::text_array_param(ks)});
+    for (uint64_t i = 0; i < spi_.rows(); ++i)
+        found[spi_.str(i, 0)] = Row{spi_.boolean(i, 1), spi_.opt_str(i, 2), spi_.opt_str(i, 3)};
+    std::unordered_map<std::string, std::optional<std::string>> archived;
+    if (r_.operation == Operation::Restore && !explain_archive_sql_.empty()) {
+        spi_.execute(explain_archive_sql_, {pg::text_array_param(ks)});
+        for (uint64_t i = 0; i < spi_.rows(); ++i) archived[spi_.str(i, 0)] = spi_.opt_str(i, 1);
+    }
+    for (auto i : missing) {
+        const std::string& id = r_.target_ids[i];
+        auto it = found.find(keys_[i]);
+        if (it == found.end()) {
+            auto a = archived.find(keys_[i]);
+            if (a != archived.end() && owner_rule() && a->second != actor_.role)
+                out.emplace_back(i, failed(id, item_error::permission_denied, "row is owned by another role"));
+            else if (a != archived.end())
+                out.emplace_back(i, failed(id, item_error::permission_denied,
+                                           "row level security does not allow restoring this row"));
+            else
+                out.emplace_back(i, failed(id, item_error::not_found, "row not found"));
+            continue;
+        }
+        const Row& row = it->second;
+        if (owner_rule() && row.owner != actor_.role) {
+            out.emplace_back(i, failed(id, item_error::permission_denied, "row is owned by another role"));
+        } else if (r_.operation == Operation::Delete && soft_ && row.deleted) {
+            out.emplace_back(i, succeeded(id, "already deleted"));
+        } else if (r_.operation == Operation::Restore && !row.deleted) {
+            out.emplace_back(i, succeeded(id, "not deleted"));
+        } else if (r_.operation != Operation::Restore && row.deleted && m_.soft_delete_column) {
+            out.emplace_back(i, failed(id, item_error::not_found, "row is deleted"));
+        } else if (r_.operation == Operation::StatusUpdate) {
+            out.emplace_back(i, failed(id, item_error::invalid_transition,
+                                       "cannot change status from " + quoted(row.status.value_or("")) + " to " +
+                                           quoted(r_.new_status)));
+        } else {
+            out.emplace_back(i, failed(id, item_error::permission_denied,
+                                       "row level security does not allow this change"));
+        }
+    }
+}
+
+core::Attempt Runner::apply_keys(core::Range range) {
+    std::vector<std::pair<std::size_t, ItemResult>> outcomes;
+    std::vector<std::pair<std::size_t, std::string>> rows;
+    const bool is_export = r_.operation == Operation::Export;
+    const std::string ok_message = core::success_message(r_.operation, soft_);
+    core::Attempt a = attempt(
+        [&] {
+            outcomes.clear();
+            rows.clear();
+            std::vector<const std::string*> ks;
+            ks.reserve(range.size());
+            for (std::size_t p = range.begin; p < range.end; ++p) ks.push_back(&keys_[runnable_[p]]);
+            std::vector<pg::Param> params = {pg::text_array_param(ks), pg::text_param(actor_.role)};
+            params.insert(params.end(), extra_params_.begin(), extra_params_.end());
+
+            std::unordered_set<std::string> done;
+            std::unordered_map<std::string, std::string> payload;
+            done.reserve(range.size() * 2);
+            if (!main_sql_.empty()) {
+                spi_.execute(main_sql_, params);
+                for (uint64_t i = 0; i < spi_.rows(); ++i) {
+                    std::string k = spi_.str(i, 0);
+                    if (is_export) {
+                        if (r_.export_format == core::ExportFormat::Csv) {
+                            std::string line;
+                            for (std::size_t c = 0; c < export_columns_.size(); ++c) {
+                                if (c) line += ",";
+                                line += csv_field(spi_.opt_str(i, static_cast<int>(c + 1)));
+                            }
+                            payload[k] = std::move(line);
+                        } else {
+                            payload[k] = spi_.str(i, 1);
+                        }
+                    }
+                    done.insert(std::move(k));
+                }
+            }
+            if (!restore_archive_sql_.empty()) {
+                std::vector<const std::string*> rest;
+                for (auto* k : ks)
+                    if (!done.count(*k)) rest.push_back(k);
+                if (!rest.empty()) {
+                    params[0] = pg::text_array_param(rest);
+                    spi_.execute(restore_archive_sql_, params);
+                    for (uint64_t i = 0; i < spi_.rows(); ++i) done.insert(spi_.str(i, 0));
+                }
+            }
+            std::vector<std::size_t> missing;
+            for (std::size_t p = range.begin; p < range.end; ++p) {
+                std::size_t i = runnable_[p];
+                if (done.count(keys_[i])) {
+                    outcomes.emplace_back(i, succeeded(r_.target_ids[i], ok_message));
+                    if (is_export) rows.emplace_back(i, std::move(payload[keys_[i]]));
+                } else {
+                    missing.push_back(i);
+                }
+            }
+            if (!missing.empty()) explain_missing(missing, outcomes);
+        },
+        opts_.dry_run);
+    if (a.ok) {
+        for (auto& [i, res] : outcomes) out_.items[i] = std::move(res);
+        for (auto& [i, row] : rows) export_rows_[i] = std::move(row);
+    }
+    return a;
+}
+
+void Runner::prepare_items() {
+    const std::size_t n = r_.items.size();
+    out_.items.resize(n);
+    runnable_.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        out_.items[i].target_id = item_id(i);
+        if (auto problem = core::check_bulk_item(r_.items[i], m_, actor_, r_.skip_validation)) {
+            out_.items[i] = failed(item_id(i), problem->error_code.c_str(), problem->message);
+            continue;
+        }
+        runnable_.push_back(i);
+    }
+}
+
+const std::string& Runner::insert_sql(const std::vector<std::string>& columns, bool fill_owner) {
+    std::string sig;
+    for (const auto& c : columns) sig += c + '\x1f';
+    if (fill_owner) sig += "\x1e";
+    auto it = insert_sql_.find(sig);
+    if (it != insert_sql_.end()) return it->second;
+    std::string cols, vals;
+    for (const auto& c : columns) {
+        cols += (cols.empty() ? "" : ", ") + pg::ident(c);
+        vals += (vals.empty() ? "r." : ", r.") + pg::ident(c);
+    }
+    if (fill_owner) {
+        cols += (cols.empty() ? "" : ", ") + pg::ident(*m_.owner_column);
+        vals += std::string(vals.empty() ? "" : ", ") + "$2";
+    }
+    std::string sql = "INSERT INTO " + t_.table + " (" + cols + ") SELECT " + vals +
+                      " FROM pg_catalog.jsonb_populate_recordset(NULL::" + t_.table + ", $1) r RETURNING " +
+                      pg::ident(m_.key_column) + "::pg_catalog.text";
+    return insert_sql_.emplace(sig, std::move(sql)).first->second;
+}
+
+core::Attempt Runner::apply_items(core::Range range) {
+    std::vector<std::pair<std::size_t, ItemResult>> outcomes;
+    // Items of the range grouped by their column set, groups in order of first appearance.
+    std::vector<std::pair<std::vector<std::string>, std::vector<std::size_t>>> groups;
+    for (std::size_t p = range.begin; p < range.end; ++p) {
+        std::size_t i = runnable_[p];
+        std::vector<std::string> cols;
+        for (const auto& m : r_.items[i].members()) cols.push_back(m.first);
+        std::sort(cols.begin(), cols.end());
+        auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& e) { return e.first == cols; });
+        if (g == groups.end()) groups.push_back({cols, {i}});
+        else g->second.push_back(i);
+    }
+    core::Attempt a = attempt(
+        [&] {
+            outcomes.clear();
+            for (const auto& [cols, members] : groups) {
+                const bool fill_owner = m_.owner_column && std::find(cols.begin(), cols.end(), *m_.owner_column) == cols.end();
+                core::Json arr = core::Json::array();
+                for (auto i : members) arr.push(r_.items[i]);
+                spi_.execute(insert_sql(cols, fill_owner), {pg::jsonb_text_param(arr.dump()), pg::text_param(actor_.role)});
+                if (spi_.rows() != members.size()) {
+                    if (members.size() == 1) {
+                        outcomes.emplace_back(members[0], failed(item_id(members[0]), item_error::error,
+                                                                 "row was not created: a trigger skipped it"));
+                        continue;
+                    }
+                    pg::guard([] {
+                        ereport(ERROR, (errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+                                        errmsg("a trigger skipped some of the rows")));
+                    });
+                }
+                for (std::size_t k = 0; k < members.size(); ++k)
+                    outcomes.emplace_back(members[k], succeeded(spi_.str(k, 0), "created"));
+            }
+        },
+        opts_.dry_run);
+    if (a.ok)
+        for (auto& [i, res] : outcomes) out_.items[i] = std::move(res);
+    return a;
+}
+
+void Runner::run_ranges(const std::function<core::Attempt(core::Range)>& apply) {
+    if (runnable_.empty()) return;
+    auto stats = core::isolate_failures(
+        {0, runnable_.size()}, apply,
+        [&](std::size_t p, const core::Attempt& a) {
+            std::size_t i = runnable_[p];
+            auto c = core::classify_sqlstate(a.sqlstate);
+            out_.items[i] = failed(item_id(i), c.error_code, core::item_error_message(c, a.sqlstate, a.message));
+        },
+        [](const core::Attempt& a) { return core::is_item_specific(a.sqlstate); });
+    out_.statements += stats.attempts;
+}
+
+void Runner::finish_export() {
+    std::string content;
+    int64_t n = 0;
+    if (r_.export_format == core::ExportFormat::Csv) {
+        for (std::size_t c = 0; c < export_columns_.size(); ++c) {
+            if (c) content += ",";
+            content += csv_field(export_columns_[c]);
+        }
+        content += "\n";
+    } else if (r_.export_format == core::ExportFormat::Json) {
+        content += "[";
+    }
+    for (std::size_t i = 0; i < out_.items.size(); ++i) {
+        auto it = export_rows_.find(i);
+        if (it == export_rows_.end()) continue;
+        if (r_.export_format == core::ExportFormat::Json) {
+            if (n) content += ",";
+            content += "\n" + it->second;
+        } else {
+            content += it->second + "\n";
+        }
+        ++n;
+    }
+    if (r_.export_format == core::ExportFormat::Json) content += n ? "\n]" : "]";
+    out_.export_content = std::move(content);
+    out_.export_rows = n;
+}
+
+RunOutput Runner::run() {
+    const bool bulk = r_.operation == Operation::BulkCreate;
+    // A dry run, and an all-or-nothing bulk_create, run inside one outer
+    // subtransaction that is rolled back at the end (or on the first failure).
+    const bool all_or_nothing = bulk && !r_.continue_on_error;
+    std::optional<pg::SubTransaction> outer;
+    if (opts_.dry_run || all_or_nothing) {
+        outer.emplace();
+        if (opts_.dry_run) {
+            spi_.execute("SET CONSTRAINTS ALL IMMEDIATE");
+            if (opts_.lock_timeout_ms > 0) {
+                std::string v = std::to_string(opts_.lock_timeout_ms);
+                spi_.execute("SELECT pg_catalog.set_config('lock_timeout', $1, true)", {pg::text_param(v)});
+            }
+        }
+    }
+    if (bulk) {
+        prepare_items();
+        out_.success_message = "created";
+        const bool precheck_failed = std::any_of(out_.items.begin(), out_.items.end(),
+                                                 [](const ItemResult& r) { return r.status == ItemStatus::Failed; });
+        if (!(all_or_nothing && precheck_failed)) run_ranges([this](core::Range r) { return apply_items(r); });
+    } else {
+        prepare_keys();
+        build_keyed_sql();
+        out_.success_message = core::success_message(r_.operation, soft_);
+        run_ranges([this](core::Range r) { return apply_keys(r); });
+        if (r_.operation == Operation::Export) finish_export();
+    }
+    if (outer) {
+        bool any_failed = std::any_of(out_.items.begin(), out_.items.end(),
+                                      [](const ItemResult& r) { return r.status == ItemStatus::Failed; });
+        if (opts_.dry_run || (all_or_nothing && any_failed)) outer->rollback();
+        else outer->commit();
+        if (all_or_nothing && any_failed) {
+            std::size_t first = 0;
+            while (out_.items[first].status != ItemStatus::Failed) ++first;
+            for (std::size_t i = 0; i < out_.items.size(); ++i) {
+                if (out_.items[i].status == ItemStatus::Failed) continue;
+                out_.items[i].target_id = item_id(i);
+                out_.items[i].status = ItemStatus::Skipped;
+                out_.items[i].error_code.clear();
+                out_.items[i].message = "not created: item " + item_id(first) + " failed";
+                out_.items[i].attempts = out_.items[i].attempts ? out_.items[i].attempts : 1;
+            }
+        }
+    }
+    return std::move(out_);
+}
+
+}  // namespace
+
+RunOutput run_items(pg::Spi& spi, const TargetInfo& target, const core::Request& request, const core::Actor& actor,
+                    const RunOptions& options) {
+    Runner r(spi, target, request, actor, options);
+    return r.run();
+}
+
+}  // namespace batch_ops::ops

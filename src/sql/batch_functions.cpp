@@ -1,0 +1,198 @@
+// SQL entry points for submitting and inspecting batches.
+#include "sql/entry.hpp"
+#include "sql/settings.hpp"
+
+#include "core/error.hpp"
+#include "core/results.hpp"
+#include "ops/batch_store.hpp"
+#include "ops/runner.hpp"
+#include "ops/target_catalog.hpp"
+#include "pg/jsonb.hpp"
+#include "pg/security.hpp"
+
+extern "C" {
+#include "tcop/utility.h"
+#include "utils/datetime.h"
+#include "utils/json.h"
+}
+
+namespace batch_ops::sql {
+
+namespace {
+
+using core::Json;
+
+std::string now_iso() {
+    char buf[MAXDATELEN + 1];
+    TimestampTz now = GetCurrentTimestamp();
+    pg::guard([&] { JsonEncodeDateTime(buf, TimestampTzGetDatum(now), TIMESTAMPTZOID, nullptr); });
+    return buf;
+}
+
+Json dry_run_response(const core::Request& req, const ops::RunOutput& out, const std::string& started,
+                      TimestampTz t0) {
+    core::Counts c = core::count(out.items);
+    Json r = Json::object();
+    r.set("operation_id", Json::null());
+    r.set("operation", Json::string(core::to_string(req.operation)));
+    r.set("target_type", Json::string(req.target_type));
+    r.set("status", Json::string(core::to_string(core::final_status(c, false))));
+    r.set("total_count", Json::number(c.total));
+    r.set("success_count", Json::number(c.success));
+    r.set("failure_count", Json::number(c.failure));
+    r.set("skipped_count", Json::number(c.skipped));
+    r.set("cancelled_count", Json::number(c.cancelled));
+    core::add_results(r, out.items);
+    r.set("started_at", Json::string(started));
+    r.set("completed_at", Json::string(now_iso()));
+    long secs;
+    int usecs;
+    TimestampDifference(t0, GetCurrentTimestamp(), &secs, &usecs);
+    r.set("duration_ms", Json::number(static_cast<int64_t>(secs) * 1000 + usecs / 1000));
+    r.set("dry_run", Json::boolean(true));
+    return r;
+}
+
+Json counts_detail(const std::vector<core::ItemResult>& items) {
+    core::Counts c = core::count(items);
+    Json d = Json::object();
+    d.set("total", Json::number(c.total));
+    d.set("success_count", Json::number(c.success));
+    d.set("failure_count", Json::number(c.failure));
+    d.set("skipped_count", Json::number(c.skipped));
+    return d;
+}
+
+Json execute(FunctionCallInfo fcinfo, bool validate_only) {
+    pg::check_schema_version();
+    Jsonb* jb = pg::guard([&] { return PG_GETARG_JSONB_P(0); });
+    Datum request_datum = PG_GETARG_DATUM(0);
+    core::Limits limits;
+    limits.max_items = settings::max_items;
+    core::Request req = core::parse_request(pg::from_jsonb(jb), limits);
+    if (validate_only) {
+        req.dry_run = true;
+        req.execution = core::Execution::Inline;
+        req.idempotency_key.reset();
+    }
+    pg::guard([&] { PreventCommandIfReadOnly(validate_only ? "batch_validate()" : "batch_execute()"); });
+
+    Oid me = pg::current_role();
+    core::Actor actor{pg::role_name(me), pg::is_admin(me)};
+
+    pg::Spi spi;
+    ops::TargetInfo target = ops::load_target(spi, req.target_type);
+    core::check_supported(req, target.model);
+    core::check_request_privilege(req, target.model, actor);
+
+    if (req.execution == core::Execution::Background)
+        throw core::Error(core::sqlstate::feature_not_supported, "background execution is not available yet",
+                          "This release runs batches inline, in the caller's transaction.",
+                          "Send \"execution\": \"inline\".");
+
+    ops::RunOptions opts;
+    opts.dry_run = req.dry_run;
+    opts.lock_timeout_ms = settings::lock_timeout_ms;
+
+    if (req.dry_run) {
+        TimestampTz t0 = GetCurrentTimestamp();
+        std::string started = now_iso();
+        ops::RunOutput out = ops::run_items(spi, target, req, actor, opts);
+        return dry_run_response(req, out, started, t0);
+    }
+
+    ops::NewBatch nb;
+    nb.request = &req;
+    nb.request_jsonb = request_datum;
+    nb.submitter = me;
+    nb.status = "running";
+    nb.max_attempts = req.max_attempts.value_or(settings::default_max_attempts);
+    bool existing = false;
+    int64_t id = ops::insert_batch(spi, nb, &existing);
+    if (existing) {
+        ops::BatchRow b = ops::load_batch(spi, id);
+        return ops::response_for(b, ops::load_items(spi, id));
+    }
+    ops::record_event(spi, id, "submitted", me);
+    ops::RunOutput out = ops::run_items(spi, target, req, actor, opts);
+    const char* status = core::to_string(core::final_status(core::count(out.items), false));
+    ops::store_items(spi, id, out.items, out.success_message, settings::chunk_size);
+    ops::finish_batch(spi, id, out.items, status);
+    if (out.export_content)
+        ops::store_export(spi, id, core::to_string(req.export_format), *out.export_content, out.export_rows);
+    ops::record_event(spi, id, status, me, counts_detail(out.items));
+    ops::BatchRow b = ops::load_batch(spi, id);
+    return ops::response_for(b, out.items);
+}
+
+}  // namespace
+
+}  // namespace batch_ops::sql
+
+using namespace batch_ops;
+
+BATCH_OPS_FUNCTION(batch_ops_batch_execute) {
+    core::Json response = sql::execute(fcinfo, false);
+    return pg::to_jsonb(response);
+}
+
+BATCH_OPS_FUNCTION(batch_ops_batch_validate) {
+    core::Json response = sql::execute(fcinfo, true);
+    return pg::to_jsonb(response);
+}
+
+BATCH_OPS_FUNCTION(batch_ops_batch_result) {
+    int64_t id = PG_GETARG_INT64(0);
+    pg::check_schema_version();
+    core::Json response;
+    {
+        pg::Spi spi;
+        ops::BatchRow b = ops::load_batch(spi, id);
+        response = ops::response_for(b, ops::load_items(spi, id));
+    }
+    return pg::to_jsonb(response);
+}
+
+BATCH_OPS_FUNCTION(batch_ops_batch_status) {
+    int64_t id = PG_GETARG_INT64(0);
+    pg::check_schema_version();
+    pg::Spi spi;
+    (void)ops::load_batch(spi, id);  // exists, and is the caller's
+    {
+        pg::AsOwner owner;
+        spi.execute(
+            "SELECT ROW(j.job_id, j.status, j.progress, b.current_item, j.estimated_remaining, j.created_at, "
+            "           b.updated_at, b.last_error, j.total, j.processed, j.success_count, j.failure_count, "
+            "           j.attempt)::batch_ops.job_status "
+            "  FROM batch_ops.jobs j JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) j.job_id "
+            " WHERE j.job_id OPERATOR(pg_catalog.=) $1",
+            {pg::int8_param(id)});
+    }
+    bool isnull = true;
+    Datum d = spi.copy_datum(0, 0, &isnull);
+    return d;
+}
+
+BATCH_OPS_FUNCTION(batch_ops_export_data) {
+    int64_t export_id = PG_GETARG_INT64(0);
+    pg::check_schema_version();
+    pg::Spi spi;
+    int64_t batch_id;
+    {
+        pg::AsOwner owner;
+        spi.execute("SELECT batch_id FROM batch_ops.export WHERE id OPERATOR(pg_catalog.=) $1",
+                    {pg::int8_param(export_id)});
+        if (spi.rows() == 0)
+            throw core::Error(core::sqlstate::no_data_found, "export " + std::to_string(export_id) + " does not exist");
+        batch_id = spi.i64(0, 0);
+    }
+    (void)ops::load_batch(spi, batch_id);  // the caller's batch, or an admin
+    {
+        pg::AsOwner owner;
+        spi.execute("SELECT content FROM batch_ops.export WHERE id OPERATOR(pg_catalog.=) $1",
+                    {pg::int8_param(export_id)});
+    }
+    bool isnull = true;
+    Datum d = spi.copy_datum(0, 0, &isnull);
+    return d;
+}
