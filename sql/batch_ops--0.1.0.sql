@@ -16,9 +16,9 @@ BEGIN
 END
 $roles$;
 
-CREATE TYPE batch_ops.batch_status AS ENUM
+CREATE TYPE batch_ops.batch_state AS ENUM
     ('created', 'queued', 'running', 'cancelling', 'succeeded', 'failed', 'cancelled');
-CREATE TYPE batch_ops.item_status AS ENUM
+CREATE TYPE batch_ops.item_state AS ENUM
     ('pending', 'succeeded', 'failed', 'skipped', 'cancelled');
 
 -- Registered target types.
@@ -45,7 +45,7 @@ CREATE TABLE batch_ops.batch (
     operation        text NOT NULL,
     target_type      text,
     request          jsonb NOT NULL,
-    status           batch_ops.batch_status NOT NULL,
+    status           batch_ops.batch_state NOT NULL,
     execution        text NOT NULL DEFAULT 'background' CHECK (execution IN ('inline', 'background')),
     dry_run          boolean NOT NULL DEFAULT false,
     priority         integer NOT NULL DEFAULT 0,
@@ -178,7 +178,7 @@ SELECT c.batch_id AS job_id,
        c.first_seq + i.n - 1 AS seq,
        c.target_ids[i.n] AS target_id,
        (CASE i.s WHEN 'p' THEN 'pending' WHEN 's' THEN 'succeeded' WHEN 'f' THEN 'failed'
-                 WHEN 'k' THEN 'skipped' WHEN 'c' THEN 'cancelled' END)::batch_ops.item_status AS status,
+                 WHEN 'k' THEN 'skipped' WHEN 'c' THEN 'cancelled' END)::batch_ops.item_state AS status,
        c.error_codes[i.n] AS error_code,
        COALESCE(c.messages[i.n], CASE WHEN i.s = 's' THEN c.success_message END) AS message,
        COALESCE(c.attempts[i.n], CASE WHEN i.s = 'p' THEN 0 ELSE 1 END) AS attempts,

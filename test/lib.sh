@@ -122,7 +122,9 @@ bo_run() {
   wait "$_BO_TAIL" 2>/dev/null || true
   _BO_CHILD="" _BO_TAIL=""
   if [[ $rc -eq 124 || $rc -eq 137 ]]; then
-    bo_warn "timed out after ${secs}s: $*"
+    local what="$*"
+    ((${#what} > 160)) && what="${what:0:160}..."
+    bo_warn "timed out after ${secs}s: $what"
   fi
   return "$rc"
 }

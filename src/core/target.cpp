@@ -25,7 +25,27 @@ Error unsupported(const Request& r, const Target& t, const std::string& hint) {
                  {}, hint);
 }
 
-bool is_integer_text(const std::string& s) {
+std::string trimmed(const std::string& s) {
+    auto b = s.find_first_not_of(" \t\n\r\f\v");
+    if (b == std::string::npos) return std::string();
+    auto e = s.find_last_not_of(" \t\n\r\f\v");
+    return s.substr(b, e - b + 1);
+}
+
+// The spellings boolin accepts (case-insensitive, surrounding spaces ignored).
+bool is_boolean_text(const std::string& raw) {
+    std::string s = trimmed(raw);
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (s.empty()) return false;
+    for (const char* word : {"true", "false", "yes", "no", "on", "off"}) {
+        std::string w(word);
+        if (s.size() <= w.size() && w.compare(0, s.size(), s) == 0 && !(s == "o")) return true;
+    }
+    return s == "1" || s == "0";
+}
+
+bool is_integer_text(const std::string& raw) {
+    const std::string s = trimmed(raw);
     std::size_t i = 0;
     if (s.empty()) return false;
     if (s[0] == '-' || s[0] == '+') i = 1;
@@ -99,12 +119,8 @@ void check_request_privilege(const Request& r, const Target& t, const Actor& act
 std::optional<std::string> canonical_key(const std::string& id, TypeKind kind) {
     switch (kind) {
         case TypeKind::Integer: {
-            std::string s = id;
-            // Trim surrounding whitespace, as int8in does.
-            auto b = s.find_first_not_of(" \t\n\r\f\v");
-            auto e = s.find_last_not_of(" \t\n\r\f\v");
-            if (b == std::string::npos) return std::nullopt;
-            s = s.substr(b, e - b + 1);
+            // Surrounding whitespace is ignored, as int8in does.
+            const std::string s = trimmed(id);
             if (!is_integer_text(s)) return std::nullopt;
             errno = 0;
             char* end = nullptr;
@@ -113,17 +129,22 @@ std::optional<std::string> canonical_key(const std::string& id, TypeKind kind) {
             return std::to_string(n);
         }
         case TypeKind::Uuid: {
-            // Accept what uuid_in accepts in its common forms: 32 hex digits, with
-            // optional hyphens after groups of four and optional braces.
-            std::string hex;
+            // What uuid_in accepts: 32 hex digits, optionally in braces, with
+            // an optional hyphen after any group of four digits (not the last).
             std::string s = id;
             if (s.size() >= 2 && s.front() == '{' && s.back() == '}') s = s.substr(1, s.size() - 2);
-            for (char c : s) {
-                if (std::isxdigit(static_cast<unsigned char>(c))) hex.push_back(static_cast<char>(std::tolower(c)));
-                else if (c != '-') return std::nullopt;
+            std::string hex;
+            for (std::size_t i = 0; i < s.size(); ++i) {
+                char c = s[i];
+                if (std::isxdigit(static_cast<unsigned char>(c))) {
+                    hex.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+                } else if (c == '-' && !hex.empty() && hex.size() % 4 == 0 && hex.size() < 32 && s[i - 1] != '-') {
+                    continue;
+                } else {
+                    return std::nullopt;
+                }
             }
-            if (hex.size() != 32 || s.front() == '-' || s.back() == '-' || s.find("--") != std::string::npos)
-                return std::nullopt;
+            if (hex.size() != 32 || s.back() == '-') return std::nullopt;
             return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) +
                    "-" + hex.substr(20);
         }
@@ -215,7 +236,7 @@ std::optional<ItemProblem> check_bulk_item(const Json& item, const Target& t, co
                 break;
             case TypeKind::Boolean:
                 expected = "a boolean";
-                ok = value.is_bool() || (value.is_string() && (value.text() == "true" || value.text() == "false"));
+                ok = value.is_bool() || (value.is_string() && is_boolean_text(value.text()));
                 break;
             case TypeKind::Uuid:
                 expected = "a uuid";

@@ -66,7 +66,8 @@ bool effective_soft_delete(const Request& r, const Target& t);
 // function prints it), or nullopt when the id cannot be a key of that type.
 std::optional<std::string> canonical_key(const std::string& id, TypeKind key_kind);
 
-// update: checks every field names an updatable column. Throws 22023 / 42703.
+// update: checks every field names an updatable column (by default every
+// column but the key and the owner column). Throws 22023.
 void check_update_fields(const Request& r, const Target& t);
 
 // status_update: throws 22023 when new_status is not allowed. Returns the

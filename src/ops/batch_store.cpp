@@ -32,7 +32,7 @@ int64_t insert_batch(pg::Spi& spi, const NewBatch& b, bool* existing) {
     const char* insert =
         "INSERT INTO batch_ops.batch (operation, target_type, request, status, execution, dry_run, priority, "
         "  depends_on, submitted_by, total, max_attempts, idempotency_key, started_at) "
-        "VALUES ($1, $2, $3, $4::batch_ops.batch_status, $5, $6, $7, $8::pg_catalog.int8[], "
+        "VALUES ($1, $2, $3, $4::batch_ops.batch_state, $5, $6, $7, $8::pg_catalog.int8[], "
         "        $9::pg_catalog.regrole, $10, $11, $12, "
         "        CASE WHEN $4 OPERATOR(pg_catalog.=) 'running' THEN pg_catalog.clock_timestamp() END) "
         "ON CONFLICT ON CONSTRAINT batch_idempotency DO NOTHING RETURNING id";
@@ -138,7 +138,7 @@ void finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResult>&
         }
     pg::AsOwner owner;
     spi.execute(
-        "UPDATE batch_ops.batch SET status = $2::batch_ops.batch_status, processed = $3, success_count = $4, "
+        "UPDATE batch_ops.batch SET status = $2::batch_ops.batch_state, processed = $3, success_count = $4, "
         "  failure_count = $5, skipped_count = $6, cancelled_count = $7, last_error = $8, last_error_code = $9, "
         "  current_item = $10, finished_at = pg_catalog.clock_timestamp(), "
         "  updated_at = pg_catalog.clock_timestamp() "

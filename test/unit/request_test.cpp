@@ -539,6 +539,11 @@ TEST(ParseRequestInvalid, UnsafeIdentifiersInIncludeAndExcludeFields) {
                                "\"operation_data.exclude_fields\""));
     EXPECT_TRUE(RejectedNaming(req("export", {{"operation_data", obj({{"exclude_fields", strs({"a'b"})}})}}),
                                "\"operation_data.exclude_fields\""));
+    // Longer than an identifier may be (NAMEDATALEN - 1 = 63 bytes).
+    EXPECT_TRUE(RejectedNaming(req("export", {{"operation_data", obj({{"include_fields", strs({std::string(64, 'c')})}})}}),
+                               "\"operation_data.include_fields\""));
+    EXPECT_NO_THROW(parse_request(
+        req("export", {{"operation_data", obj({{"include_fields", strs({std::string(63, 'c')})}})}}), Limits{}));
 }
 
 TEST(ParseRequestInvalid, IncludeFieldsEmptyOrDuplicated) {
