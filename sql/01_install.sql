@@ -59,9 +59,9 @@ CREATE TABLE app.letters (
 CREATE TABLE app.letters_archive (LIKE app.letters, archived_at timestamptz, archive_reason text, archive_location text);
 GRANT SELECT, INSERT, UPDATE, DELETE ON app.letters, app.letters_archive TO PUBLIC;
 
--- Strips what changes from run to run out of a batch response.
+-- Strips what changes from run to run (times, batch ids) out of a batch response.
 CREATE FUNCTION app.stable(r jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE
-    AS $$ SELECT r - '{created_at,started_at,completed_at,duration_ms}'::text[] $$;
+    AS $$ SELECT r - '{created_at,started_at,completed_at,duration_ms,operation_id}'::text[] $$;
 GRANT EXECUTE ON FUNCTION app.stable(jsonb) TO PUBLIC;
 
 -- One line per result: target_id, success, error_code, message.

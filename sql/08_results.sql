@@ -60,8 +60,9 @@ SELECT (:'first'::jsonb->'operation_id') = (:'second'::jsonb->'operation_id') AS
 SELECT state FROM app.many WHERE id = 1;
 SELECT count(*) - :before AS new_batches FROM batch_ops.batch;
 -- The same key with another request body is an error.
-SELECT batch_ops.batch_execute('{"operation": "status_update", "target_type": "many", "target_ids": [2],
-    "operation_data": {"new_status": "once"}, "execution": "inline", "idempotency_key": "order-42"}');
+SELECT app.try($$SELECT batch_ops.batch_execute('{"operation": "status_update", "target_type": "many",
+    "target_ids": [2], "operation_data": {"new_status": "once"}, "execution": "inline",
+    "idempotency_key": "order-42"}')$$);
 -- Another role has its own keys.
 GRANT SELECT, UPDATE ON app.many TO regress_alice;
 SET ROLE regress_alice;

@@ -9,6 +9,49 @@ namespace batch_ops::ops {
 using core::ItemResult;
 using core::ItemStatus;
 
+namespace {
+
+// The columns of a BatchRow, selected from batch_ops.batch AS b.
+const char* const kBatchColumns =
+    "b.id, b.kind, b.operation, b.target_type, b.status::pg_catalog.text, b.dry_run, "
+    "b.submitted_by::pg_catalog.oid::pg_catalog.int8, "
+    "pg_catalog.to_jsonb(b.created_at) #>> '{}', pg_catalog.to_jsonb(b.started_at) #>> '{}', "
+    "pg_catalog.to_jsonb(b.finished_at) #>> '{}', pg_catalog.to_jsonb(b.updated_at) #>> '{}', "
+    "b.total, b.processed, b.success_count, b.failure_count, b.skipped_count, b.cancelled_count, "
+    "b.attempt, b.last_error, b.last_error_code, b.current_item, "
+    "pg_catalog.round(EXTRACT(epoch FROM b.finished_at - b.started_at) * 1000)::pg_catalog.int8, "
+    "(SELECT pg_catalog.max(e.id) FROM batch_ops.export e WHERE e.batch_id OPERATOR(pg_catalog.=) b.id)";
+
+BatchRow read_batch_row(const pg::Spi& spi) {
+    BatchRow b;
+    b.id = spi.i64(0, 0);
+    b.kind = spi.str(0, 1);
+    b.operation = spi.str(0, 2);
+    b.target_type = spi.str(0, 3);
+    b.status = spi.str(0, 4);
+    b.dry_run = spi.boolean(0, 5);
+    b.submitted_by = static_cast<Oid>(spi.i64(0, 6));
+    b.created_at = spi.str(0, 7);
+    b.started_at = spi.str(0, 8);
+    b.finished_at = spi.str(0, 9);
+    b.updated_at = spi.str(0, 10);
+    b.total = spi.i64(0, 11);
+    b.processed = spi.i64(0, 12);
+    b.success = spi.i64(0, 13);
+    b.failure = spi.i64(0, 14);
+    b.skipped = spi.i64(0, 15);
+    b.cancelled = spi.i64(0, 16);
+    b.attempt = static_cast<int>(spi.i64(0, 17));
+    b.last_error = spi.opt_str(0, 18);
+    b.last_error_code = spi.opt_str(0, 19);
+    b.current_item = spi.opt_str(0, 20);
+    if (!spi.is_null(0, 21)) b.duration_ms = spi.i64(0, 21);
+    if (!spi.is_null(0, 22)) b.export_id = spi.i64(0, 22);
+    return b;
+}
+
+}  // namespace
+
 int64_t insert_batch(pg::Spi& spi, const NewBatch& b, bool* existing) {
     const core::Request& r = *b.request;
     *existing = false;
@@ -29,13 +72,17 @@ int64_t insert_batch(pg::Spi& spi, const NewBatch& b, bool* existing) {
         r.idempotency_key ? pg::text_param(*r.idempotency_key) : pg::null_param(TEXTOID),
     };
     pg::AsOwner owner;
+    // The batch row and its "submitted" event, in one statement.
     const char* insert =
-        "INSERT INTO batch_ops.batch (operation, target_type, request, status, execution, dry_run, priority, "
-        "  depends_on, submitted_by, total, max_attempts, idempotency_key, started_at) "
+        "WITH b AS (INSERT INTO batch_ops.batch (operation, target_type, request, status, execution, dry_run, "
+        "  priority, depends_on, submitted_by, total, max_attempts, idempotency_key, started_at) "
         "VALUES ($1, $2, $3, $4::batch_ops.batch_state, $5, $6, $7, $8::pg_catalog.int8[], "
         "        $9::pg_catalog.regrole, $10, $11, $12, "
         "        CASE WHEN $4 OPERATOR(pg_catalog.=) 'running' THEN pg_catalog.clock_timestamp() END) "
-        "ON CONFLICT ON CONSTRAINT batch_idempotency DO NOTHING RETURNING id";
+        "ON CONFLICT ON CONSTRAINT batch_idempotency DO NOTHING RETURNING id), "
+        "e AS (INSERT INTO batch_ops.batch_event (batch_id, event, actor) "
+        "      SELECT b.id, 'submitted', $9::pg_catalog.regrole FROM b) "
+        "SELECT id FROM b";
     if (!r.idempotency_key) {
         spi.execute(insert, params);
         return spi.i64(0, 0);
@@ -86,6 +133,8 @@ void store_items(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResult>& 
         "  statuses = excluded.statuses, error_codes = excluded.error_codes, messages = excluded.messages, "
         "  success_message = excluded.success_message, attempts = excluded.attempts, "
         "  updated_at = pg_catalog.clock_timestamp()";
+    SPIPlanPtr plan = spi.prepare(sql, {INT8OID, INT4OID, INT4OID, TEXTARRAYOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID,
+                                        TEXTOID, TEXTARRAYOID});
     const std::size_t n = items.size();
     int chunk = 0;
     for (std::size_t b = 0; b < n; b += static_cast<std::size_t>(chunk_size), ++chunk) {
@@ -110,7 +159,7 @@ void store_items(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResult>& 
             attempts.push_back(std::to_string(it.attempts));
             any_attempts = any_attempts || it.attempts != expected;
         }
-        spi.execute(sql, {pg::int8_param(batch_id), pg::int4_param(chunk), pg::int4_param(static_cast<int32_t>(b + 1)),
+        spi.execute_plan(plan, {pg::int8_param(batch_id), pg::int4_param(chunk), pg::int4_param(static_cast<int32_t>(b + 1)),
                           pg::text_array_param(ids), pg::text_param(statuses),
                           any_code ? pg::text_array_param(codes, &has_code) : pg::null_param(TEXTARRAYOID),
                           any_message ? pg::text_array_param(messages, &has_message) : pg::null_param(TEXTARRAYOID),
@@ -119,7 +168,8 @@ void store_items(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResult>& 
     }
 }
 
-void finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResult>& items, const char* status) {
+BatchRow finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResult>& items, const char* status,
+                      Oid actor) {
     core::Counts c = core::count(items);
     std::optional<std::string> last_error, last_code;
     for (const auto& it : items) {
@@ -136,19 +186,32 @@ void finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResult>&
             current = it->target_id;
             break;
         }
+    core::Json detail = core::Json::object();
+    detail.set("total", core::Json::number(c.total));
+    detail.set("success_count", core::Json::number(c.success));
+    detail.set("failure_count", core::Json::number(c.failure));
+    detail.set("skipped_count", core::Json::number(c.skipped));
+    detail.set("cancelled_count", core::Json::number(c.cancelled));
     pg::AsOwner owner;
+    // The final counts and status, the event saying so, and the row as it now is.
     spi.execute(
-        "UPDATE batch_ops.batch SET status = $2::batch_ops.batch_state, processed = $3, success_count = $4, "
-        "  failure_count = $5, skipped_count = $6, cancelled_count = $7, last_error = $8, last_error_code = $9, "
-        "  current_item = $10, finished_at = pg_catalog.clock_timestamp(), "
-        "  updated_at = pg_catalog.clock_timestamp() "
-        "WHERE id OPERATOR(pg_catalog.=) $1",
+        std::string("WITH u AS (UPDATE batch_ops.batch AS b SET status = $2::batch_ops.batch_state, processed = $3, "
+                    "  success_count = $4, failure_count = $5, skipped_count = $6, cancelled_count = $7, "
+                    "  last_error = $8, last_error_code = $9, current_item = $10, "
+                    "  finished_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp() "
+                    "WHERE b.id OPERATOR(pg_catalog.=) $1 RETURNING ") +
+            kBatchColumns +
+            "), e AS (INSERT INTO batch_ops.batch_event (batch_id, event, actor, detail) "
+            "  SELECT $1, $2, $11::pg_catalog.regrole, $12 FROM u) "
+            "SELECT * FROM u",
         {pg::int8_param(batch_id), pg::text_param(status), pg::int4_param(static_cast<int32_t>(c.processed)),
          pg::int4_param(static_cast<int32_t>(c.success)), pg::int4_param(static_cast<int32_t>(c.failure)),
          pg::int4_param(static_cast<int32_t>(c.skipped)), pg::int4_param(static_cast<int32_t>(c.cancelled)),
          last_error ? pg::text_param(*last_error) : pg::null_param(TEXTOID),
          last_code ? pg::text_param(*last_code) : pg::null_param(TEXTOID),
-         current ? pg::text_param(*current) : pg::null_param(TEXTOID)});
+         current ? pg::text_param(*current) : pg::null_param(TEXTOID),
+         {OIDOID, ObjectIdGetDatum(actor), false}, pg::jsonb_text_param(detail.dump())});
+    return read_batch_row(spi);
 }
 
 int64_t store_export(pg::Spi& spi, int64_t batch_id, const char* format, const std::string& content, int64_t rows) {
@@ -163,44 +226,13 @@ int64_t store_export(pg::Spi& spi, int64_t batch_id, const char* format, const s
 BatchRow load_batch(pg::Spi& spi, int64_t id) {
     {
         pg::AsOwner owner;
-        spi.execute(
-            "SELECT b.id, b.kind, b.operation, b.target_type, b.status::pg_catalog.text, b.dry_run, "
-            "       b.submitted_by::pg_catalog.oid::pg_catalog.int8, "
-            "       pg_catalog.to_jsonb(b.created_at) #>> '{}', pg_catalog.to_jsonb(b.started_at) #>> '{}', "
-            "       pg_catalog.to_jsonb(b.finished_at) #>> '{}', pg_catalog.to_jsonb(b.updated_at) #>> '{}', "
-            "       b.total, b.processed, b.success_count, b.failure_count, b.skipped_count, b.cancelled_count, "
-            "       b.attempt, b.last_error, b.last_error_code, b.current_item, "
-            "       pg_catalog.round(EXTRACT(epoch FROM b.finished_at - b.started_at) * 1000)::pg_catalog.int8, "
-            "       (SELECT pg_catalog.max(e.id) FROM batch_ops.export e WHERE e.batch_id OPERATOR(pg_catalog.=) b.id) "
-            "  FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1",
-            {pg::int8_param(id)});
+        spi.execute(std::string("SELECT ") + kBatchColumns +
+                        " FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1",
+                    {pg::int8_param(id)});
     }
     if (spi.rows() == 0)
         throw core::Error(core::sqlstate::no_data_found, "batch " + std::to_string(id) + " does not exist");
-    BatchRow b;
-    b.id = spi.i64(0, 0);
-    b.kind = spi.str(0, 1);
-    b.operation = spi.str(0, 2);
-    b.target_type = spi.str(0, 3);
-    b.status = spi.str(0, 4);
-    b.dry_run = spi.boolean(0, 5);
-    b.submitted_by = static_cast<Oid>(spi.i64(0, 6));
-    b.created_at = spi.str(0, 7);
-    b.started_at = spi.str(0, 8);
-    b.finished_at = spi.str(0, 9);
-    b.updated_at = spi.str(0, 10);
-    b.total = spi.i64(0, 11);
-    b.processed = spi.i64(0, 12);
-    b.success = spi.i64(0, 13);
-    b.failure = spi.i64(0, 14);
-    b.skipped = spi.i64(0, 15);
-    b.cancelled = spi.i64(0, 16);
-    b.attempt = static_cast<int>(spi.i64(0, 17));
-    b.last_error = spi.opt_str(0, 18);
-    b.last_error_code = spi.opt_str(0, 19);
-    b.current_item = spi.opt_str(0, 20);
-    if (!spi.is_null(0, 21)) b.duration_ms = spi.i64(0, 21);
-    if (!spi.is_null(0, 22)) b.export_id = spi.i64(0, 22);
+    BatchRow b = read_batch_row(spi);
     Oid me = pg::current_role();
     if (b.submitted_by != me && !pg::is_admin(me))
         throw core::Error(core::sqlstate::insufficient_privilege, "permission denied for batch " + std::to_string(id),

@@ -23,7 +23,7 @@ struct NewBatch {
     int max_attempts = 3;
 };
 
-// Inserts the batch row; returns its id. With an idempotency key, returns
+// Inserts the batch row and its "submitted" event; returns its id. With an idempotency key, returns
 // the id of the caller's existing batch with that key instead (existing=true),
 // or raises 22023 when that batch was submitted with another request body.
 int64_t insert_batch(pg::Spi& spi, const NewBatch& b, bool* existing);
@@ -35,8 +35,6 @@ void record_event(pg::Spi& spi, int64_t batch_id, const std::string& event, Oid 
 void store_items(pg::Spi& spi, int64_t batch_id, const std::vector<core::ItemResult>& items,
                  const std::string& success_message, int chunk_size);
 
-// Writes the counts and the final status of a batch that has ended.
-void finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<core::ItemResult>& items, const char* status);
 
 int64_t store_export(pg::Spi& spi, int64_t batch_id, const char* format, const std::string& content, int64_t rows);
 
@@ -60,6 +58,11 @@ BatchRow load_batch(pg::Spi& spi, int64_t id);
 std::vector<core::ItemResult> load_items(pg::Spi& spi, int64_t id);
 
 // The response of API.md section 4 for a batch that has ended or is running.
+// Writes the counts and the final status of a batch that has ended, with an
+// event naming the actor; returns the row as it now is.
+BatchRow finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<core::ItemResult>& items, const char* status,
+                      Oid actor);
+
 core::Json response_for(const BatchRow& b, const std::vector<core::ItemResult>& items);
 
 }  // namespace batch_ops::ops

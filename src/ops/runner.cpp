@@ -75,11 +75,12 @@ std::string csv_field(const std::optional<std::string>& v) {
     return out;
 }
 
-class Runner {
+class RunnerImpl {
 public:
-    Runner(pg::Spi& spi, const TargetInfo& t, const core::Request& r, const core::Actor& a, const RunOptions& o)
+    RunnerImpl(pg::Spi& spi, const TargetInfo& t, const core::Request& r, const core::Actor& a, const RunOptions& o)
         : spi_(spi), t_(t), m_(t.model), r_(r), actor_(a), opts_(o) {}
 
+    void prepare();
     RunOutput run();
 
 private:
@@ -128,36 +129,36 @@ private:
     std::map<std::string, std::string> insert_sql_;
 };
 
-std::string Runner::item_id(std::size_t i) const {
+std::string RunnerImpl::item_id(std::size_t i) const {
     if (r_.operation == Operation::BulkCreate) return "#" + std::to_string(i + 1);
     return r_.target_ids[i];
 }
 
-std::string Runner::key_filter(const char* alias) const {
+std::string RunnerImpl::key_filter(const char* alias) const {
     std::string a = alias ? std::string(alias) + "." : std::string();
     return a + pg::ident(m_.key_column) + " OPERATOR(pg_catalog.=) ANY ($1::" + t_.key_array_type + ")";
 }
 
-std::string Runner::live_filter(const char* alias) const {
+std::string RunnerImpl::live_filter(const char* alias) const {
     if (!m_.soft_delete_column) return std::string();
     std::string c = (alias ? std::string(alias) + "." : std::string()) + pg::ident(*m_.soft_delete_column);
     return m_.soft_delete_kind == core::SoftDeleteKind::Boolean ? " AND " + c + " IS NOT TRUE"
                                                                 : " AND " + c + " IS NULL";
 }
 
-std::string Runner::deleted_filter() const {
+std::string RunnerImpl::deleted_filter() const {
     std::string c = pg::ident(*m_.soft_delete_column);
     return m_.soft_delete_kind == core::SoftDeleteKind::Boolean ? " AND " + c + " IS TRUE"
                                                                 : " AND " + c + " IS NOT NULL";
 }
 
-std::string Runner::owner_filter(const char* alias) const {
+std::string RunnerImpl::owner_filter(const char* alias) const {
     if (!owner_rule()) return std::string();
     std::string c = (alias ? std::string(alias) + "." : std::string()) + pg::ident(*m_.owner_column);
     return " AND " + c + "::pg_catalog.text OPERATOR(pg_catalog.=) $2";
 }
 
-std::string Runner::column_list(const char* prefix, bool skip_generated) const {
+std::string RunnerImpl::column_list(const char* prefix, bool skip_generated) const {
     std::string out;
     for (const auto& c : m_.columns) {
         if (skip_generated && c.generated) continue;
@@ -168,7 +169,7 @@ std::string Runner::column_list(const char* prefix, bool skip_generated) const {
     return out;
 }
 
-void Runner::prepare_keys() {
+void RunnerImpl::prepare_keys() {
     const std::size_t n = r_.target_ids.size();
     out_.items.resize(n);
     keys_.resize(n);
@@ -220,7 +221,7 @@ Datum input_value(const core::Json& v, const ColumnInfo& c, bool* isnull) {
 
 namespace {
 
-void Runner::build_keyed_sql() {
+void RunnerImpl::build_keyed_sql() {
     const std::string T = t_.table;
     const std::string K = pg::ident(m_.key_column);
     const std::string ret = " RETURNING " + K + "::pg_catalog.text";
@@ -341,7 +342,7 @@ void Runner::build_keyed_sql() {
                    " FROM " + T + " t WHERE " + key_filter("t");
 }
 
-void Runner::explain_missing(const std::vector<std::size_t>& missing,
+void RunnerImpl::explain_missing(const std::vector<std::size_t>& missing,
                              std::vector<std::pair<std::size_t, ItemResult>>& out) {
     std::vector<const std::string*> ks;
     ks.reserve(missing.size());
@@ -394,14 +395,15 @@ void Runner::explain_missing(const std::vector<std::size_t>& missing,
     }
 }
 
-core::Attempt Runner::apply_keys(core::Range range) {
-    std::vector<std::pair<std::size_t, ItemResult>> outcomes;
+core::Attempt RunnerImpl::apply_keys(core::Range range) {
+    std::vector<std::size_t> missing;  // items the statements did not change
+    std::vector<std::pair<std::size_t, ItemResult>> explained;
     std::vector<std::pair<std::size_t, std::string>> rows;
     const bool is_export = r_.operation == Operation::Export;
-    const std::string ok_message = core::success_message(r_.operation, soft_);
     core::Attempt a = attempt(
         [&] {
-            outcomes.clear();
+            missing.clear();
+            explained.clear();
             rows.clear();
             std::vector<const std::string*> ks;
             ks.reserve(range.size());
@@ -409,29 +411,36 @@ core::Attempt Runner::apply_keys(core::Range range) {
             std::vector<pg::Param> params = {pg::text_array_param(ks), pg::text_param(actor_.role)};
             params.insert(params.end(), extra_params_.begin(), extra_params_.end());
 
+            // Keys are distinct, so when the statement changed as many rows as
+            // there are keys, every item succeeded and the returned keys need
+            // not be read: the common case costs no per-row work here.
+            bool all_done = false;
             std::unordered_set<std::string> done;
             std::unordered_map<std::string, std::string> payload;
-            done.reserve(range.size() * 2);
             if (!main_sql_.empty()) {
-                spi_.execute(main_sql_, params);
-                for (uint64_t i = 0; i < spi_.rows(); ++i) {
-                    std::string k = spi_.str(i, 0);
-                    if (is_export) {
-                        if (r_.export_format == core::ExportFormat::Csv) {
-                            std::string line;
-                            for (std::size_t c = 0; c < export_columns_.size(); ++c) {
-                                if (c) line += ",";
-                                line += csv_field(spi_.opt_str(i, static_cast<int>(c + 1)));
+                uint64_t n = spi_.execute(main_sql_, params);
+                all_done = n == range.size() && !is_export;
+                if (!all_done) {
+                    done.reserve(n * 2);
+                    for (uint64_t i = 0; i < n; ++i) {
+                        std::string k = spi_.str(i, 0);
+                        if (is_export) {
+                            if (r_.export_format == core::ExportFormat::Csv) {
+                                std::string line;
+                                for (std::size_t c = 0; c < export_columns_.size(); ++c) {
+                                    if (c) line += ",";
+                                    line += csv_field(spi_.opt_str(i, static_cast<int>(c + 1)));
+                                }
+                                payload[k] = std::move(line);
+                            } else {
+                                payload[k] = spi_.str(i, 1);
                             }
-                            payload[k] = std::move(line);
-                        } else {
-                            payload[k] = spi_.str(i, 1);
                         }
+                        done.insert(std::move(k));
                     }
-                    done.insert(std::move(k));
                 }
             }
-            if (!restore_archive_sql_.empty()) {
+            if (!restore_archive_sql_.empty() && !all_done) {
                 std::vector<const std::string*> rest;
                 for (auto* k : ks)
                     if (!done.count(*k)) rest.push_back(k);
@@ -441,27 +450,32 @@ core::Attempt Runner::apply_keys(core::Range range) {
                     for (uint64_t i = 0; i < spi_.rows(); ++i) done.insert(spi_.str(i, 0));
                 }
             }
-            std::vector<std::size_t> missing;
+            if (all_done) return;
             for (std::size_t p = range.begin; p < range.end; ++p) {
                 std::size_t i = runnable_[p];
-                if (done.count(keys_[i])) {
-                    outcomes.emplace_back(i, succeeded(r_.target_ids[i], ok_message));
-                    if (is_export) rows.emplace_back(i, std::move(payload[keys_[i]]));
-                } else {
-                    missing.push_back(i);
-                }
+                auto it = done.find(keys_[i]);
+                if (it == done.end()) missing.push_back(i);
+                else if (is_export) rows.emplace_back(i, std::move(payload[keys_[i]]));
             }
-            if (!missing.empty()) explain_missing(missing, outcomes);
+            if (!missing.empty()) explain_missing(missing, explained);
         },
         opts_.dry_run);
     if (a.ok) {
-        for (auto& [i, res] : outcomes) out_.items[i] = std::move(res);
+        const std::string ok_message = core::success_message(r_.operation, soft_);
+        for (std::size_t p = range.begin; p < range.end; ++p) {
+            ItemResult& it = out_.items[runnable_[p]];
+            it.status = ItemStatus::Succeeded;
+            it.message = ok_message;
+            it.error_code.clear();
+            it.attempts = 1;
+        }
+        for (auto& [i, res] : explained) out_.items[i] = std::move(res);
         for (auto& [i, row] : rows) export_rows_[i] = std::move(row);
     }
     return a;
 }
 
-void Runner::prepare_items() {
+void RunnerImpl::prepare_items() {
     const std::size_t n = r_.items.size();
     out_.items.resize(n);
     runnable_.reserve(n);
@@ -475,7 +489,7 @@ void Runner::prepare_items() {
     }
 }
 
-const std::string& Runner::insert_sql(const std::vector<std::string>& columns, bool fill_owner) {
+const std::string& RunnerImpl::insert_sql(const std::vector<std::string>& columns, bool fill_owner) {
     std::string sig;
     for (const auto& c : columns) sig += c + '\x1f';
     if (fill_owner) sig += "\x1e";
@@ -496,7 +510,7 @@ const std::string& Runner::insert_sql(const std::vector<std::string>& columns, b
     return insert_sql_.emplace(sig, std::move(sql)).first->second;
 }
 
-core::Attempt Runner::apply_items(core::Range range) {
+core::Attempt RunnerImpl::apply_items(core::Range range) {
     std::vector<std::pair<std::size_t, ItemResult>> outcomes;
     // Items of the range grouped by their column set, groups in order of first appearance.
     std::vector<std::pair<std::vector<std::string>, std::vector<std::size_t>>> groups;
@@ -538,7 +552,7 @@ core::Attempt Runner::apply_items(core::Range range) {
     return a;
 }
 
-void Runner::run_ranges(const std::function<core::Attempt(core::Range)>& apply) {
+void RunnerImpl::run_ranges(const std::function<core::Attempt(core::Range)>& apply) {
     if (runnable_.empty()) return;
     auto stats = core::isolate_failures(
         {0, runnable_.size()}, apply,
@@ -554,7 +568,7 @@ void Runner::run_ranges(const std::function<core::Attempt(core::Range)>& apply) 
 // The table privileges an operation needs. Checked before any statement runs
 // so that a caller without them gets one clear PERMISSION_DENIED per item
 // instead of a split of every chunk down to single items.
-std::optional<std::string> Runner::missing_privilege() const {
+std::optional<std::string> RunnerImpl::missing_privilege() const {
     struct Need {
         Oid rel;
         AclMode mode;
@@ -598,12 +612,12 @@ std::optional<std::string> Runner::missing_privilege() const {
     return std::nullopt;
 }
 
-void Runner::fail_all(const std::string& message) {
+void RunnerImpl::fail_all(const std::string& message) {
     for (auto p : runnable_) out_.items[p] = failed(item_id(p), item_error::permission_denied, message);
     runnable_.clear();
 }
 
-void Runner::finish_export() {
+void RunnerImpl::finish_export() {
     std::string content;
     int64_t n = 0;
     if (r_.export_format == core::ExportFormat::Csv) {
@@ -631,7 +645,18 @@ void Runner::finish_export() {
     out_.export_rows = n;
 }
 
-RunOutput Runner::run() {
+void RunnerImpl::prepare() {
+    if (r_.operation == Operation::BulkCreate) {
+        prepare_items();
+        out_.success_message = "created";
+    } else {
+        prepare_keys();
+        build_keyed_sql();
+        out_.success_message = core::success_message(r_.operation, soft_);
+    }
+}
+
+RunOutput RunnerImpl::run() {
     const bool bulk = r_.operation == Operation::BulkCreate;
     // A dry run, and an all-or-nothing bulk_create, run inside one outer
     // subtransaction that is rolled back at the end (or on the first failure).
@@ -647,18 +672,12 @@ RunOutput Runner::run() {
             }
         }
     }
+    if (auto denied = missing_privilege()) fail_all(*denied);
     if (bulk) {
-        prepare_items();
-        out_.success_message = "created";
-        if (auto denied = missing_privilege()) fail_all(*denied);
         const bool precheck_failed = std::any_of(out_.items.begin(), out_.items.end(),
                                                  [](const ItemResult& r) { return r.status == ItemStatus::Failed; });
         if (!(all_or_nothing && precheck_failed)) run_ranges([this](core::Range r) { return apply_items(r); });
     } else {
-        prepare_keys();
-        build_keyed_sql();
-        out_.success_message = core::success_message(r_.operation, soft_);
-        if (auto denied = missing_privilege()) fail_all(*denied);
         run_ranges([this](core::Range r) { return apply_keys(r); });
         if (r_.operation == Operation::Export) finish_export();
     }
@@ -685,10 +704,18 @@ RunOutput Runner::run() {
 
 }  // namespace
 
-RunOutput run_items(pg::Spi& spi, const TargetInfo& target, const core::Request& request, const core::Actor& actor,
-                    const RunOptions& options) {
-    Runner r(spi, target, request, actor, options);
-    return r.run();
-}
+class Runner : public RunnerImpl {
+    using RunnerImpl::RunnerImpl;
+};
+
+ItemRun::ItemRun(pg::Spi& spi, const TargetInfo& target, const core::Request& request, const core::Actor& actor,
+                 const RunOptions& options)
+    : runner_(std::make_unique<Runner>(spi, target, request, actor, options)) {}
+
+ItemRun::~ItemRun() = default;
+
+void ItemRun::prepare() { runner_->prepare(); }
+
+RunOutput ItemRun::run() { return runner_->run(); }
 
 }  // namespace batch_ops::ops

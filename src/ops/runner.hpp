@@ -4,6 +4,7 @@
 
 #include "ops/target_catalog.hpp"
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,12 +28,26 @@ struct RunOutput {
     std::size_t statements = 0;  // set-based attempts run (each in a subtransaction)
 };
 
-// Runs every item of the request as the current user, inside the caller's
-// transaction. Raises (without recording anything) on errors that concern the
-// whole request: bad field values, cancellation, and transient errors
-// (serialization failure, deadlock) outside a dry run.
-RunOutput run_items(pg::Spi& spi, const TargetInfo& target, const core::Request& request, const core::Actor& actor,
-                    const RunOptions& options);
+class Runner;
+
+// Runs every item of a request as the current user, inside the caller's
+// transaction, in two steps:
+//   prepare()  checks everything that concerns the whole request (field values,
+//              ids, columns) and raises before anything is written;
+//   run()      applies the items. It raises (recording nothing) only on
+//              cancellation and, outside a dry run, on transient errors
+//              (serialization failure, deadlock, lock not available).
+class ItemRun {
+public:
+    ItemRun(pg::Spi& spi, const TargetInfo& target, const core::Request& request, const core::Actor& actor,
+            const RunOptions& options);
+    ~ItemRun();
+    void prepare();
+    RunOutput run();
+
+private:
+    std::unique_ptr<Runner> runner_;
+};
 
 // Converts a JSON value to a Datum of the column's type through its input
 // function. Raises 22023 naming the column when the value does not fit.

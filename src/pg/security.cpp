@@ -4,8 +4,13 @@
 #include "core/error.hpp"
 
 extern "C" {
+#include "access/genam.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
 #include "commands/extension.h"
+#include "utils/fmgroids.h"
 }
 
 #ifndef BATCH_OPS_VERSION
@@ -53,11 +58,26 @@ Oid extension_owner() {
 }
 
 void check_schema_version() {
-    Spi spi;
-    spi.execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'batch_ops'",
-                {}, true);
-    if (spi.rows() == 0) return;  // CREATE EXTENSION in progress
-    std::string v = spi.str(0, 0);
+    // A direct catalog lookup: this runs on every call, so no SPI here.
+    char* version = guard([] {
+        char* v = nullptr;
+        Relation rel = table_open(ExtensionRelationId, AccessShareLock);
+        ScanKeyData key;
+        ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ, CStringGetDatum("batch_ops"));
+        SysScanDesc scan = systable_beginscan(rel, ExtensionNameIndexId, true, nullptr, 1, &key);
+        HeapTuple tup = systable_getnext(scan);
+        if (HeapTupleIsValid(tup)) {
+            bool isnull;
+            Datum d = heap_getattr(tup, Anum_pg_extension_extversion, RelationGetDescr(rel), &isnull);
+            if (!isnull) v = text_to_cstring(DatumGetTextPP(d));
+        }
+        systable_endscan(scan);
+        table_close(rel, AccessShareLock);
+        return v;
+    });
+    if (!version) return;  // CREATE EXTENSION in progress
+    std::string v(version);
+    pfree(version);
     if (v != BATCH_OPS_VERSION)
         throw core::Error("55000",
                           "batch_ops schema version " + v + " does not match library version " BATCH_OPS_VERSION,

@@ -112,6 +112,35 @@ uint64_t Spi::execute(const std::string& sql, const std::vector<Param>& params, 
     });
 }
 
+SPIPlanPtr Spi::prepare(const std::string& sql, const std::vector<Oid>& types) {
+    const char* q = sql.c_str();
+    std::vector<Oid> t(types);
+    Oid* tp = t.empty() ? nullptr : t.data();
+    const int n = static_cast<int>(t.size());
+    return guard([&] {
+        SPIPlanPtr plan = SPI_prepare(q, n, tp);
+        if (!plan) elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+        return plan;
+    });
+}
+
+uint64_t Spi::execute_plan(SPIPlanPtr plan, const std::vector<Param>& params, bool read_only) {
+    const int n = static_cast<int>(params.size());
+    std::vector<Datum> values(n ? n : 1);
+    std::vector<char> nulls(n ? n : 1, ' ');
+    for (int i = 0; i < n; ++i) {
+        values[i] = params[i].value;
+        nulls[i] = params[i].isnull ? 'n' : ' ';
+    }
+    Datum* v = values.data();
+    const char* nl = nulls.data();
+    return guard([&] {
+        int rc = SPI_execute_plan(plan, v, nl, read_only, 0);
+        if (rc < 0) elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+        return SPI_processed;
+    });
+}
+
 uint64_t Spi::rows() const { return SPI_tuptable ? SPI_processed : 0; }
 
 Datum Spi::datum(uint64_t row, int col, bool* isnull) const {

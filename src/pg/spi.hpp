@@ -42,6 +42,10 @@ public:
     // Runs sql with parameters $1..$n; returns the number of rows processed.
     uint64_t execute(const std::string& sql, const std::vector<Param>& params = {}, bool read_only = false);
 
+    // A statement planned once for repeated execution within this connection.
+    SPIPlanPtr prepare(const std::string& sql, const std::vector<Oid>& types);
+    uint64_t execute_plan(SPIPlanPtr plan, const std::vector<Param>& params, bool read_only = false);
+
     // Access to the rows of the last execute (valid until the next one).
     uint64_t rows() const;
     bool is_null(uint64_t row, int col) const;

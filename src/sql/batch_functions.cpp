@@ -53,16 +53,6 @@ Json dry_run_response(const core::Request& req, const ops::RunOutput& out, const
     return r;
 }
 
-Json counts_detail(const std::vector<core::ItemResult>& items) {
-    core::Counts c = core::count(items);
-    Json d = Json::object();
-    d.set("total", Json::number(c.total));
-    d.set("success_count", Json::number(c.success));
-    d.set("failure_count", Json::number(c.failure));
-    d.set("skipped_count", Json::number(c.skipped));
-    return d;
-}
-
 Json execute(FunctionCallInfo fcinfo, bool validate_only) {
     pg::check_schema_version();
     Jsonb* jb = pg::guard([&] { return PG_GETARG_JSONB_P(0); });
@@ -94,12 +84,15 @@ Json execute(FunctionCallInfo fcinfo, bool validate_only) {
     opts.dry_run = req.dry_run;
     opts.lock_timeout_ms = settings::lock_timeout_ms;
 
+    ops::ItemRun run(spi, target, req, actor, opts);
     if (req.dry_run) {
         TimestampTz t0 = GetCurrentTimestamp();
         std::string started = now_iso();
-        ops::RunOutput out = ops::run_items(spi, target, req, actor, opts);
+        run.prepare();
+        ops::RunOutput out = run.run();
         return dry_run_response(req, out, started, t0);
     }
+    run.prepare();  // every request-level error is raised before the batch is recorded
 
     ops::NewBatch nb;
     nb.request = &req;
@@ -113,15 +106,12 @@ Json execute(FunctionCallInfo fcinfo, bool validate_only) {
         ops::BatchRow b = ops::load_batch(spi, id);
         return ops::response_for(b, ops::load_items(spi, id));
     }
-    ops::record_event(spi, id, "submitted", me);
-    ops::RunOutput out = ops::run_items(spi, target, req, actor, opts);
+    ops::RunOutput out = run.run();
     const char* status = core::to_string(core::final_status(core::count(out.items), false));
     ops::store_items(spi, id, out.items, out.success_message, settings::chunk_size);
-    ops::finish_batch(spi, id, out.items, status);
     if (out.export_content)
         ops::store_export(spi, id, core::to_string(req.export_format), *out.export_content, out.export_rows);
-    ops::record_event(spi, id, status, me, counts_detail(out.items));
-    ops::BatchRow b = ops::load_batch(spi, id);
+    ops::BatchRow b = ops::finish_batch(spi, id, out.items, status, me);
     return ops::response_for(b, out.items);
 }
 
