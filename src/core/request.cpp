@@ -4,9 +4,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <set>
-#include <unordered_set>
 
 #include "core/error.hpp"
+#include "core/flat_set.hpp"
 
 namespace batch_ops::core {
 
@@ -124,8 +124,6 @@ void parse_target_ids(const Json* v, const Limits& limits, Request& r) {
         throw request_error(what, "The request has " + std::to_string(v->items().size()) + " ids.",
                             "Split the request, or raise batch_ops.max_items.");
     r.target_ids.reserve(v->items().size());
-    std::unordered_set<std::string> seen;
-    seen.reserve(v->items().size() * 2);
     std::size_t index = 0;
     for (const auto& e : v->items()) {
         ++index;
@@ -146,10 +144,13 @@ void parse_target_ids(const Json* v, const Limits& limits, Request& r) {
             throw request_error("\"target_ids\" element " + std::to_string(index) + " is not a valid id",
                                 "Ids are 1 to " + std::to_string(limits.max_id_length) +
                                     " bytes long and contain no control characters.");
-        if (!seen.insert(id).second)
-            throw request_error("\"target_ids\" contains duplicate id " + quoted(id));
         r.target_ids.push_back(std::move(id));
     }
+    // The strings live in r.target_ids now, which no longer grows.
+    FlatStringSet seen(r.target_ids.size());
+    for (std::size_t i = 0; i < r.target_ids.size(); ++i)
+        if (!seen.insert(r.target_ids[i], i))
+            throw request_error("\"target_ids\" contains duplicate id " + quoted(r.target_ids[i]));
 }
 
 void parse_items(const Json* v, const Limits& limits, Request& r) {

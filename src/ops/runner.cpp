@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "core/error.hpp"
+#include "core/flat_set.hpp"
 #include "core/planner.hpp"
 #include "pg/jsonb.hpp"
 
@@ -101,6 +102,9 @@ private:
     void finish_export();
 
     std::string key_filter(const char* alias = nullptr) const;
+    // $1: the keys of the given items, as bigint[] for integer keys (no text
+    // to parse) or text[], cast in SQL to the key column's array type.
+    pg::Param key_array(const std::vector<std::size_t>& items) const;
     std::string live_filter(const char* alias = nullptr) const;
     std::string deleted_filter() const;
     std::string owner_filter(const char* alias = nullptr) const;
@@ -117,6 +121,8 @@ private:
 
     RunOutput out_;
     std::vector<std::string> keys_;       // canonical key per item
+    std::vector<int64_t> int_keys_;       // the same, for integer keys
+    int64_t key_min_ = INT64_MIN, key_max_ = INT64_MAX;  // range of the key's integer type
     std::vector<std::size_t> runnable_;   // items that reach the database
     std::string main_sql_;
     std::string restore_archive_sql_;
@@ -137,6 +143,19 @@ std::string RunnerImpl::item_id(std::size_t i) const {
 std::string RunnerImpl::key_filter(const char* alias) const {
     std::string a = alias ? std::string(alias) + "." : std::string();
     return a + pg::ident(m_.key_column) + " OPERATOR(pg_catalog.=) ANY ($1::" + t_.key_array_type + ")";
+}
+
+pg::Param RunnerImpl::key_array(const std::vector<std::size_t>& items) const {
+    if (m_.key_kind == core::TypeKind::Integer) {
+        std::vector<int64_t> v;
+        v.reserve(items.size());
+        for (auto i : items) v.push_back(int_keys_[i]);
+        return pg::int8_array_param(v);
+    }
+    std::vector<const std::string*> v;
+    v.reserve(items.size());
+    for (auto i : items) v.push_back(&keys_[i]);
+    return pg::text_array_param(v);
 }
 
 std::string RunnerImpl::live_filter(const char* alias) const {
@@ -174,8 +193,15 @@ void RunnerImpl::prepare_keys() {
     out_.items.resize(n);
     keys_.resize(n);
     runnable_.reserve(n);
-    std::unordered_map<std::string, std::size_t> seen;
-    seen.reserve(n * 2);
+    bool rewritten = false;  // some id is not already in its canonical form
+    const bool integer = m_.key_kind == core::TypeKind::Integer;
+    if (integer) {
+        int_keys_.resize(n);
+        const ColumnInfo* key = t_.column(m_.key_column);
+        Oid base = pg::guard([&] { return getBaseType(key->type); });
+        if (base == INT2OID) key_min_ = INT16_MIN, key_max_ = INT16_MAX;
+        if (base == INT4OID) key_min_ = INT32_MIN, key_max_ = INT32_MAX;
+    }
     for (std::size_t i = 0; i < n; ++i) {
         out_.items[i].target_id = r_.target_ids[i];
         auto k = core::canonical_key(r_.target_ids[i], m_.key_kind);
@@ -185,12 +211,29 @@ void RunnerImpl::prepare_keys() {
                                    quoted(r_.target_ids[i]) + " is not a valid " + type + " key");
             continue;
         }
-        auto [it, fresh] = seen.emplace(*k, i);
-        if (!fresh)
-            throw core::request_error("\"target_ids\" contains duplicate id " + quoted(r_.target_ids[i]),
-                                      "It names the same row as " + quoted(r_.target_ids[it->second]) + ".");
+        if (integer) {
+            int64_t v = std::strtoll(k->c_str(), nullptr, 10);
+            if (v < key_min_ || v > key_max_) {
+                out_.items[i] = failed(r_.target_ids[i], item_error::validation_failed,
+                                       quoted(r_.target_ids[i]) + " is out of range for the key column");
+                continue;
+            }
+            int_keys_[i] = v;
+        }
+        rewritten = rewritten || *k != r_.target_ids[i];
         keys_[i] = std::move(*k);
         runnable_.push_back(i);
+    }
+    // parse_request rejected duplicate ids as given; two different spellings
+    // of one key ("07" and 7) are only found here.
+    if (rewritten) {
+        core::FlatStringSet seen(runnable_.size());
+        for (auto i : runnable_) {
+            std::size_t first;
+            if (!seen.insert(keys_[i], i, &first))
+                throw core::request_error("\"target_ids\" contains duplicate id " + quoted(r_.target_ids[i]),
+                                          "It names the same row as " + quoted(r_.target_ids[first]) + ".");
+        }
     }
 }
 
@@ -224,7 +267,9 @@ namespace {
 void RunnerImpl::build_keyed_sql() {
     const std::string T = t_.table;
     const std::string K = pg::ident(m_.key_column);
-    const std::string ret = " RETURNING " + K + "::pg_catalog.text";
+    // The key as stored: only read (through its output function, giving the
+    // canonical text) when some item did not match.
+    const std::string ret = " RETURNING " + K;
     switch (r_.operation) {
         case Operation::Delete:
             soft_ = core::effective_soft_delete(r_, m_);
@@ -344,21 +389,19 @@ void RunnerImpl::build_keyed_sql() {
 
 void RunnerImpl::explain_missing(const std::vector<std::size_t>& missing,
                              std::vector<std::pair<std::size_t, ItemResult>>& out) {
-    std::vector<const std::string*> ks;
-    ks.reserve(missing.size());
-    for (auto i : missing) ks.push_back(&keys_[i]);
+    pg::Param ks = key_array(missing);
     struct Row {
         bool deleted;
         std::optional<std::string> owner;
         std::optional<std::string> status;
     };
     std::unordered_map<std::string, Row> found;
-    spi_.execute(explain_sql_, {pg::text_array_param(ks)});
+    spi_.execute(explain_sql_, {ks});
     for (uint64_t i = 0; i < spi_.rows(); ++i)
         found[spi_.str(i, 0)] = Row{spi_.boolean(i, 1), spi_.opt_str(i, 2), spi_.opt_str(i, 3)};
     std::unordered_map<std::string, std::optional<std::string>> archived;
     if (r_.operation == Operation::Restore && !explain_archive_sql_.empty()) {
-        spi_.execute(explain_archive_sql_, {pg::text_array_param(ks)});
+        spi_.execute(explain_archive_sql_, {ks});
         for (uint64_t i = 0; i < spi_.rows(); ++i) archived[spi_.str(i, 0)] = spi_.opt_str(i, 1);
     }
     for (auto i : missing) {
@@ -405,10 +448,8 @@ core::Attempt RunnerImpl::apply_keys(core::Range range) {
             missing.clear();
             explained.clear();
             rows.clear();
-            std::vector<const std::string*> ks;
-            ks.reserve(range.size());
-            for (std::size_t p = range.begin; p < range.end; ++p) ks.push_back(&keys_[runnable_[p]]);
-            std::vector<pg::Param> params = {pg::text_array_param(ks), pg::text_param(actor_.role)};
+            std::vector<std::size_t> items(runnable_.begin() + range.begin, runnable_.begin() + range.end);
+            std::vector<pg::Param> params = {key_array(items), pg::text_param(actor_.role)};
             params.insert(params.end(), extra_params_.begin(), extra_params_.end());
 
             // Keys are distinct, so when the statement changed as many rows as
@@ -441,11 +482,11 @@ core::Attempt RunnerImpl::apply_keys(core::Range range) {
                 }
             }
             if (!restore_archive_sql_.empty() && !all_done) {
-                std::vector<const std::string*> rest;
-                for (auto* k : ks)
-                    if (!done.count(*k)) rest.push_back(k);
+                std::vector<std::size_t> rest;
+                for (auto i : items)
+                    if (!done.count(keys_[i])) rest.push_back(i);
                 if (!rest.empty()) {
-                    params[0] = pg::text_array_param(rest);
+                    params[0] = key_array(rest);
                     spi_.execute(restore_archive_sql_, params);
                     for (uint64_t i = 0; i < spi_.rows(); ++i) done.insert(spi_.str(i, 0));
                 }

@@ -62,6 +62,17 @@ Param text_array_param(const std::vector<const std::string*>& values) {
     return {TEXTARRAYOID, build_text_array(values.size(), values.data(), nullptr), false};
 }
 
+Param int8_array_param(const std::vector<int64_t>& values) {
+    const std::size_t n = values.size();
+    const int64_t* v = values.data();
+    Datum d = guard([&] {
+        Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (n ? n : 1)));
+        for (std::size_t i = 0; i < n; ++i) elems[i] = Int64GetDatum(v[i]);
+        return PointerGetDatum(construct_array(elems, static_cast<int>(n), INT8OID, 8, true, TYPALIGN_DOUBLE));
+    });
+    return {INT8ARRAYOID, d, false};
+}
+
 std::string ident(const std::string& name) {
     const char* n = name.c_str();
     const char* q = guard([&] { return quote_identifier(n); });

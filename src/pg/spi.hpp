@@ -25,6 +25,7 @@ Param jsonb_text_param(const std::string& json);  // parsed by jsonb_in
 // A one-dimensional text[] (nulls where `present` is false).
 Param text_array_param(const std::vector<std::string>& values, const std::vector<bool>* present = nullptr);
 Param text_array_param(const std::vector<const std::string*>& values);
+Param int8_array_param(const std::vector<int64_t>& values);
 
 // quote_identifier of a catalog name.
 std::string ident(const std::string& name);
