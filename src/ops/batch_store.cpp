@@ -84,11 +84,11 @@ int64_t insert_batch(pg::Spi& spi, const NewBatch& b, bool* existing) {
         "      SELECT b.id, 'submitted', $9::pg_catalog.regrole FROM b) "
         "SELECT id FROM b";
     if (!r.idempotency_key) {
-        spi.execute(insert, params);
+        spi.execute_cached(insert, params);
         return spi.i64(0, 0);
     }
     for (int tries = 0; tries < 3; ++tries) {
-        spi.execute(
+        spi.execute_cached(
             "SELECT id, request OPERATOR(pg_catalog.=) $3 FROM batch_ops.batch "
             " WHERE submitted_by OPERATOR(pg_catalog.=) $9::pg_catalog.regrole "
             "   AND idempotency_key OPERATOR(pg_catalog.=) $12",
@@ -102,7 +102,7 @@ int64_t insert_batch(pg::Spi& spi, const NewBatch& b, bool* existing) {
             *existing = true;
             return spi.i64(0, 0);
         }
-        spi.execute(insert, params);
+        spi.execute_cached(insert, params);
         if (spi.rows() > 0) return spi.i64(0, 0);
         // A concurrent submission with the same key committed first: read it.
     }
@@ -133,8 +133,6 @@ void store_items(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResult>& 
         "  statuses = excluded.statuses, error_codes = excluded.error_codes, messages = excluded.messages, "
         "  success_message = excluded.success_message, attempts = excluded.attempts, "
         "  updated_at = pg_catalog.clock_timestamp()";
-    SPIPlanPtr plan = spi.prepare(sql, {INT8OID, INT4OID, INT4OID, TEXTARRAYOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID,
-                                        TEXTOID, TEXTARRAYOID});
     const std::size_t n = items.size();
     int chunk = 0;
     for (std::size_t b = 0; b < n; b += static_cast<std::size_t>(chunk_size), ++chunk) {
@@ -159,7 +157,7 @@ void store_items(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResult>& 
             attempts.push_back(std::to_string(it.attempts));
             any_attempts = any_attempts || it.attempts != expected;
         }
-        spi.execute_plan(plan, {pg::int8_param(batch_id), pg::int4_param(chunk), pg::int4_param(static_cast<int32_t>(b + 1)),
+        spi.execute_cached(sql, {pg::int8_param(batch_id), pg::int4_param(chunk), pg::int4_param(static_cast<int32_t>(b + 1)),
                           pg::text_array_param(ids), pg::text_param(statuses),
                           any_code ? pg::text_array_param(codes, &has_code) : pg::null_param(TEXTARRAYOID),
                           any_message ? pg::text_array_param(messages, &has_message) : pg::null_param(TEXTARRAYOID),
@@ -194,7 +192,7 @@ BatchRow finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResu
     detail.set("cancelled_count", core::Json::number(c.cancelled));
     pg::AsOwner owner;
     // The final counts and status, the event saying so, and the row as it now is.
-    spi.execute(
+    spi.execute_cached(
         std::string("WITH u AS (UPDATE batch_ops.batch AS b SET status = $2::batch_ops.batch_state, processed = $3, "
                     "  success_count = $4, failure_count = $5, skipped_count = $6, cancelled_count = $7, "
                     "  last_error = $8, last_error_code = $9, current_item = $10, "
@@ -226,7 +224,7 @@ int64_t store_export(pg::Spi& spi, int64_t batch_id, const char* format, const s
 BatchRow load_batch(pg::Spi& spi, int64_t id) {
     {
         pg::AsOwner owner;
-        spi.execute(std::string("SELECT ") + kBatchColumns +
+        spi.execute_cached(std::string("SELECT ") + kBatchColumns +
                         " FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1",
                     {pg::int8_param(id)});
     }
@@ -242,7 +240,7 @@ BatchRow load_batch(pg::Spi& spi, int64_t id) {
 
 std::vector<ItemResult> load_items(pg::Spi& spi, int64_t id) {
     pg::AsOwner owner;
-    spi.execute(
+    spi.execute_cached(
         "SELECT target_id, status::pg_catalog.text, error_code, message, attempts FROM batch_ops.job_items "
         " WHERE job_id OPERATOR(pg_catalog.=) $1 ORDER BY seq",
         {pg::int8_param(id)});

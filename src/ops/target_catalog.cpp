@@ -58,14 +58,14 @@ struct RelColumns {
 };
 
 RelColumns read_columns(pg::Spi& spi, Oid relid) {
-    spi.execute(
+    spi.execute_cached(
         "SELECT a.attname::pg_catalog.text, a.atttypid::pg_catalog.int8, a.atttypmod, a.attnotnull, "
         "       a.atthasdef OR a.attidentity <> '' AS has_default, "
         "       a.attgenerated <> '' OR a.attidentity = 'a' AS generated "
         "  FROM pg_catalog.pg_attribute a "
         " WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attnum > 0 AND NOT a.attisdropped "
         " ORDER BY a.attnum",
-        {{OIDOID, ObjectIdGetDatum(relid), false}}, true);
+        {{OIDOID, ObjectIdGetDatum(relid), false}});
     RelColumns out;
     for (uint64_t i = 0; i < spi.rows(); ++i) {
         core::Column c;
@@ -272,7 +272,7 @@ void unregister_target(pg::Spi& spi, const std::string& name) {
 TargetInfo load_target(pg::Spi& spi, const std::string& name) {
     {
         pg::AsOwner owner;
-        spi.execute(
+        spi.execute_cached(
             "SELECT relation::pg_catalog.oid::pg_catalog.int8, key_column::pg_catalog.text, "
             "       owner_column::pg_catalog.text, status_column::pg_catalog.text, "
             "       soft_delete_column::pg_catalog.text, archive_relation::pg_catalog.oid::pg_catalog.int8, "

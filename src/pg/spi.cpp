@@ -1,6 +1,7 @@
 #include "pg/spi.hpp"
 
 #include <memory>
+#include <unordered_map>
 
 extern "C" {
 #include "utils/datum.h"
@@ -121,6 +122,22 @@ uint64_t Spi::execute(const std::string& sql, const std::vector<Param>& params, 
         if (rc < 0) elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
         return SPI_processed;
     });
+}
+
+uint64_t Spi::execute_cached(const std::string& sql, const std::vector<Param>& params) {
+    // Keyed by the statement text; the parameter types of a given text never change.
+    static std::unordered_map<std::string, SPIPlanPtr> plans;
+    auto it = plans.find(sql);
+    if (it == plans.end()) {
+        std::vector<Oid> types;
+        for (const auto& p : params) types.push_back(p.type);
+        SPIPlanPtr plan = prepare(sql, types);
+        guard([&] {
+            if (SPI_keepplan(plan) != 0) elog(ERROR, "SPI_keepplan failed");
+        });
+        it = plans.emplace(sql, plan).first;
+    }
+    return execute_plan(it->second, params);
 }
 
 SPIPlanPtr Spi::prepare(const std::string& sql, const std::vector<Oid>& types) {

@@ -43,6 +43,12 @@ public:
     // Runs sql with parameters $1..$n; returns the number of rows processed.
     uint64_t execute(const std::string& sql, const std::vector<Param>& params = {}, bool read_only = false);
 
+    // Runs one of the extension's own fixed statements through a plan kept for
+    // the life of the backend (parsed and planned once; PostgreSQL's plan
+    // cache replans it when the objects it uses change). Only for SQL text that
+    // is a constant of the extension, never for statements on user tables.
+    uint64_t execute_cached(const std::string& sql, const std::vector<Param>& params = {});
+
     // A statement planned once for repeated execution within this connection.
     SPIPlanPtr prepare(const std::string& sql, const std::vector<Oid>& types);
     uint64_t execute_plan(SPIPlanPtr plan, const std::vector<Param>& params, bool read_only = false);
