@@ -93,7 +93,60 @@ Datum jsonb_from_text(const std::string& json) {
     return guard([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(s)); });
 }
 
-Datum to_jsonb(const core::Json& value) { return jsonb_from_text(value.dump()); }
+namespace {
+
+// Builds the jsonb with pushJsonbValue. Runs inside one guard: it owns no
+// destructible objects (references and pointers only), so a longjmp out of
+// it leaks nothing.
+JsonbValue* push(JsonbParseState** state, const core::Json& j, JsonbIteratorToken token) {
+    JsonbValue v;
+    switch (j.type()) {
+        case core::Json::Type::Null:
+            v.type = jbvNull;
+            return pushJsonbValue(state, token, &v);
+        case core::Json::Type::Bool:
+            v.type = jbvBool;
+            v.val.boolean = j.as_bool();
+            return pushJsonbValue(state, token, &v);
+        case core::Json::Type::Number:
+            v.type = jbvNumeric;
+            v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(j.text().c_str()),
+                                                                ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+            return pushJsonbValue(state, token, &v);
+        case core::Json::Type::String:
+            v.type = jbvString;
+            v.val.string.val = const_cast<char*>(j.text().data());
+            v.val.string.len = static_cast<int>(j.text().size());
+            return pushJsonbValue(state, token, &v);
+        case core::Json::Type::Array:
+            pushJsonbValue(state, WJB_BEGIN_ARRAY, nullptr);
+            for (const auto& e : j.items()) push(state, e, WJB_ELEM);
+            return pushJsonbValue(state, WJB_END_ARRAY, nullptr);
+        case core::Json::Type::Object:
+            pushJsonbValue(state, WJB_BEGIN_OBJECT, nullptr);
+            for (const auto& m : j.members()) {
+                JsonbValue k;
+                k.type = jbvString;
+                k.val.string.val = const_cast<char*>(m.first.data());
+                k.val.string.len = static_cast<int>(m.first.size());
+                pushJsonbValue(state, WJB_KEY, &k);
+                push(state, m.second, WJB_VALUE);
+            }
+            return pushJsonbValue(state, WJB_END_OBJECT, nullptr);
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+Datum to_jsonb(const core::Json& value) {
+    if (!value.is_object() && !value.is_array()) return jsonb_from_text(value.dump());
+    return guard([&] {
+        JsonbParseState* state = nullptr;
+        JsonbValue* res = push(&state, value, WJB_VALUE);
+        return JsonbPGetDatum(JsonbValueToJsonb(res));
+    });
+}
 
 std::string jsonb_text(Jsonb* jb) {
     char* s = guard([&] { return JsonbToCString(nullptr, &jb->root, VARSIZE(jb)); });
