@@ -100,8 +100,10 @@ public:
         if (!v->is_array()) throw request_error(quoted(name(key)) + " must be an array of column names");
         std::set<std::string> seen;
         for (const auto& e : v->items()) {
-            if (!e.is_string() || !is_safe_identifier(e.text(), limits.max_identifier_length))
-                throw request_error(quoted(name(key)) + " must be an array of column names",
+            if (!e.is_string())
+                throw request_error(quoted(name(key)) + " must be an array of column names");
+            if (!is_safe_identifier(e.text(), limits.max_identifier_length))
+                throw request_error(quoted(name(key)) + " has an invalid column name " + e.dump(),
                                     "Column names are at most 63 bytes and contain no quotes, semicolons, "
                                     "backslashes or control characters.");
             if (!seen.insert(e.text()).second)
@@ -167,7 +169,8 @@ void parse_items(const Json* v, const Limits& limits, Request& r) {
             throw request_error("\"items\" element " + std::to_string(index) + " must be a non-empty object");
         for (const auto& m : e.members())
             if (!is_safe_identifier(m.first, limits.max_identifier_length))
-                throw request_error("\"items\" element " + std::to_string(index) + " has an invalid column name",
+                throw request_error("\"items\" element " + std::to_string(index) + " has an invalid column name " +
+                                        Json::string(m.first).dump(),
                                     "Column names are at most 63 bytes and contain no quotes, semicolons, "
                                     "backslashes or control characters.");
     }
@@ -193,7 +196,8 @@ void parse_operation_data(const Json* v, const Limits& limits, Request& r) {
                 throw request_error("\"operation_data.fields\" must be a non-empty object of column values");
             for (const auto& m : f->members())
                 if (!is_safe_identifier(m.first, limits.max_identifier_length))
-                    throw request_error("\"operation_data.fields\" has an invalid column name",
+                    throw request_error("\"operation_data.fields\" has an invalid column name " +
+                                            Json::string(m.first).dump(),
                                         "Column names are at most 63 bytes and contain no quotes, semicolons, "
                                         "backslashes or control characters.");
             r.fields = f->members();

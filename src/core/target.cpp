@@ -75,9 +75,10 @@ void check_supported(const Request& r, const Target& t) {
     switch (r.operation) {
         case Operation::Delete:
             if (r.soft_delete.value_or(false) && !t.soft_delete_column)
-                throw unsupported(r, t,
-                                  "Register the target with a soft_delete_column to soft-delete, or send "
-                                  "\"soft_delete\": false.");
+                throw Error(sqlstate::feature_not_supported,
+                            "\"operation_data.soft_delete\" is not supported for target " + quoted(t.name),
+                            "The target has no soft-delete column.",
+                            "Register the target with a soft_delete_column, or send \"soft_delete\": false.");
             break;
         case Operation::StatusUpdate:
             if (!t.status_column)
@@ -175,7 +176,8 @@ std::optional<std::vector<std::string>> allowed_from_statuses(const Request& r, 
     if (t.allowed_statuses && !contains(*t.allowed_statuses, r.new_status)) {
         std::string list;
         for (const auto& s : *t.allowed_statuses) list += (list.empty() ? "" : ", ") + s;
-        throw request_error("status " + quoted(r.new_status) + " is not allowed for target " + quoted(t.name),
+        throw request_error("\"operation_data.new_status\" " + quoted(r.new_status) +
+                                " is not an allowed status of target " + quoted(t.name),
                             "Allowed statuses are: " + list + ".");
     }
     if (!t.transitions || r.force) return std::nullopt;
@@ -201,7 +203,10 @@ std::vector<std::string> export_columns(const Request& r, const Target& t) {
         if (contains(r.exclude_fields, c.name)) continue;
         out.push_back(c.name);
     }
-    if (out.empty()) throw request_error("the export would have no columns");
+    if (out.empty())
+        throw request_error(std::string("\"operation_data.") +
+                            (r.exclude_fields.empty() ? "include_fields" : "exclude_fields") +
+                            "\" leaves no column to export");
     return out;
 }
 

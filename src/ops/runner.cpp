@@ -239,7 +239,7 @@ void RunnerImpl::prepare_keys() {
 
 }  // namespace
 
-Datum input_value(const core::Json& v, const ColumnInfo& c, bool* isnull) {
+Datum input_value(const core::Json& v, const ColumnInfo& c, bool* isnull, const char* key) {
     *isnull = v.is_null();
     if (*isnull) return (Datum)0;
     std::string text;
@@ -257,7 +257,7 @@ Datum input_value(const core::Json& v, const ColumnInfo& c, bool* isnull) {
         });
     } catch (const pg::PgError& e) {
         // Reaches the entry boundary as a request error; the transaction aborts.
-        throw core::request_error("value for column " + quoted(c.name) + " is not valid",
+        throw core::request_error(std::string("\"") + key + "\" value for column " + quoted(c.name) + " is not valid",
                                   e.data()->message ? e.data()->message : std::string());
     }
 }
@@ -305,7 +305,7 @@ void RunnerImpl::build_keyed_sql() {
                 throw core::Error(core::sqlstate::undefined_column, "status column of target " + quoted(m_.name) +
                                                                         " no longer exists");
             bool isnull;
-            Datum d = input_value(core::Json::string(r_.new_status), *c, &isnull);
+            Datum d = input_value(core::Json::string(r_.new_status), *c, &isnull, "operation_data.new_status");
             extra_params_.push_back({c->type, d, false});
             const std::string st = pg::ident(*m_.status_column);
             std::string cond;

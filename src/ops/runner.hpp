@@ -50,7 +50,9 @@ private:
 };
 
 // Converts a JSON value to a Datum of the column's type through its input
-// function. Raises 22023 naming the column when the value does not fit.
-Datum input_value(const core::Json& value, const ColumnInfo& column, bool* isnull);
+// function. Raises 22023 naming the request key and the column when the value
+// does not fit.
+Datum input_value(const core::Json& value, const ColumnInfo& column, bool* isnull,
+                  const char* key = "operation_data.fields");
 
 }  // namespace batch_ops::ops

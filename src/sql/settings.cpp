@@ -21,7 +21,7 @@ void define() {
     DefineCustomIntVariable("batch_ops.max_workers", "Batches run at once, for the whole cluster.", nullptr,
                             &max_workers, 2, 0, 64, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("batch_ops.max_items", "Most items (ids or rows) one batch request may carry.",
-                            "Users may lower it; only superusers may raise it above its configured value.",
+                            "Only superusers may change it.",
                             &max_items, 1000, 1, 1000000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("batch_ops.chunk_size", "Items per chunk: one transaction per chunk in the workers, "
                             "one stored result row per chunk.", nullptr,

@@ -120,7 +120,7 @@ TEST(CheckSupported, SoftDeleteNeedsSoftDeleteColumn) {
     r.soft_delete = true;
     Error e("", "");
     EXPECT_TRUE(ThrowsError([&] { check_supported(r, plain()); }, "0A000",
-                            "operation \"delete\" is not supported for target \"plain\"", &e));
+                            "\"operation_data.soft_delete\" is not supported for target \"plain\"", &e));
     EXPECT_FALSE(e.hint().empty());
     EXPECT_NE(e.hint().find("soft_delete_column"), std::string::npos) << e.hint();
     EXPECT_NO_THROW(check_supported(r, letters()));
