@@ -39,9 +39,8 @@ SELECT * FROM app.results(batch_ops.batch_validate('{"operation": "bulk_create",
     "items": [{"id": 7}, {"id": 8}, {"id": 17}], "operation_data": {"continue_on_error": true}}'));
 
 -- A row locked by another transaction is reported as LOCK_TIMEOUT (see the
--- isolation test); a dry run in the background is refused for now.
-SELECT batch_ops.batch_execute('{"operation": "delete", "target_type": "parents",
-    "target_ids": [1], "dry_run": true, "execution": "background"}');
+-- isolation test dry_run_lock_timeout); dry runs in the background are in
+-- 09_background.
 
 -- A dry run of a real-looking request with an idempotency key is refused.
 SELECT batch_ops.batch_execute('{"operation": "delete", "target_type": "parents",

@@ -33,6 +33,3 @@ UPDATE pg_extension SET extversion = '0.0.1' WHERE extname = 'batch_ops';
 SELECT * FROM batch_ops.batch_status(1);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 UPDATE pg_extension SET extversion = '0.1.0' WHERE extname = 'batch_ops';
--- background execution is not available in this release: 0A000
-SELECT batch_ops.batch_execute('{"operation": "delete", "target_type": "letters", "target_ids": [1]}');
-\echo SQLSTATE :LAST_ERROR_SQLSTATE

@@ -190,8 +190,8 @@ SELECT c.batch_id AS job_id,
        c.target_ids[i.n] AS target_id,
        (CASE i.s WHEN 'p' THEN 'pending' WHEN 's' THEN 'succeeded' WHEN 'f' THEN 'failed'
                  WHEN 'k' THEN 'skipped' WHEN 'c' THEN 'cancelled' END)::batch_ops.item_state AS status,
-       c.error_codes[i.n] AS error_code,
-       COALESCE(c.messages[i.n], CASE WHEN i.s = 's' THEN c.success_message END) AS message,
+       COALESCE(c.error_codes[i.n], CASE WHEN i.s = 'c' THEN 'CANCELLED' END) AS error_code,
+       COALESCE(c.messages[i.n], CASE i.s WHEN 's' THEN c.success_message WHEN 'c' THEN 'cancelled' END) AS message,
        COALESCE(c.attempts[i.n], CASE WHEN i.s = 'p' THEN 0 ELSE 1 END) AS attempts,
        c.updated_at
   FROM batch_ops.batch_item c
@@ -250,6 +250,22 @@ CREATE FUNCTION batch_ops.batch_result(id bigint)
     RETURNS jsonb
     AS 'MODULE_PATHNAME', 'batch_ops_batch_result' LANGUAGE C STRICT VOLATILE;
 
+CREATE FUNCTION batch_ops.batch_wait(id bigint, timeout interval DEFAULT NULL)
+    RETURNS batch_ops.job_status
+    AS 'MODULE_PATHNAME', 'batch_ops_batch_wait' LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION batch_ops.batch_cancel(id bigint)
+    RETURNS boolean
+    AS 'MODULE_PATHNAME', 'batch_ops_batch_cancel' LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION batch_ops.batch_health()
+    RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'batch_ops_batch_health' LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION batch_ops.batch_cleanup(older_than interval DEFAULT '24 hours')
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'batch_ops_batch_cleanup' LANGUAGE C STRICT VOLATILE;
+
 CREATE FUNCTION batch_ops.export_data(export_id bigint)
     RETURNS text
     AS 'MODULE_PATHNAME', 'batch_ops_export_data' LANGUAGE C STRICT VOLATILE;
@@ -268,9 +284,13 @@ GRANT EXECUTE ON FUNCTION
     batch_ops.batch_validate(jsonb),
     batch_ops.batch_status(bigint),
     batch_ops.batch_result(bigint),
+    batch_ops.batch_wait(bigint, interval),
+    batch_ops.batch_cancel(bigint),
+    batch_ops.batch_health(),
     batch_ops.export_data(bigint)
     TO batch_ops_user;
 GRANT EXECUTE ON FUNCTION
     batch_ops.register_target(text, regclass, name, name, name, name, regclass, text[], name[], jsonb),
-    batch_ops.unregister_target(text)
+    batch_ops.unregister_target(text),
+    batch_ops.batch_cleanup(interval)
     TO batch_ops_admin;

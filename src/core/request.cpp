@@ -289,6 +289,40 @@ bool is_safe_identifier(const std::string& s, std::size_t max_len) {
     return true;
 }
 
+Request slice(const Request& r, const std::vector<std::size_t>& indices) {
+    Request out;
+    // Everything but the item lists, without copying those.
+    out.operation = r.operation;
+    out.target_type = r.target_type;
+    out.soft_delete = r.soft_delete;
+    out.delete_reason = r.delete_reason;
+    out.fields = r.fields;
+    out.new_status = r.new_status;
+    out.reason = r.reason;
+    out.force = r.force;
+    out.archive_reason = r.archive_reason;
+    out.archive_location = r.archive_location;
+    out.export_format = r.export_format;
+    out.include_fields = r.include_fields;
+    out.exclude_fields = r.exclude_fields;
+    out.skip_validation = r.skip_validation;
+    out.continue_on_error = r.continue_on_error;
+    out.dry_run = r.dry_run;
+    out.execution = r.execution;
+    out.priority = r.priority;
+    out.depends_on = r.depends_on;
+    out.max_attempts = r.max_attempts;
+    out.idempotency_key = r.idempotency_key;
+    if (r.operation == Operation::BulkCreate) {
+        out.items.reserve(indices.size());
+        for (auto i : indices) out.items.push_back(r.items.at(i));
+    } else {
+        out.target_ids.reserve(indices.size());
+        for (auto i : indices) out.target_ids.push_back(r.target_ids.at(i));
+    }
+    return out;
+}
+
 Request parse_request(const Json& j, const Limits& limits) {
     if (!j.is_object()) throw request_error("the request must be a JSON object");
     Reader rd(j, "",

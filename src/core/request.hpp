@@ -69,6 +69,11 @@ struct Request {
 // request: ...", naming the offending key) on any malformed input.
 Request parse_request(const Json& request, const Limits& limits);
 
+// The same request restricted to some of its items (indices into target_ids,
+// or into items for bulk_create), in the order given: what a worker runs for
+// one chunk. Copies only those items.
+Request slice(const Request& r, const std::vector<std::size_t>& indices);
+
 // True for a name that is a plain SQL identifier as the catalog would store it:
 // no quotes, no semicolons, no control characters, at most max_len bytes.
 bool is_safe_identifier(const std::string& s, std::size_t max_len);

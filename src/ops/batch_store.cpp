@@ -122,48 +122,114 @@ void record_event(pg::Spi& spi, int64_t batch_id, const std::string& event, Oid 
         params);
 }
 
+namespace {
+
+const char* const kStoreChunk =
+    "INSERT INTO batch_ops.batch_item (batch_id, chunk, first_seq, target_ids, statuses, error_codes, messages, "
+    "  success_message, attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::pg_catalog.int4[]) "
+    "ON CONFLICT (batch_id, chunk) DO UPDATE SET target_ids = excluded.target_ids, "
+    "  statuses = excluded.statuses, error_codes = excluded.error_codes, messages = excluded.messages, "
+    "  success_message = excluded.success_message, attempts = excluded.attempts, "
+    "  updated_at = pg_catalog.clock_timestamp()";
+
+void store_range(pg::Spi& spi, int64_t batch_id, int number, int first_seq, const ItemResult* begin,
+                 const ItemResult* end, const std::string& success_message) {
+    std::vector<const std::string*> ids;
+    std::string statuses;
+    std::vector<std::string> codes, messages, attempts;
+    std::vector<bool> has_code, has_message;
+    bool any_code = false, any_message = false, any_attempts = false;
+    for (const ItemResult* it = begin; it != end; ++it) {
+        ids.push_back(&it->target_id);
+        statuses.push_back(static_cast<char>(it->status));
+        codes.push_back(it->error_code);
+        has_code.push_back(!it->error_code.empty());
+        any_code = any_code || !it->error_code.empty();
+        bool msg = !(it->status == ItemStatus::Succeeded && it->message == success_message) && !it->message.empty();
+        messages.push_back(msg ? it->message : std::string());
+        has_message.push_back(msg);
+        any_message = any_message || msg;
+        int expected = it->status == ItemStatus::Pending ? 0 : 1;
+        attempts.push_back(std::to_string(it->attempts));
+        any_attempts = any_attempts || it->attempts != expected;
+    }
+    spi.execute_cached(kStoreChunk,
+                       {pg::int8_param(batch_id), pg::int4_param(number), pg::int4_param(first_seq),
+                        pg::text_array_param(ids), pg::text_param(statuses),
+                        any_code ? pg::text_array_param(codes, &has_code) : pg::null_param(TEXTARRAYOID),
+                        any_message ? pg::text_array_param(messages, &has_message) : pg::null_param(TEXTARRAYOID),
+                        pg::text_param(success_message),
+                        any_attempts ? pg::text_array_param(attempts) : pg::null_param(TEXTARRAYOID)});
+}
+
+std::vector<std::string> text_array(const pg::Spi& spi, int col, std::size_t n, bool* isnull_all) {
+    std::vector<std::string> out(n);
+    bool isnull;
+    Datum d = spi.datum(0, col, &isnull);
+    *isnull_all = isnull;
+    if (isnull) return out;
+    Datum* elems;
+    bool* nulls;
+    int count;
+    pg::guard([&] { deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count); });
+    for (int i = 0; i < count && static_cast<std::size_t>(i) < n; ++i)
+        if (!nulls[i]) out[i] = pg::guard([&] { return text_to_cstring(DatumGetTextPP(elems[i])); });
+    return out;
+}
+
+}  // namespace
+
 void store_items(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResult>& items,
                  const std::string& success_message, int chunk_size) {
     if (chunk_size <= 0) chunk_size = 1000;
     pg::AsOwner owner;
-    const char* sql =
-        "INSERT INTO batch_ops.batch_item (batch_id, chunk, first_seq, target_ids, statuses, error_codes, messages, "
-        "  success_message, attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::pg_catalog.int4[]) "
-        "ON CONFLICT (batch_id, chunk) DO UPDATE SET target_ids = excluded.target_ids, "
-        "  statuses = excluded.statuses, error_codes = excluded.error_codes, messages = excluded.messages, "
-        "  success_message = excluded.success_message, attempts = excluded.attempts, "
-        "  updated_at = pg_catalog.clock_timestamp()";
     const std::size_t n = items.size();
-    int chunk = 0;
-    for (std::size_t b = 0; b < n; b += static_cast<std::size_t>(chunk_size), ++chunk) {
+    int number = 0;
+    for (std::size_t b = 0; b < n; b += static_cast<std::size_t>(chunk_size), ++number) {
         const std::size_t e = std::min(n, b + static_cast<std::size_t>(chunk_size));
-        std::vector<const std::string*> ids;
-        std::string statuses;
-        std::vector<std::string> codes, messages, attempts;
-        std::vector<bool> has_code, has_message;
-        bool any_code = false, any_message = false, any_attempts = false;
-        for (std::size_t i = b; i < e; ++i) {
-            const ItemResult& it = items[i];
-            ids.push_back(&it.target_id);
-            statuses.push_back(static_cast<char>(it.status));
-            codes.push_back(it.error_code);
-            has_code.push_back(!it.error_code.empty());
-            any_code = any_code || !it.error_code.empty();
-            bool msg = !(it.status == ItemStatus::Succeeded && it.message == success_message) && !it.message.empty();
-            messages.push_back(msg ? it.message : std::string());
-            has_message.push_back(msg);
-            any_message = any_message || msg;
-            int expected = it.status == ItemStatus::Pending ? 0 : 1;
-            attempts.push_back(std::to_string(it.attempts));
-            any_attempts = any_attempts || it.attempts != expected;
-        }
-        spi.execute_cached(sql, {pg::int8_param(batch_id), pg::int4_param(chunk), pg::int4_param(static_cast<int32_t>(b + 1)),
-                          pg::text_array_param(ids), pg::text_param(statuses),
-                          any_code ? pg::text_array_param(codes, &has_code) : pg::null_param(TEXTARRAYOID),
-                          any_message ? pg::text_array_param(messages, &has_message) : pg::null_param(TEXTARRAYOID),
-                          pg::text_param(success_message),
-                          any_attempts ? pg::text_array_param(attempts) : pg::null_param(TEXTARRAYOID)});
+        store_range(spi, batch_id, number, static_cast<int>(b + 1), items.data() + b, items.data() + e,
+                    success_message);
     }
+}
+
+void store_chunk(pg::Spi& spi, int64_t batch_id, const Chunk& chunk) {
+    pg::AsOwner owner;
+    store_range(spi, batch_id, chunk.number, chunk.first_seq, chunk.items.data(),
+                chunk.items.data() + chunk.items.size(), chunk.success_message);
+}
+
+std::optional<Chunk> first_pending_chunk(pg::Spi& spi, int64_t batch_id) {
+    pg::AsOwner owner;
+    spi.execute_cached(
+        "SELECT chunk, first_seq, target_ids, statuses, error_codes, messages, attempts::pg_catalog.text[], "
+        "       success_message "
+        "  FROM batch_ops.batch_item WHERE batch_id OPERATOR(pg_catalog.=) $1 "
+        "   AND pg_catalog.strpos(statuses, 'p') > 0 ORDER BY chunk LIMIT 1",
+        {pg::int8_param(batch_id)});
+    if (spi.rows() == 0) return std::nullopt;
+    Chunk c;
+    c.number = static_cast<int>(spi.i64(0, 0));
+    c.first_seq = static_cast<int>(spi.i64(0, 1));
+    std::string statuses = spi.str(0, 3);
+    c.success_message = spi.opt_str(0, 7).value_or("");
+    const std::size_t n = statuses.size();
+    bool none;
+    std::vector<std::string> ids = text_array(spi, 2, n, &none);
+    std::vector<std::string> codes = text_array(spi, 4, n, &none);
+    std::vector<std::string> messages = text_array(spi, 5, n, &none);
+    bool no_attempts;
+    std::vector<std::string> attempts = text_array(spi, 6, n, &no_attempts);
+    c.items.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        ItemResult& r = c.items[i];
+        r.target_id = ids[i];
+        r.status = core::item_status_from_code(statuses[i]).value_or(ItemStatus::Pending);
+        r.error_code = codes[i];
+        r.message = messages[i].empty() && r.status == ItemStatus::Succeeded ? c.success_message : messages[i];
+        r.attempts = no_attempts || attempts[i].empty() ? (r.status == ItemStatus::Pending ? 0 : 1)
+                                                        : std::atoi(attempts[i].c_str());
+    }
+    return c;
 }
 
 BatchRow finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResult>& items, const char* status,
@@ -219,6 +285,27 @@ int64_t store_export(pg::Spi& spi, int64_t batch_id, const char* format, const s
         {pg::int8_param(batch_id), pg::text_param(format), pg::text_param(content),
          pg::int4_param(static_cast<int32_t>(rows))});
     return spi.i64(0, 0);
+}
+
+void append_export(pg::Spi& spi, int64_t batch_id, core::ExportFormat format, const std::string& content,
+                   int64_t rows) {
+    {
+        pg::AsOwner owner;
+        spi.execute_cached(
+            "SELECT id, content FROM batch_ops.export WHERE batch_id OPERATOR(pg_catalog.=) $1 ORDER BY id LIMIT 1 "
+            "FOR UPDATE",
+            {pg::int8_param(batch_id)});
+    }
+    if (spi.rows() == 0) {
+        store_export(spi, batch_id, core::to_string(format), content, rows);
+        return;
+    }
+    int64_t id = spi.i64(0, 0);
+    std::string merged = core::merge_export(format, spi.str(0, 1), content);
+    pg::AsOwner owner;
+    spi.execute_cached(
+        "UPDATE batch_ops.export SET content = $2, row_count = row_count + $3 WHERE id OPERATOR(pg_catalog.=) $1",
+        {pg::int8_param(id), pg::text_param(merged), pg::int4_param(static_cast<int32_t>(rows))});
 }
 
 BatchRow load_batch(pg::Spi& spi, int64_t id) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/json.hpp"
+#include "core/export.hpp"
 #include "core/request.hpp"
 #include "core/results.hpp"
 
@@ -31,12 +32,28 @@ int64_t insert_batch(pg::Spi& spi, const NewBatch& b, bool* existing);
 void record_event(pg::Spi& spi, int64_t batch_id, const std::string& event, Oid actor,
                   const std::optional<core::Json>& detail = std::nullopt);
 
-// Stores results as rows of `chunk_size` items, starting at chunk number first_chunk.
+// Stores results as rows of `chunk_size` items (chunk 0, 1, ...).
 void store_items(pg::Spi& spi, int64_t batch_id, const std::vector<core::ItemResult>& items,
                  const std::string& success_message, int chunk_size);
 
+// One stored chunk of results: items[first_seq - 1 .. first_seq - 1 + items.size()).
+struct Chunk {
+    int number = 0;
+    int first_seq = 1;
+    std::vector<core::ItemResult> items;
+    std::string success_message;
+};
+
+// Inserts or replaces one chunk row.
+void store_chunk(pg::Spi& spi, int64_t batch_id, const Chunk& chunk);
+
+// The first chunk of the batch that still has pending items, if any.
+std::optional<Chunk> first_pending_chunk(pg::Spi& spi, int64_t batch_id);
+
 
 int64_t store_export(pg::Spi& spi, int64_t batch_id, const char* format, const std::string& content, int64_t rows);
+// Adds one chunk's export to the batch's export (created by the first chunk).
+void append_export(pg::Spi& spi, int64_t batch_id, core::ExportFormat format, const std::string& content, int64_t rows);
 
 struct BatchRow {
     int64_t id = 0;

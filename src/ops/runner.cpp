@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "core/error.hpp"
+#include "core/export.hpp"
 #include "core/flat_set.hpp"
 #include "core/planner.hpp"
 #include "pg/jsonb.hpp"
@@ -57,24 +58,12 @@ core::Attempt attempt(const std::function<void()>& body, bool report_transient) 
         core::Attempt a;
         a.ok = false;
         a.sqlstate = state;
-        a.message = e.data()->message ? e.data()->message : "error";
+        a.message = e.what();
         return a;
     }
 }
 
-std::string csv_field(const std::optional<std::string>& v) {
-    if (!v) return std::string();
-    const std::string& s = *v;
-    bool quote = s.empty() || s.find_first_of(",\"\r\n") != std::string::npos || s.front() == ' ' || s.back() == ' ';
-    if (!quote) return s;
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"') out += "\"\"";
-        else out.push_back(c);
-    }
-    out += "\"";
-    return out;
-}
+using core::csv_field;
 
 class RunnerImpl {
 public:
@@ -258,7 +247,7 @@ Datum input_value(const core::Json& v, const ColumnInfo& c, bool* isnull, const 
     } catch (const pg::PgError& e) {
         // Reaches the entry boundary as a request error; the transaction aborts.
         throw core::request_error(std::string("\"") + key + "\" value for column " + quoted(c.name) + " is not valid",
-                                  e.data()->message ? e.data()->message : std::string());
+                                  e.what());
     }
 }
 

@@ -2,7 +2,11 @@
 
 namespace batch_ops::pg {
 
-std::string PgError::sqlstate() const { return unpack_sql_state(data_->sqlerrcode); }
+PgError::PgError(ErrorData* data)
+    : data_(data),
+      sqlerrcode_(data->sqlerrcode),
+      sqlstate_(unpack_sql_state(data->sqlerrcode)),
+      message_(data->message ? data->message : "error") {}
 
 MemoryContext error_memory_context() {
     return IsTransactionState() ? TopTransactionContext : TopMemoryContext;

@@ -20,14 +20,21 @@ namespace batch_ops::pg {
 
 class PgError : public std::exception {
 public:
-    explicit PgError(ErrorData* data) : data_(data) {}
-    const char* what() const noexcept override { return data_ && data_->message ? data_->message : "error"; }
+    explicit PgError(ErrorData* data);
+    // Message and SQLSTATE are copied, so they stay readable after the
+    // transaction that raised the error is gone (background workers).
+    const char* what() const noexcept override { return message_.c_str(); }
+    const std::string& sqlstate() const { return sqlstate_; }
+    int sqlerrcode() const { return sqlerrcode_; }
+    // The whole error, for ReThrowError at the SQL entry boundary; lives in
+    // error_memory_context() (until the end of the top transaction).
     ErrorData* data() const { return data_; }
-    int sqlerrcode() const { return data_->sqlerrcode; }
-    std::string sqlstate() const;
 
 private:
-    ErrorData* data_;  // in error_memory_context(); freed with it
+    ErrorData* data_;
+    int sqlerrcode_;
+    std::string sqlstate_;
+    std::string message_;
 };
 
 // Where caught errors are kept: lives until the end of the top transaction

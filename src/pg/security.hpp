@@ -24,20 +24,32 @@ Oid extension_owner();
 // one this library was built for.
 void check_schema_version();
 
-// For the length of a scope: current_user is the extension owner and
-// search_path is "pg_catalog, pg_temp". Restored on normal exit; on an error
-// the (sub)transaction abort restores both.
-class AsOwner {
+// For the length of a scope: current_user is `role` and search_path is
+// "pg_catalog, pg_temp"; with `restricted`, inside a security restricted
+// operation (as PostgreSQL runs maintenance commands), so nothing run in it
+// can switch back to the worker's own role. Both are restored when the scope
+// ends, also when an exception leaves it.
+class AsRole {
 public:
-    AsOwner();
-    ~AsOwner();
-    AsOwner(const AsOwner&) = delete;
-    AsOwner& operator=(const AsOwner&) = delete;
+    AsRole(Oid role, bool restricted);
+    ~AsRole();
+    AsRole(const AsRole&) = delete;
+    AsRole& operator=(const AsRole&) = delete;
 
 private:
     Oid saved_user_;
     int saved_sec_;
     int nest_level_;
 };
+
+// For the length of a scope: current_user is the extension owner and
+// search_path is "pg_catalog, pg_temp".
+class AsOwner : public AsRole {
+public:
+    AsOwner();
+};
+
+// True when the role still exists.
+bool role_exists(Oid role);
 
 }  // namespace batch_ops::pg

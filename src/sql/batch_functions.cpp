@@ -9,6 +9,7 @@
 #include "ops/target_catalog.hpp"
 #include "pg/jsonb.hpp"
 #include "pg/security.hpp"
+#include "workers/shared.hpp"
 
 extern "C" {
 #include "tcop/utility.h"
@@ -75,17 +76,19 @@ Json execute(FunctionCallInfo fcinfo, bool validate_only) {
     core::check_supported(req, target.model);
     core::check_request_privilege(req, target.model, actor);
 
-    if (req.execution == core::Execution::Background)
-        throw core::Error(core::sqlstate::feature_not_supported, "background execution is not available yet",
-                          "This release runs batches inline, in the caller's transaction.",
-                          "Send \"execution\": \"inline\".");
+    if (req.execution == core::Execution::Background && !workers::preloaded())
+        throw core::Error(core::sqlstate::object_not_in_state,
+                          "background execution needs batch_ops in shared_preload_libraries",
+                          "Without it there are no workers to run queued batches.",
+                          "Add batch_ops to shared_preload_libraries and restart the server, or send "
+                          "\"execution\": \"inline\".");
 
     ops::RunOptions opts;
     opts.dry_run = req.dry_run;
     opts.lock_timeout_ms = settings::lock_timeout_ms;
 
     ops::ItemRun run(spi, target, req, actor, opts);
-    if (req.dry_run) {
+    if (req.dry_run && req.execution == core::Execution::Inline) {
         TimestampTz t0 = GetCurrentTimestamp();
         std::string started = now_iso();
         run.prepare();
@@ -98,13 +101,34 @@ Json execute(FunctionCallInfo fcinfo, bool validate_only) {
     nb.request = &req;
     nb.request_jsonb = request_datum;
     nb.submitter = me;
-    nb.status = "running";
+    nb.status = req.execution == core::Execution::Background ? "queued" : "running";
     nb.max_attempts = req.max_attempts.value_or(settings::default_max_attempts);
     bool existing = false;
     int64_t id = ops::insert_batch(spi, nb, &existing);
     if (existing) {
         ops::BatchRow b = ops::load_batch(spi, id);
         return ops::response_for(b, ops::load_items(spi, id));
+    }
+    if (req.execution == core::Execution::Background) {
+        // Every item pending, one result row per chunk; the workers are woken
+        // when (if) this transaction commits.
+        std::vector<core::ItemResult> pending(req.item_count());
+        for (std::size_t i = 0; i < pending.size(); ++i)
+            pending[i].target_id = req.operation == core::Operation::BulkCreate ? "#" + std::to_string(i + 1)
+                                                                                 : req.target_ids[i];
+        ops::store_items(spi, id, pending, core::success_message(req.operation, core::effective_soft_delete(req, target.model)),
+                         settings::chunk_size);
+        workers::wake_at_commit();
+        ops::BatchRow b = ops::load_batch(spi, id);
+        Json r = Json::object();
+        r.set("operation_id", Json::number(b.id));
+        r.set("status", Json::string(b.status));
+        r.set("operation", Json::string(b.operation));
+        r.set("target_type", Json::string(b.target_type));
+        r.set("total_count", Json::number(b.total));
+        r.set("dry_run", Json::boolean(b.dry_run));
+        r.set("created_at", Json::string(b.created_at));
+        return r;
     }
     ops::RunOutput out = run.run();
     const char* status = core::to_string(core::final_status(core::count(out.items), false));

@@ -1,9 +1,20 @@
 // The library's entry: PG_MODULE_MAGIC and _PG_init.
 #include "sql/settings.hpp"
+#include "workers/shared.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;
 
 void _PG_init(void);
-void _PG_init(void) { batch_ops::settings::define(); }
+
+void _PG_init(void) {
+    batch_ops::settings::define();
+    // The workers need shared memory, which only a library loaded by
+    // shared_preload_libraries can have. Loaded otherwise, batch_ops runs
+    // inline batches only (background submissions raise an error).
+    if (process_shared_preload_libraries_in_progress) {
+        batch_ops::workers::install_hooks();
+        batch_ops::workers::register_launcher();
+    }
+}
 }

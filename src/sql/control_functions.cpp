@@ -1,0 +1,206 @@
+// SQL entry points that watch and steer batches: batch_wait, batch_cancel,
+// batch_health, batch_cleanup.
+#include "sql/entry.hpp"
+#include "sql/settings.hpp"
+
+#include "core/error.hpp"
+#include "core/request.hpp"
+#include "ops/batch_store.hpp"
+#include "pg/jsonb.hpp"
+#include "pg/security.hpp"
+#include "workers/progress.hpp"
+#include "workers/shared.hpp"
+
+extern "C" {
+#include "access/transam.h"
+#include "miscadmin.h"
+#include "utils/snapmgr.h"
+#include "utils/wait_event.h"
+}
+
+namespace {
+
+using namespace batch_ops;
+
+bool is_terminal(const std::string& status) {
+    return status == "succeeded" || status == "failed" || status == "cancelled";
+}
+
+Datum status_record(pg::Spi& spi, int64_t id) {
+    {
+        pg::AsOwner owner;
+        spi.execute_cached(
+            "SELECT ROW(j.job_id, j.status, j.progress, b.current_item, j.estimated_remaining, j.created_at, "
+            "           b.updated_at, b.last_error, j.total, j.processed, j.success_count, j.failure_count, "
+            "           j.attempt)::batch_ops.job_status "
+            "  FROM batch_ops.jobs j JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) j.job_id "
+            " WHERE j.job_id OPERATOR(pg_catalog.=) $1",
+            {pg::int8_param(id)});
+    }
+    bool isnull = true;
+    return spi.copy_datum(0, 0, &isnull);
+}
+
+}  // namespace
+
+BATCH_OPS_FUNCTION(batch_ops_batch_wait) {
+    if (PG_ARGISNULL(0)) throw core::Error(core::sqlstate::invalid_parameter_value, "batch id must not be null");
+    int64_t id = PG_GETARG_INT64(0);
+    bool has_timeout = !PG_ARGISNULL(1);
+    int64_t timeout_ms = 0;
+    if (has_timeout) {
+        Interval* iv = PG_GETARG_INTERVAL_P(1);
+        timeout_ms = (iv->time + (static_cast<int64_t>(iv->day) + static_cast<int64_t>(iv->month) * 30) *
+                                     USECS_PER_DAY) / 1000;
+        if (timeout_ms < 0) throw core::Error(core::sqlstate::invalid_parameter_value, "timeout must not be negative");
+    }
+    pg::check_schema_version();
+    if (IsolationUsesXactSnapshot())
+        throw core::Error(core::sqlstate::object_not_in_state, "batch_wait() needs the READ COMMITTED isolation level",
+                          "In REPEATABLE READ or SERIALIZABLE the transaction's snapshot never shows the batch end.");
+    pg::Spi spi;
+    (void)ops::load_batch(spi, id);
+    {
+        pg::AsOwner owner;
+        spi.execute_cached("SELECT xmin::pg_catalog.text::pg_catalog.int8 FROM batch_ops.batch "
+                           " WHERE id OPERATOR(pg_catalog.=) $1",
+                           {pg::int8_param(id)});
+    }
+    TransactionId xmin = static_cast<TransactionId>(spi.i64(0, 0));
+    if (pg::guard([&] { return TransactionIdIsCurrentTransactionId(xmin); }))
+        throw core::Error(core::sqlstate::object_not_in_state,
+                          "batch " + std::to_string(id) + " was submitted or changed in this transaction",
+                          "The workers cannot see it before this transaction commits.",
+                          "Commit first, then wait for the batch.");
+    TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+    while (true) {
+        {
+            pg::AsOwner owner;
+            spi.execute_cached("SELECT status::pg_catalog.text FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1",
+                               {pg::int8_param(id)});
+        }
+        if (spi.rows() == 0 || is_terminal(spi.str(0, 0))) break;
+        if (has_timeout && GetCurrentTimestamp() >= deadline) break;
+        pg::guard([] {
+            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);
+            CHECK_FOR_INTERRUPTS();
+        });
+    }
+    return status_record(spi, id);
+}
+
+BATCH_OPS_FUNCTION(batch_ops_batch_cancel) {
+    int64_t id = PG_GETARG_INT64(0);
+    pg::check_schema_version();
+    pg::guard([] { PreventCommandIfReadOnly("batch_cancel()"); });
+    pg::Spi spi;
+    (void)ops::load_batch(spi, id);
+    Oid me = pg::current_role();
+    std::string status;
+    {
+        pg::AsOwner owner;
+        spi.execute_cached("SELECT status::pg_catalog.text FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1 "
+                           "FOR UPDATE",
+                           {pg::int8_param(id)});
+        status = spi.str(0, 0);
+    }
+    if (status == "cancelling") return BoolGetDatum(true);
+    if (is_terminal(status)) return BoolGetDatum(false);
+    if (status == "running") {
+        pg::AsOwner owner;
+        spi.execute_cached(
+            "WITH u AS (UPDATE batch_ops.batch SET status = 'cancelling', updated_at = pg_catalog.clock_timestamp() "
+            "  WHERE id OPERATOR(pg_catalog.=) $1 RETURNING id) "
+            "INSERT INTO batch_ops.batch_event (batch_id, event, actor) "
+            "SELECT u.id, 'cancel_requested', $2::pg_catalog.regrole FROM u",
+            {pg::int8_param(id), {OIDOID, ObjectIdGetDatum(me), false}});
+        return BoolGetDatum(true);
+    }
+    // queued (or a sync batch not yet run): cancelled at once.
+    workers::cancel_pending(spi, id);
+    workers::ProgressRow p = workers::finish_background(spi, id, true);
+    {
+        pg::AsOwner owner;
+        spi.execute_cached("UPDATE batch_ops.batch_event SET actor = $2::pg_catalog.regrole "
+                           " WHERE id = (SELECT pg_catalog.max(id) FROM batch_ops.batch_event "
+                           "              WHERE batch_id OPERATOR(pg_catalog.=) $1)",
+                           {pg::int8_param(id), {OIDOID, ObjectIdGetDatum(me), false}});
+    }
+    workers::Throttle throttle;
+    workers::notify_progress(p, true, throttle);
+    return BoolGetDatum(true);
+}
+
+BATCH_OPS_FUNCTION(batch_ops_batch_health) {
+    pg::check_schema_version();
+    core::Json r = core::Json::object();
+    {
+        pg::Spi spi;
+        pg::AsOwner owner;
+        spi.execute_cached(
+            "SELECT pg_catalog.count(*) FILTER (WHERE status IN ('running', 'cancelling')), "
+            "       pg_catalog.count(*) FILTER (WHERE status OPERATOR(pg_catalog.=) 'queued'), "
+            "       COALESCE(pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.now() - "
+            "         pg_catalog.min(created_at) FILTER (WHERE status OPERATOR(pg_catalog.=) 'queued'))), 0)::pg_catalog.int8, "
+            "       (SELECT COALESCE(pg_catalog.jsonb_agg(name ORDER BY name), '[]') FROM batch_ops.target)::pg_catalog.text, "
+            "       pg_catalog.to_jsonb(pg_catalog.now()) #>> '{}' "
+            "  FROM batch_ops.batch",
+            {});
+        int64_t active = spi.i64(0, 0), queued = spi.i64(0, 1), oldest = spi.i64(0, 2);
+        std::string targets = spi.str(0, 3), now = spi.str(0, 4);
+
+        int executors = 0, here = 0;
+        bool launcher = false;
+        if (workers::Shared* sh = workers::shared()) {
+            LWLockAcquire(sh->lock, LW_SHARED);
+            launcher = sh->launcher_pid != 0;
+            for (auto& e : sh->executors)
+                if (e.pid > 0) {
+                    ++executors;
+                    if (e.dboid == MyDatabaseId) ++here;
+                }
+            LWLockRelease(sh->lock);
+        }
+        const char* status = !workers::preloaded()   ? "degraded"
+                             : !settings::enabled    ? "paused"
+                             : !launcher             ? "degraded"
+                                                     : "ok";
+        r.set("status", core::Json::string(status));
+        core::Json w = core::Json::object();
+        w.set("preloaded", core::Json::boolean(workers::preloaded()));
+        w.set("launcher", core::Json::boolean(launcher));
+        w.set("executors", core::Json::number(executors));
+        w.set("executors_in_database", core::Json::number(here));
+        w.set("max_workers", core::Json::number(settings::max_workers));
+        w.set("enabled", core::Json::boolean(settings::enabled));
+        r.set("workers", std::move(w));
+        r.set("active_jobs", core::Json::number(active));
+        r.set("queued_jobs", core::Json::number(queued));
+        r.set("oldest_queued_age_s", core::Json::number(oldest));
+        core::Json ops = core::Json::array();
+        for (const auto& name : core::operation_names()) ops.push(core::Json::string(name));
+        r.set("supported_operations", std::move(ops));
+        Datum tj = pg::jsonb_from_text(targets);
+        r.set("supported_targets", pg::from_jsonb(DatumGetJsonbP(tj)));
+        r.set("timestamp", core::Json::string(now));
+    }
+    return pg::to_jsonb(r);
+}
+
+BATCH_OPS_FUNCTION(batch_ops_batch_cleanup) {
+    Interval* iv = PG_GETARG_INTERVAL_P(0);
+    pg::check_schema_version();
+    pg::guard([] { PreventCommandIfReadOnly("batch_cleanup()"); });
+    if (!pg::is_admin(pg::current_role()))
+        throw core::Error(core::sqlstate::insufficient_privilege, "permission denied to clean up batches",
+                          "Only superusers and members of batch_ops_admin may remove batches.");
+    pg::Spi spi;
+    pg::AsOwner owner;
+    spi.execute_cached(
+        "WITH d AS (DELETE FROM batch_ops.batch WHERE finished_at OPERATOR(pg_catalog.<) pg_catalog.now() - $1 "
+        "  AND status IN ('succeeded', 'failed', 'cancelled') RETURNING 1) "
+        "SELECT pg_catalog.count(*) FROM d",
+        {{INTERVALOID, PointerGetDatum(iv), false}});
+    return Int64GetDatum(spi.i64(0, 0));
+}

@@ -1,0 +1,198 @@
+#include "workers/progress.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <random>
+
+#include "core/json.hpp"
+#include "pg/security.hpp"
+#include "sql/settings.hpp"
+
+extern "C" {
+#include "commands/async.h"
+#include "utils/fmgrprotos.h"
+}
+
+namespace batch_ops::workers {
+
+namespace {
+
+const char* const kProgressColumns =
+    "b.id, b.status::pg_catalog.text, b.total, b.processed, b.success_count, b.failure_count";
+
+ProgressRow read_progress(const pg::Spi& spi) {
+    ProgressRow p;
+    if (spi.rows() == 0) return p;
+    p.id = spi.i64(0, 0);
+    p.status = spi.str(0, 1);
+    p.total = spi.i64(0, 2);
+    p.processed = spi.i64(0, 3);
+    p.success = spi.i64(0, 4);
+    p.failure = spi.i64(0, 5);
+    return p;
+}
+
+}  // namespace
+
+bool Throttle::allow(int64_t id, bool force) {
+    TimestampTz now = GetCurrentTimestamp();
+    auto it = last_.find(id);
+    if (!force && it != last_.end() &&
+        !TimestampDifferenceExceeds(it->second, now, settings::notify_interval_ms))
+        return false;
+    last_[id] = now;
+    return true;
+}
+
+ProgressRow add_progress(pg::Spi& spi, int64_t id, const core::Counts& d, const std::string& current_item) {
+    pg::AsOwner owner;
+    spi.execute_cached(
+        std::string("WITH u AS (UPDATE batch_ops.batch AS b SET processed = b.processed + $2, "
+                    "  success_count = b.success_count + $3, failure_count = b.failure_count + $4, "
+                    "  skipped_count = b.skipped_count + $5, cancelled_count = b.cancelled_count + $6, "
+                    "  current_item = $7, updated_at = pg_catalog.clock_timestamp() "
+                    "WHERE b.id OPERATOR(pg_catalog.=) $1 RETURNING ") +
+            kProgressColumns +
+            "), e AS (INSERT INTO batch_ops.batch_event (batch_id, event, detail) "
+            "  SELECT u.id, 'chunk', pg_catalog.jsonb_build_object('processed', u.processed, 'total', u.total) "
+            "    FROM u WHERE u.processed OPERATOR(pg_catalog.<) u.total) "
+            "SELECT * FROM u",
+        {pg::int8_param(id), pg::int4_param(static_cast<int32_t>(d.processed)),
+         pg::int4_param(static_cast<int32_t>(d.success)), pg::int4_param(static_cast<int32_t>(d.failure)),
+         pg::int4_param(static_cast<int32_t>(d.skipped)), pg::int4_param(static_cast<int32_t>(d.cancelled)),
+         pg::text_param(current_item)});
+    return read_progress(spi);
+}
+
+void cancel_pending(pg::Spi& spi, int64_t id) {
+    pg::AsOwner owner;
+    spi.execute_cached(
+        "WITH n AS (SELECT COALESCE(pg_catalog.sum(pg_catalog.length(statuses) - "
+        "             pg_catalog.length(pg_catalog.replace(statuses, 'p', ''))), 0)::pg_catalog.int4 AS pending "
+        "             FROM batch_ops.batch_item WHERE batch_id OPERATOR(pg_catalog.=) $1), "
+        "c AS (UPDATE batch_ops.batch_item SET statuses = pg_catalog.translate(statuses, 'p', 'c'), "
+        "        updated_at = pg_catalog.clock_timestamp() "
+        "      WHERE batch_id OPERATOR(pg_catalog.=) $1 AND pg_catalog.strpos(statuses, 'p') > 0) "
+        "UPDATE batch_ops.batch b SET processed = b.processed + n.pending, "
+        "       cancelled_count = b.cancelled_count + n.pending, updated_at = pg_catalog.clock_timestamp() "
+        "  FROM n WHERE b.id OPERATOR(pg_catalog.=) $1",
+        {pg::int8_param(id)});
+}
+
+ProgressRow finish_background(pg::Spi& spi, int64_t id, bool cancelling) {
+    pg::AsOwner owner;
+    spi.execute_cached(
+        std::string("WITH f AS (SELECT i.target_id, i.error_code, i.message FROM batch_ops.job_items i "
+                    "  WHERE i.job_id OPERATOR(pg_catalog.=) $1 AND i.status OPERATOR(pg_catalog.=) 'failed' "
+                    "  ORDER BY i.seq LIMIT 1), "
+                    "u AS (UPDATE batch_ops.batch AS b SET "
+                    "  status = CASE WHEN $2 THEN 'cancelled' "
+                    "    WHEN b.failure_count + b.skipped_count + b.cancelled_count > 0 THEN 'failed' "
+                    "    ELSE 'succeeded' END::batch_ops.batch_state, "
+                    "  last_error = COALESCE((SELECT b.failure_count || ' of ' || b.total || "
+                    "      ' items failed; first: ' || f.target_id || ': ' || f.message FROM f), b.last_error), "
+                    "  last_error_code = COALESCE((SELECT f.error_code FROM f), b.last_error_code), "
+                    "  finished_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp(), "
+                    "  next_attempt_at = NULL "
+                    "WHERE b.id OPERATOR(pg_catalog.=) $1 RETURNING ") +
+            kProgressColumns +
+            ", b.submitted_by, b.skipped_count, b.cancelled_count), "
+            "e AS (INSERT INTO batch_ops.batch_event (batch_id, event, actor, detail) "
+            "  SELECT u.id, u.status, u.submitted_by, pg_catalog.jsonb_build_object('total', u.total, "
+            "    'success_count', u.success_count, 'failure_count', u.failure_count, "
+            "    'skipped_count', u.skipped_count, 'cancelled_count', u.cancelled_count) FROM u) "
+            "SELECT * FROM u",
+        {pg::int8_param(id), pg::bool_param(cancelling)});
+    return read_progress(spi);
+}
+
+ProgressRow fail_or_retry(pg::Spi& spi, int64_t id, const std::string& code, const std::string& message,
+                          bool transient) {
+    {
+        pg::AsOwner owner;
+        spi.execute_cached(
+            "SELECT attempt, max_attempts FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+            {pg::int8_param(id)});
+    }
+    if (spi.rows() == 0) return {};
+    int attempt = static_cast<int>(spi.i64(0, 0));
+    int max_attempts = static_cast<int>(spi.i64(0, 1));
+    if (transient && attempt < max_attempts) {
+        // Exponential backoff with jitter: base * 2^(attempt-1) * [0.5, 1.5).
+        static std::mt19937_64 rng(static_cast<uint64_t>(MyProcPid) * 7919u + static_cast<uint64_t>(GetCurrentTimestamp()));
+        double factor = std::ldexp(1.0, attempt - 1) * (0.5 + std::uniform_real_distribution<double>(0, 1)(rng));
+        std::string delay_ms = std::to_string(static_cast<int64_t>(settings::retry_backoff_ms * factor));
+        pg::AsOwner owner;
+        spi.execute_cached(
+            std::string("WITH u AS (UPDATE batch_ops.batch AS b SET status = 'queued', attempt = b.attempt + 1, "
+                        "  next_attempt_at = pg_catalog.clock_timestamp() + $4::pg_catalog.int8 * "
+                        "    interval '1 millisecond', "
+                        "  worker_pid = NULL, last_error = $3, last_error_code = $2, "
+                        "  updated_at = pg_catalog.clock_timestamp() "
+                        "WHERE b.id OPERATOR(pg_catalog.=) $1 RETURNING ") +
+                kProgressColumns +
+                ", b.attempt, b.next_attempt_at), "
+                "e AS (INSERT INTO batch_ops.batch_event (batch_id, event, detail) "
+                "  SELECT u.id, 'retry_scheduled', pg_catalog.jsonb_build_object('attempt', u.attempt, "
+                "    'next_attempt_at', u.next_attempt_at, 'error_code', $2, 'error', $3) FROM u) "
+                "SELECT * FROM u",
+            {pg::int8_param(id), pg::text_param(code), pg::text_param(message), pg::text_param(delay_ms)});
+        return read_progress(spi);
+    }
+    {
+        pg::AsOwner owner;
+        spi.execute_cached(
+            "WITH n AS (SELECT COALESCE(pg_catalog.sum(pg_catalog.length(statuses) - "
+            "             pg_catalog.length(pg_catalog.replace(statuses, 'p', ''))), 0)::pg_catalog.int4 AS pending "
+            "             FROM batch_ops.batch_item WHERE batch_id OPERATOR(pg_catalog.=) $1), "
+            "c AS (UPDATE batch_ops.batch_item SET "
+            "        error_codes = ARRAY(SELECT CASE WHEN pg_catalog.substr(statuses, g, 1) OPERATOR(pg_catalog.=) 'p' "
+            "            THEN $2 ELSE error_codes[g] END "
+            "            FROM pg_catalog.generate_series(1, pg_catalog.cardinality(target_ids)) g ORDER BY g), "
+            "        messages = ARRAY(SELECT CASE WHEN pg_catalog.substr(statuses, g, 1) OPERATOR(pg_catalog.=) 'p' "
+            "            THEN $3 ELSE messages[g] END "
+            "            FROM pg_catalog.generate_series(1, pg_catalog.cardinality(target_ids)) g ORDER BY g), "
+            "        statuses = pg_catalog.translate(statuses, 'p', 'f'), updated_at = pg_catalog.clock_timestamp() "
+            "      WHERE batch_id OPERATOR(pg_catalog.=) $1 AND pg_catalog.strpos(statuses, 'p') > 0) "
+            "UPDATE batch_ops.batch b SET processed = b.processed + n.pending, "
+            "       failure_count = b.failure_count + n.pending, last_error = $3, last_error_code = $2 "
+            "  FROM n WHERE b.id OPERATOR(pg_catalog.=) $1",
+            {pg::int8_param(id), pg::text_param(code), pg::text_param(message)});
+    }
+    ProgressRow p = finish_background(spi, id, false);
+    return p;
+}
+
+std::string progress_payload(const ProgressRow& p) {
+    core::Json j = core::Json::object();
+    j.set("job_id", core::Json::number(p.id));
+    j.set("status", core::Json::string(p.status));
+    char buf[32];
+    double progress = p.total > 0 ? 100.0 * static_cast<double>(p.processed) / static_cast<double>(p.total) : 100.0;
+    snprintf(buf, sizeof buf, "%.2f", std::floor(progress * 100.0 + 0.5) / 100.0);
+    j.set("progress", core::Json::number(std::string(buf)));
+    j.set("processed", core::Json::number(p.processed));
+    j.set("total", core::Json::number(p.total));
+    j.set("success_count", core::Json::number(p.success));
+    j.set("failure_count", core::Json::number(p.failure));
+    return j.dump();
+}
+
+void notify_progress(const ProgressRow& p, bool force, Throttle& throttle) {
+    if (p.id == 0 || !throttle.allow(p.id, force)) return;
+    std::string payload = progress_payload(p);
+    const char* channel = settings::notify_channel;
+    if (!channel || !*channel) return;
+    pg::guard([&] {
+        // Best effort: a listener idle in a transaction must never make a chunk fail.
+        double usage = DatumGetFloat8(DirectFunctionCall1(pg_notification_queue_usage, (Datum)0));
+        if (usage > 0.5) {
+            ereport(LOG, (errmsg("batch_ops skipped a progress notification for batch %lld: the notification "
+                                 "queue is %.0f%% full", static_cast<long long>(p.id), usage * 100)));
+            return;
+        }
+        Async_Notify(channel, payload.c_str());
+    });
+}
+
+}  // namespace batch_ops::workers
