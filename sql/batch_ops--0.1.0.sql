@@ -186,7 +186,7 @@ SELECT b.id AS job_id,
 
 CREATE VIEW batch_ops.job_items WITH (security_invoker = true) AS
 SELECT c.batch_id AS job_id,
-       c.first_seq + i.n - 1 AS seq,
+       c.first_seq + i.n::integer - 1 AS seq,
        c.target_ids[i.n] AS target_id,
        (CASE i.s WHEN 'p' THEN 'pending' WHEN 's' THEN 'succeeded' WHEN 'f' THEN 'failed'
                  WHEN 'k' THEN 'skipped' WHEN 'c' THEN 'cancelled' END)::batch_ops.item_state AS status,
@@ -195,8 +195,8 @@ SELECT c.batch_id AS job_id,
        COALESCE(c.attempts[i.n], CASE WHEN i.s = 'p' THEN 0 ELSE 1 END) AS attempts,
        c.updated_at
   FROM batch_ops.batch_item c
- CROSS JOIN LATERAL (SELECT g.n, pg_catalog.substr(c.statuses, g.n, 1) AS s
-                       FROM pg_catalog.generate_series(1, pg_catalog.cardinality(c.target_ids)) AS g(n)) AS i;
+ -- one letter per item; split once per row (substr() per item would be quadratic)
+ CROSS JOIN LATERAL pg_catalog.unnest(pg_catalog.string_to_array(c.statuses, NULL)) WITH ORDINALITY AS i(s, n);
 
 -- The record batch_status() and batch_wait() return (API.md section 12).
 CREATE TYPE batch_ops.job_status AS (

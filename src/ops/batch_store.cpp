@@ -198,14 +198,14 @@ void store_chunk(pg::Spi& spi, int64_t batch_id, const Chunk& chunk) {
                 chunk.items.data() + chunk.items.size(), chunk.success_message);
 }
 
-std::optional<Chunk> first_pending_chunk(pg::Spi& spi, int64_t batch_id) {
+std::optional<Chunk> first_pending_chunk(pg::Spi& spi, int64_t batch_id, int from_chunk) {
     pg::AsOwner owner;
     spi.execute_cached(
         "SELECT chunk, first_seq, target_ids, statuses, error_codes, messages, attempts::pg_catalog.text[], "
         "       success_message "
-        "  FROM batch_ops.batch_item WHERE batch_id OPERATOR(pg_catalog.=) $1 "
+        "  FROM batch_ops.batch_item WHERE batch_id OPERATOR(pg_catalog.=) $1 AND chunk OPERATOR(pg_catalog.>=) $2 "
         "   AND pg_catalog.strpos(statuses, 'p') > 0 ORDER BY chunk LIMIT 1",
-        {pg::int8_param(batch_id)});
+        {pg::int8_param(batch_id), pg::int4_param(from_chunk)});
     if (spi.rows() == 0) return std::nullopt;
     Chunk c;
     c.number = static_cast<int>(spi.i64(0, 0));

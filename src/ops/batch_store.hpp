@@ -47,8 +47,9 @@ struct Chunk {
 // Inserts or replaces one chunk row.
 void store_chunk(pg::Spi& spi, int64_t batch_id, const Chunk& chunk);
 
-// The first chunk of the batch that still has pending items, if any.
-std::optional<Chunk> first_pending_chunk(pg::Spi& spi, int64_t batch_id);
+// The first chunk (numbered from_chunk or later) of the batch that still has
+// pending items, if any.
+std::optional<Chunk> first_pending_chunk(pg::Spi& spi, int64_t batch_id, int from_chunk = 0);
 
 
 int64_t store_export(pg::Spi& spi, int64_t batch_id, const char* format, const std::string& content, int64_t rows);

@@ -269,6 +269,16 @@ void unregister_target(pg::Spi& spi, const std::string& name) {
     if (n == 0) throw Error(sqlstate::undefined_object, "batch target " + quoted(name) + " does not exist");
 }
 
+std::string target_version(pg::Spi& spi, const std::string& name) {
+    pg::AsOwner owner;
+    spi.execute_cached(
+        "SELECT t.xmin::pg_catalog.text || '/' || c.xmin::pg_catalog.text || '/' || c.oid::pg_catalog.text "
+        "  FROM batch_ops.target t JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.relation "
+        " WHERE t.name OPERATOR(pg_catalog.=) $1",
+        {pg::text_param(name)});
+    return spi.rows() ? spi.str(0, 0) : std::string();
+}
+
 TargetInfo load_target(pg::Spi& spi, const std::string& name) {
     {
         pg::AsOwner owner;

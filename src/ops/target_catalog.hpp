@@ -49,6 +49,10 @@ void register_target(pg::Spi& spi, const Registration& r, Oid actor);
 // Removes it; raises 42704 when it does not exist.
 void unregister_target(pg::Spi& spi, const std::string& name);
 
+// A token that changes when the registration or the table's pg_class row
+// changes (ALTER TABLE, re-registration); empty when the target is gone.
+std::string target_version(pg::Spi& spi, const std::string& name);
+
 // Loads a target by name; raises 42704 when it is not registered, and a clear
 // error when its table has gone.
 TargetInfo load_target(pg::Spi& spi, const std::string& name);

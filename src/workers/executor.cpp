@@ -27,6 +27,7 @@ extern "C" {
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 #include "utils/wait_event.h"
 }
 
@@ -90,6 +91,7 @@ private:
     void end_batch(pg::Spi& spi, int64_t id, bool cancelling);
     void fail_batch(int64_t id, const std::string& code, const std::string& message, bool transient);
     void go_idle();
+    void cleanup_expired();
 
     const core::Request& request_of(pg::Spi& spi, int64_t id, Oid* submitter, bool* dry_run, bool* cancelling,
                                     std::string* status);
@@ -98,8 +100,13 @@ private:
     Oid dboid_;
     MemoryContext cxt_;
     std::unordered_map<int64_t, core::Request> requests_;
+    // Targets already loaded, with the version they were loaded at: reused
+    // while the registration and the table are unchanged.
+    std::unordered_map<std::string, std::pair<std::string, ops::TargetInfo>> targets_;
+    std::unordered_map<int64_t, int> next_chunk_;  // where a running batch goes on
     Throttle throttle_;
     int bundle_ = 32;  // batches claimed at once; 1 after an error, to isolate it
+    TimestampTz last_cleanup_ = 0;
 };
 
 template <typename F>
@@ -107,6 +114,15 @@ void Executor::transaction(const char* activity, F&& body) {
     pg::guard([&] {
         SetCurrentStatementStartTimestamp();
         StartTransactionCommand();
+        // batch_ops.lock_timeout and batch_ops.statement_timeout bound every
+        // worker transaction (a client statement gets its statement_timeout
+        // from the protocol loop, which workers do not have).
+        if (settings::lock_timeout_ms > 0) {
+            char v[32];
+            snprintf(v, sizeof v, "%d", settings::lock_timeout_ms);
+            (void)set_config_option("lock_timeout", v, PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+        }
+        if (settings::statement_timeout_ms > 0) enable_timeout_after(STATEMENT_TIMEOUT, settings::statement_timeout_ms);
         PushActiveSnapshot(GetTransactionSnapshot());
         pgstat_report_activity(STATE_RUNNING, activity);
     });
@@ -116,6 +132,7 @@ void Executor::transaction(const char* activity, F&& body) {
             body(spi);
         }
         pg::guard([] {
+            disable_timeout(STATEMENT_TIMEOUT, false);
             PopActiveSnapshot();
             CommitTransactionCommand();
             pgstat_report_activity(STATE_IDLE, nullptr);
@@ -124,7 +141,9 @@ void Executor::transaction(const char* activity, F&& body) {
     } catch (...) {
         // A PostgreSQL error was caught and flushed by the guard: clean up the
         // transaction (locks, buffers, SPI) the way the error would have.
+        disable_timeout(STATEMENT_TIMEOUT, false);
         AbortCurrentTransaction();
+        next_chunk_.clear();  // what this transaction did is undone: look again from the start
         MemoryContextSwitchTo(cxt_);
         throw;
     }
@@ -182,8 +201,7 @@ const core::Request& Executor::request_of(pg::Spi& spi, int64_t id, Oid* submitt
     {
         pg::AsOwner owner;
         spi.execute_cached(
-            "SELECT submitted_by::pg_catalog.oid::pg_catalog.int8, dry_run, status::pg_catalog.text, "
-            "       request::pg_catalog.text "
+            "SELECT submitted_by::pg_catalog.oid::pg_catalog.int8, dry_run, status::pg_catalog.text "
             "  FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
             {pg::int8_param(id)});
     }
@@ -194,11 +212,19 @@ const core::Request& Executor::request_of(pg::Spi& spi, int64_t id, Oid* submitt
     *cancelling = *status == "cancelling";
     auto it = requests_.find(id);
     if (it != requests_.end()) return it->second;
-    std::string text = spi.str(0, 3);
+    // The request is read and parsed once per batch, not once per chunk.
+    Jsonb* jb;
+    {
+        pg::AsOwner owner;
+        spi.execute_cached("SELECT request FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1",
+                           {pg::int8_param(id)});
+        bool isnull;
+        Datum d = spi.datum(0, 0, &isnull);
+        jb = pg::guard([&] { return DatumGetJsonbP(d); });
+    }
     core::Limits limits;
     limits.max_items = 1000000;  // checked at submission
-    Datum jb = pg::jsonb_from_text(text);
-    core::Request r = core::parse_request(pg::from_jsonb(DatumGetJsonbP(jb)), limits);
+    core::Request r = core::parse_request(pg::from_jsonb(jb), limits);
     return requests_.emplace(id, std::move(r)).first->second;
 }
 
@@ -206,6 +232,7 @@ void Executor::end_batch(pg::Spi& spi, int64_t id, bool cancelling) {
     ProgressRow p = finish_background(spi, id, cancelling);
     notify_progress(p, true, throttle_);
     requests_.erase(id);
+    next_chunk_.erase(id);
     throttle_.forget(id);
 }
 
@@ -223,7 +250,8 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
         end_batch(spi, id, true);
         return false;
     }
-    auto chunk = ops::first_pending_chunk(spi, id);
+    auto nc = next_chunk_.find(id);
+    auto chunk = ops::first_pending_chunk(spi, id, nc == next_chunk_.end() ? 0 : nc->second);
     if (!chunk) {
         end_batch(spi, id, false);
         return false;
@@ -257,8 +285,13 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
         opts.lock_timeout_ms = settings::lock_timeout_ms;
         try {
             pg::AsRole as(submitter, true);
-            ops::TargetInfo target = ops::load_target(spi, sub.target_type);
-            ops::ItemRun run(spi, target, sub, actor, opts);
+            std::string version = ops::target_version(spi, sub.target_type);
+            auto t = targets_.find(sub.target_type);
+            if (t == targets_.end() || t->second.first != version || version.empty())
+                t = targets_.insert_or_assign(sub.target_type,
+                                              std::make_pair(version, ops::load_target(spi, sub.target_type)))
+                        .first;
+            ops::ItemRun run(spi, t->second.second, sub, actor, opts);
             run.prepare();
             ops::RunOutput out = run.run();
             results = std::move(out.items);
@@ -293,6 +326,7 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
     }
     if (!success_message.empty()) chunk->success_message = success_message;
     ops::store_chunk(spi, id, *chunk);
+    next_chunk_[id] = chunk->number + 1;
     std::string current = chunk->items[positions.back()].target_id;
     ProgressRow p = add_progress(spi, id, delta, current);
     if (p.processed >= p.total) {
@@ -309,10 +343,38 @@ void Executor::fail_batch(int64_t id, const std::string& code, const std::string
         notify_progress(p, true, throttle_);
     });
     requests_.erase(id);
+    next_chunk_.erase(id);
     throttle_.forget(id);
 }
 
+void Executor::cleanup_expired() {
+    // batch_ops.retention: remove ended batches in bounded steps, at most
+    // once a minute, while idle; one short transaction per step.
+    if (settings::retention_s <= 0) return;
+    TimestampTz now = GetCurrentTimestamp();
+    if (last_cleanup_ != 0 && !TimestampDifferenceExceeds(last_cleanup_, now, 60 * 1000)) return;
+    last_cleanup_ = now;
+    std::string older = std::to_string(settings::retention_s);
+    for (int step = 0; step < 20; ++step) {
+        uint64_t removed = 0;
+        try {
+            transaction("batch_ops: removing expired batches", [&](pg::Spi& spi) {
+                pg::AsOwner owner;
+                removed = spi.execute_cached(
+                    "DELETE FROM batch_ops.batch WHERE id IN (SELECT id FROM batch_ops.batch "
+                    "  WHERE finished_at OPERATOR(pg_catalog.<) pg_catalog.now() - $1::pg_catalog.int8 * interval '1 second' "
+                    "    AND status IN ('succeeded', 'failed', 'cancelled') LIMIT 500)",
+                    {pg::text_param(older)});
+            });
+        } catch (const std::exception&) {
+            return;
+        }
+        if (removed < 500) return;
+    }
+}
+
 void Executor::go_idle() {
+    cleanup_expired();
     Shared* sh = shared();
     LWLockAcquire(sh->lock, LW_EXCLUSIVE);
     sh->executors[slot_].idle = true;
@@ -372,6 +434,9 @@ void Executor::run() {
             go_idle();
             continue;
         }
+        // A full bundle: more is probably waiting; let the launcher add an
+        // executor here if batch_ops.max_workers allows.
+        if (static_cast<int>(claimed.size()) >= bundle_ && bundle_ > 1) wake_database(dboid_);
         // First chunk of every claimed batch, together in one transaction
         // (small batches share a commit); then the rest, one chunk per transaction.
         std::vector<int64_t> more;
