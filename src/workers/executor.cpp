@@ -189,10 +189,17 @@ std::vector<int64_t> Executor::claim(pg::Spi& spi, int max) {
         "         THEN 'running'::batch_ops.batch_state ELSE b.status END, "
         "       started_at = COALESCE(b.started_at, pg_catalog.clock_timestamp()), "
         "       worker_pid = $3, updated_at = pg_catalog.clock_timestamp() "
-        "  FROM c WHERE b.id OPERATOR(pg_catalog.=) c.id RETURNING b.id",
+        "  FROM c WHERE b.id OPERATOR(pg_catalog.=) c.id "
+        "RETURNING b.id, b.status::pg_catalog.text, b.total, b.processed, b.success_count, b.failure_count",
         {pg::text_array_param(live), pg::int4_param(max), pg::int4_param(MyProcPid)});
     std::vector<int64_t> ids;
-    for (uint64_t i = 0; i < spi.rows(); ++i) ids.push_back(spi.i64(i, 0));
+    std::vector<ProgressRow> started;
+    for (uint64_t i = 0; i < spi.rows(); ++i) {
+        ids.push_back(spi.i64(i, 0));
+        started.push_back({spi.i64(i, 0), spi.str(i, 1), spi.i64(i, 2), spi.i64(i, 3), spi.i64(i, 4), spi.i64(i, 5)});
+    }
+    // queued -> running is a status change: always announced.
+    for (const auto& p : started) notify_progress(p, true, throttle_);
     return ids;
 }
 
