@@ -258,6 +258,14 @@ CREATE FUNCTION batch_ops.batch_cancel(id bigint)
     RETURNS boolean
     AS 'MODULE_PATHNAME', 'batch_ops_batch_cancel' LANGUAGE C STRICT VOLATILE;
 
+CREATE FUNCTION batch_ops.batch_retry(id bigint)
+    RETURNS integer
+    AS 'MODULE_PATHNAME', 'batch_ops_batch_retry' LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION batch_ops.batch_retry(ids bigint[])
+    RETURNS TABLE (id bigint, status text, error_code text, error_msg text)
+    AS 'MODULE_PATHNAME', 'batch_ops_batch_retry_many' LANGUAGE C STRICT VOLATILE;
+
 CREATE FUNCTION batch_ops.batch_health()
     RETURNS jsonb
     AS 'MODULE_PATHNAME', 'batch_ops_batch_health' LANGUAGE C STRICT VOLATILE;
@@ -286,6 +294,8 @@ GRANT EXECUTE ON FUNCTION
     batch_ops.batch_result(bigint),
     batch_ops.batch_wait(bigint, interval),
     batch_ops.batch_cancel(bigint),
+    batch_ops.batch_retry(bigint),
+    batch_ops.batch_retry(bigint[]),
     batch_ops.batch_health(),
     batch_ops.export_data(bigint)
     TO batch_ops_user;

@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "pg/jsonb.hpp"
+#include "ops/retry.hpp"
 #include "pg/security.hpp"
 
 namespace batch_ops::ops {
@@ -275,7 +276,9 @@ BatchRow finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResu
          last_code ? pg::text_param(*last_code) : pg::null_param(TEXTOID),
          current ? pg::text_param(*current) : pg::null_param(TEXTOID),
          {OIDOID, ObjectIdGetDatum(actor), false}, pg::jsonb_text_param(detail.dump())});
-    return read_batch_row(spi);
+    BatchRow b = read_batch_row(spi);
+    if (b.status == "failed" || b.status == "cancelled") cascade_upstream_failure(spi, batch_id);
+    return b;
 }
 
 int64_t store_export(pg::Spi& spi, int64_t batch_id, const char* format, const std::string& content, int64_t rows) {

@@ -5,6 +5,7 @@
 #include "core/error.hpp"
 #include "core/results.hpp"
 #include "ops/batch_store.hpp"
+#include "ops/retry.hpp"
 #include "ops/runner.hpp"
 #include "ops/target_catalog.hpp"
 #include "pg/jsonb.hpp"
@@ -87,6 +88,13 @@ Json execute(FunctionCallInfo fcinfo, bool validate_only) {
     opts.dry_run = req.dry_run;
     opts.lock_timeout_ms = settings::lock_timeout_ms;
 
+    ops::DependencyState deps = ops::check_dependencies(spi, req.depends_on, me, actor.admin);
+    if (req.execution == core::Execution::Inline && !deps.all_succeeded)
+        throw core::Error(core::sqlstate::object_not_in_state,
+                          "an inline batch cannot wait for the batches it depends on",
+                          "Not every batch in \"depends_on\" has succeeded.",
+                          "Submit it with \"execution\": \"background\"; it runs once they have succeeded.");
+
     ops::ItemRun run(spi, target, req, actor, opts);
     if (req.dry_run && req.execution == core::Execution::Inline) {
         TimestampTz t0 = GetCurrentTimestamp();
@@ -119,6 +127,8 @@ Json execute(FunctionCallInfo fcinfo, bool validate_only) {
         ops::store_items(spi, id, pending, core::success_message(req.operation, core::effective_soft_delete(req, target.model)),
                          settings::chunk_size);
         workers::wake_at_commit();
+        // An upstream that already failed or was cancelled: this one fails at once.
+        if (deps.broken) ops::cascade_upstream_failure(spi, deps.broken->first);
         ops::BatchRow b = ops::load_batch(spi, id);
         Json r = Json::object();
         r.set("operation_id", Json::number(b.id));

@@ -3,9 +3,12 @@
 #include "sql/entry.hpp"
 #include "sql/settings.hpp"
 
+#include <algorithm>
+
 #include "core/error.hpp"
 #include "core/request.hpp"
 #include "ops/batch_store.hpp"
+#include "ops/retry.hpp"
 #include "pg/jsonb.hpp"
 #include "pg/security.hpp"
 #include "workers/progress.hpp"
@@ -16,6 +19,7 @@ extern "C" {
 #include "miscadmin.h"
 #include "utils/snapmgr.h"
 #include "utils/wait_event.h"
+#include "utils/tuplestore.h"
 }
 
 namespace {
@@ -203,4 +207,93 @@ BATCH_OPS_FUNCTION(batch_ops_batch_cleanup) {
         "SELECT pg_catalog.count(*) FROM d",
         {{INTERVALOID, PointerGetDatum(iv), false}});
     return Int64GetDatum(spi.i64(0, 0));
+}
+
+namespace {
+
+[[noreturn]] void raise_refusal(const ops::RetryRefusal& r) {
+    throw core::Error(r.sqlstate, r.message, r.detail, r.hint);
+}
+
+void require_workers() {
+    if (!workers::preloaded())
+        throw core::Error(core::sqlstate::object_not_in_state, "retries need batch_ops in shared_preload_libraries",
+                          "A retried batch is queued for the background workers.",
+                          "Add batch_ops to shared_preload_libraries and restart the server.");
+}
+
+}  // namespace
+
+BATCH_OPS_FUNCTION(batch_ops_batch_retry) {
+    int64_t id = PG_GETARG_INT64(0);
+    pg::check_schema_version();
+    pg::guard([] { PreventCommandIfReadOnly("batch_retry()"); });
+    pg::Spi spi;
+    if (auto refusal = ops::check_retry(spi, id, pg::current_role())) raise_refusal(*refusal);
+    require_workers();
+    ops::retry_batch(spi, id, pg::current_role());
+    workers::wake_at_commit();
+    return Int32GetDatum(1);
+}
+
+// batch_retry(bigint[]): one row per distinct id, in the order given; one bad
+// id never fails the call (each retry runs in a subtransaction of its own).
+BATCH_OPS_FUNCTION(batch_ops_batch_retry_many) {
+    ArrayType* arr = pg::guard([&] { return PG_GETARG_ARRAYTYPE_P(0); });
+    pg::check_schema_version();
+    pg::guard([] { PreventCommandIfReadOnly("batch_retry()"); });
+    require_workers();
+    Datum* elems;
+    bool* nulls;
+    int n;
+    pg::guard([&] { deconstruct_array(arr, INT8OID, 8, true, TYPALIGN_DOUBLE, &elems, &nulls, &n); });
+    std::vector<int64_t> ids;
+    for (int i = 0; i < n; ++i) {
+        if (nulls[i]) continue;
+        int64_t v = DatumGetInt64(elems[i]);
+        if (std::find(ids.begin(), ids.end(), v) == ids.end()) ids.push_back(v);
+    }
+    struct Row {
+        int64_t id;
+        bool ok;
+        std::string code, message;
+    };
+    std::vector<Row> rows;
+    Oid me = pg::current_role();
+    {
+        pg::Spi spi;
+        for (int64_t id : ids) {
+            pg::SubTransaction sub;
+            try {
+                if (auto refusal = ops::check_retry(spi, id, me)) {
+                    sub.rollback();
+                    rows.push_back({id, false, refusal->code, refusal->message});
+                    continue;
+                }
+                ops::retry_batch(spi, id, me);
+                sub.commit();
+                rows.push_back({id, true, "", ""});
+            } catch (const pg::PgError& e) {
+                sub.rollback();
+                rows.push_back({id, false, "ERROR", e.what()});
+            }
+        }
+    }
+    bool any = std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.ok; });
+    if (any) workers::wake_at_commit();
+    ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    pg::guard([&] { InitMaterializedSRF(fcinfo, 0); });
+    for (const auto& r : rows) {
+        std::string code = r.code, message = r.message;
+        pg::guard([&] {
+            Datum values[4];
+            bool isnull[4] = {false, false, r.ok, r.ok};
+            values[0] = Int64GetDatum(r.id);
+            values[1] = CStringGetTextDatum(r.ok ? "success" : "failed");
+            values[2] = r.ok ? (Datum)0 : CStringGetTextDatum(code.c_str());
+            values[3] = r.ok ? (Datum)0 : CStringGetTextDatum(message.c_str());
+            tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+        });
+    }
+    return (Datum)0;
 }

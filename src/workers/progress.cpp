@@ -5,6 +5,7 @@
 #include <random>
 
 #include "core/json.hpp"
+#include "ops/retry.hpp"
 #include "pg/security.hpp"
 #include "sql/settings.hpp"
 
@@ -103,7 +104,9 @@ ProgressRow finish_background(pg::Spi& spi, int64_t id, bool cancelling) {
             "    'skipped_count', u.skipped_count, 'cancelled_count', u.cancelled_count) FROM u) "
             "SELECT * FROM u",
         {pg::int8_param(id), pg::bool_param(cancelling)});
-    return read_progress(spi);
+    ProgressRow p = read_progress(spi);
+    if (p.status == "failed" || p.status == "cancelled") ops::cascade_upstream_failure(spi, id);
+    return p;
 }
 
 ProgressRow fail_or_retry(pg::Spi& spi, int64_t id, const std::string& code, const std::string& message,
