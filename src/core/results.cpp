@@ -29,7 +29,6 @@ Classified classify_sqlstate(const std::string& s) {
     const std::string cls = s.substr(0, 2);
     if (s == "40001" || s == "40P01") return {item_error::error, true};
     if (s == "55P03") return {item_error::lock_timeout, true};
-    if (s == "57014") return {item_error::error, false};  // statement timeout or cancel request
     if (cls == "23") return {item_error::constraint_violation, false};
     if (s == "42501") return {item_error::permission_denied, false};
     if (cls == "22") return {item_error::validation_failed, false};

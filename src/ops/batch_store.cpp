@@ -110,19 +110,6 @@ int64_t insert_batch(pg::Spi& spi, const NewBatch& b, bool* existing) {
     throw core::Error(core::sqlstate::object_not_in_state, "could not resolve idempotency key");
 }
 
-void record_event(pg::Spi& spi, int64_t batch_id, const std::string& event, Oid actor,
-                  const std::optional<core::Json>& detail) {
-    std::vector<pg::Param> params = {
-        pg::int8_param(batch_id), pg::text_param(event),
-        OidIsValid(actor) ? pg::Param{OIDOID, ObjectIdGetDatum(actor), false} : pg::null_param(OIDOID),
-        detail ? pg::jsonb_text_param(detail->dump()) : pg::null_param(JSONBOID)};
-    pg::AsOwner owner;
-    spi.execute(
-        "INSERT INTO batch_ops.batch_event (batch_id, event, actor, detail) "
-        "VALUES ($1, $2, $3::pg_catalog.regrole, $4)",
-        params);
-}
-
 namespace {
 
 const char* const kStoreChunk =

@@ -29,8 +29,6 @@ struct NewBatch {
 // or raises 22023 when that batch was submitted with another request body.
 int64_t insert_batch(pg::Spi& spi, const NewBatch& b, bool* existing);
 
-void record_event(pg::Spi& spi, int64_t batch_id, const std::string& event, Oid actor,
-                  const std::optional<core::Json>& detail = std::nullopt);
 
 // Stores results as rows of `chunk_size` items (chunk 0, 1, ...).
 void store_items(pg::Spi& spi, int64_t batch_id, const std::vector<core::ItemResult>& items,
@@ -75,12 +73,13 @@ BatchRow load_batch(pg::Spi& spi, int64_t id);
 
 std::vector<core::ItemResult> load_items(pg::Spi& spi, int64_t id);
 
-// The response of API.md section 4 for a batch that has ended or is running.
-// Writes the counts and the final status of a batch that has ended, with an
-// event naming the actor; returns the row as it now is.
+// Writes the counts and the final status of an inline batch that has ended,
+// with an event naming the actor; returns the row as it now is. A failed batch
+// fails its queued dependents (UPSTREAM_FAILED).
 BatchRow finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<core::ItemResult>& items, const char* status,
                       Oid actor);
 
+// The response of API.md section 4 for a batch that has ended or is running.
 core::Json response_for(const BatchRow& b, const std::vector<core::ItemResult>& items);
 
 }  // namespace batch_ops::ops

@@ -238,14 +238,19 @@ Datum input_value(const core::Json& v, const ColumnInfo& c, bool* isnull, const 
     else if (v.is_bool()) text = v.as_bool() ? "true" : "false";
     else text = v.dump();
     const char* s = text.c_str();
+    // In a subtransaction, so that a value the type rejects can be reported as
+    // a request error with PostgreSQL's state cleaned up (the worker goes on).
+    pg::SubTransaction sub;
     try {
-        return pg::guard([&] {
+        Datum d = pg::guard([&] {
             Oid func, ioparam;
             getTypeInputInfo(c.type, &func, &ioparam);
             return OidInputFunctionCall(func, const_cast<char*>(s), ioparam, c.typmod);
         });
+        sub.commit();
+        return d;
     } catch (const pg::PgError& e) {
-        // Reaches the entry boundary as a request error; the transaction aborts.
+        sub.rollback();
         throw core::request_error(std::string("\"") + key + "\" value for column " + quoted(c.name) + " is not valid",
                                   e.what());
     }
@@ -542,16 +547,16 @@ const std::string& RunnerImpl::insert_sql(const std::vector<std::string>& column
 
 core::Attempt RunnerImpl::apply_items(core::Range range) {
     std::vector<std::pair<std::size_t, ItemResult>> outcomes;
-    // Items of the range grouped by their column set, groups in order of first appearance.
+    // Runs of consecutive items with the same column set, one INSERT each, in
+    // request order (so rows are created, and keys drawn, in that order).
     std::vector<std::pair<std::vector<std::string>, std::vector<std::size_t>>> groups;
     for (std::size_t p = range.begin; p < range.end; ++p) {
         std::size_t i = runnable_[p];
         std::vector<std::string> cols;
         for (const auto& m : r_.items[i].members()) cols.push_back(m.first);
         std::sort(cols.begin(), cols.end());
-        auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& e) { return e.first == cols; });
-        if (g == groups.end()) groups.push_back({cols, {i}});
-        else g->second.push_back(i);
+        if (!groups.empty() && groups.back().first == cols) groups.back().second.push_back(i);
+        else groups.push_back({std::move(cols), {i}});
     }
     core::Attempt a = attempt(
         [&] {

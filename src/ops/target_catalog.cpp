@@ -158,8 +158,9 @@ void register_target(pg::Spi& spi, const Registration& r, Oid actor) {
     RelColumns rc = read_columns(spi, r.relation);
 
     require_column(rc, table, "key column", r.key_column);
-    const core::Column* key = find(rc, r.key_column);
-    if (key->kind != core::TypeKind::Integer && key->kind != core::TypeKind::Text && key->kind != core::TypeKind::Uuid)
+    Oid key_base = pg::guard([&] { return getBaseType(find_info(rc, r.key_column)->type); });
+    if (key_base != INT2OID && key_base != INT4OID && key_base != INT8OID && key_base != TEXTOID &&
+        key_base != VARCHAROID && key_base != UUIDOID)
         throw Error(sqlstate::datatype_mismatch, "key column " + quoted(r.key_column) + " has an unsupported type",
                     "Key columns are of type smallint, integer, bigint, text, varchar or uuid.");
     if (!has_unique_index_on(spi, r.relation, r.key_column))

@@ -83,7 +83,10 @@ BATCH_OPS_FUNCTION(batch_ops_batch_wait) {
             spi.execute_cached("SELECT status::pg_catalog.text FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1",
                                {pg::int8_param(id)});
         }
-        if (spi.rows() == 0 || is_terminal(spi.str(0, 0))) break;
+        if (spi.rows() == 0)
+            throw core::Error(core::sqlstate::no_data_found, "batch " + std::to_string(id) + " no longer exists",
+                              "It was removed while waiting (batch_cleanup or batch_ops.retention).");
+        if (is_terminal(spi.str(0, 0))) break;
         if (has_timeout && GetCurrentTimestamp() >= deadline) break;
         pg::guard([] {
             (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION);
@@ -119,18 +122,17 @@ BATCH_OPS_FUNCTION(batch_ops_batch_cancel) {
             "INSERT INTO batch_ops.batch_event (batch_id, event, actor) "
             "SELECT u.id, 'cancel_requested', $2::pg_catalog.regrole FROM u",
             {pg::int8_param(id), {OIDOID, ObjectIdGetDatum(me), false}});
+        spi.execute_cached("SELECT b.id, b.status::pg_catalog.text, b.total, b.processed, b.success_count, "
+                           "b.failure_count FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1",
+                           {pg::int8_param(id)});
+        workers::ProgressRow p{spi.i64(0, 0), spi.str(0, 1), spi.i64(0, 2), spi.i64(0, 3), spi.i64(0, 4), spi.i64(0, 5)};
+        workers::Throttle throttle;
+        workers::notify_progress(p, true, throttle);  // running -> cancelling is a status change
         return BoolGetDatum(true);
     }
     // queued (or a sync batch not yet run): cancelled at once.
     workers::cancel_pending(spi, id);
-    workers::ProgressRow p = workers::finish_background(spi, id, true);
-    {
-        pg::AsOwner owner;
-        spi.execute_cached("UPDATE batch_ops.batch_event SET actor = $2::pg_catalog.regrole "
-                           " WHERE id = (SELECT pg_catalog.max(id) FROM batch_ops.batch_event "
-                           "              WHERE batch_id OPERATOR(pg_catalog.=) $1)",
-                           {pg::int8_param(id), {OIDOID, ObjectIdGetDatum(me), false}});
-    }
+    workers::ProgressRow p = workers::finish_background(spi, id, true, me);
     workers::Throttle throttle;
     workers::notify_progress(p, true, throttle);
     return BoolGetDatum(true);

@@ -3,6 +3,7 @@
 // the submitting role.
 #include "workers/executor.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <unordered_map>
 
@@ -107,6 +108,7 @@ private:
     Throttle throttle_;
     int bundle_ = 32;  // batches claimed at once; 1 after an error, to isolate it
     TimestampTz last_cleanup_ = 0;
+    int64_t wait_ms_ = -1;  // until the earliest next_attempt_at, when known
 };
 
 template <typename F>
@@ -200,6 +202,15 @@ std::vector<int64_t> Executor::claim(pg::Spi& spi, int max) {
     }
     // queued -> running is a status change: always announced.
     for (const auto& p : started) notify_progress(p, true, throttle_);
+    if (ids.empty()) {
+        // Nothing to do now: sleep no longer than until the next backoff ends.
+        spi.execute_cached(
+            "SELECT (EXTRACT(epoch FROM pg_catalog.min(next_attempt_at) - pg_catalog.clock_timestamp()) * 1000)"
+            "::pg_catalog.int8 FROM batch_ops.batch "
+            " WHERE status OPERATOR(pg_catalog.=) 'queued' AND next_attempt_at IS NOT NULL",
+            {});
+        wait_ms_ = spi.is_null(0, 0) ? -1 : std::max<int64_t>(1, spi.i64(0, 0));
+    }
     return ids;
 }
 
@@ -387,6 +398,8 @@ void Executor::go_idle() {
     sh->executors[slot_].idle = true;
     LWLockRelease(sh->lock);
     long timeout = settings::poll_interval_ms;
+    if (wait_ms_ > 0 && wait_ms_ < timeout) timeout = static_cast<long>(wait_ms_);
+    wait_ms_ = -1;
     int rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, timeout, PG_WAIT_EXTENSION);
     (void)rc;
     ResetLatch(MyLatch);

@@ -80,7 +80,7 @@ void cancel_pending(pg::Spi& spi, int64_t id) {
         {pg::int8_param(id)});
 }
 
-ProgressRow finish_background(pg::Spi& spi, int64_t id, bool cancelling) {
+ProgressRow finish_background(pg::Spi& spi, int64_t id, bool cancelling, Oid actor) {
     pg::AsOwner owner;
     spi.execute_cached(
         std::string("WITH f AS (SELECT i.target_id, i.error_code, i.message FROM batch_ops.job_items i "
@@ -99,11 +99,13 @@ ProgressRow finish_background(pg::Spi& spi, int64_t id, bool cancelling) {
             kProgressColumns +
             ", b.submitted_by, b.skipped_count, b.cancelled_count), "
             "e AS (INSERT INTO batch_ops.batch_event (batch_id, event, actor, detail) "
-            "  SELECT u.id, u.status, u.submitted_by, pg_catalog.jsonb_build_object('total', u.total, "
+            "  SELECT u.id, u.status, COALESCE($3::pg_catalog.regrole, u.submitted_by), "
+            "    pg_catalog.jsonb_build_object('total', u.total, "
             "    'success_count', u.success_count, 'failure_count', u.failure_count, "
             "    'skipped_count', u.skipped_count, 'cancelled_count', u.cancelled_count) FROM u) "
             "SELECT * FROM u",
-        {pg::int8_param(id), pg::bool_param(cancelling)});
+        {pg::int8_param(id), pg::bool_param(cancelling),
+         OidIsValid(actor) ? pg::Param{OIDOID, ObjectIdGetDatum(actor), false} : pg::null_param(OIDOID)});
     ProgressRow p = read_progress(spi);
     if (p.status == "failed" || p.status == "cancelled") ops::cascade_upstream_failure(spi, id);
     return p;
