@@ -56,9 +56,20 @@ std::vector<int64_t> dependents(pg::Spi& spi, int64_t id, const char* status, bo
 
 std::optional<RetryRefusal> check_retry(pg::Spi& spi, int64_t id, Oid actor) {
     pg::AsOwner owner;
+    // A running batch's row is locked by its executor during each chunk:
+    // answer from a plain read first, and lock only a batch that is failed
+    // (then read again under the lock: a concurrent retry may have won).
     spi.execute_cached(
-        "SELECT status::pg_catalog.text, submitted_by::pg_catalog.oid::pg_catalog.int8, depends_on::pg_catalog.text "
-        "  FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+        "SELECT status::pg_catalog.text FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1",
+        {pg::int8_param(id)});
+    bool lock = spi.rows() > 0 && spi.str(0, 0) == "failed";
+    spi.execute_cached(
+        lock ? "SELECT status::pg_catalog.text, submitted_by::pg_catalog.oid::pg_catalog.int8, "
+               "       depends_on::pg_catalog.text "
+               "  FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE"
+             : "SELECT status::pg_catalog.text, submitted_by::pg_catalog.oid::pg_catalog.int8, "
+               "       depends_on::pg_catalog.text "
+               "  FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1",
         {pg::int8_param(id)});
     const std::string sid = std::to_string(id);
     if (spi.rows() == 0)
