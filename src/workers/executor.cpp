@@ -38,6 +38,7 @@ namespace {
 
 volatile sig_atomic_t g_sigterm = 0;
 int g_slot = -1;
+bool g_busy = false;  // holding claimed batches that are not finished
 
 void on_sigterm(SIGNAL_ARGS) {
     int save_errno = errno;
@@ -51,6 +52,12 @@ void release_slot(int, Datum) {
     if (!sh || g_slot < 0) return;
     LWLockAcquire(sh->lock, LW_EXCLUSIVE);
     ExecutorSlot& e = sh->executors[g_slot];
+    if (g_busy) {
+        // Leaving in the middle of batches (SIGTERM): another executor must
+        // take them over, so the database has work.
+        for (auto& d : sh->dbs)
+            if (d.dboid == e.dboid) d.pending = true;
+    }
     if (e.pid == MyProcPid) {
         e.pid = 0;
         e.latch = nullptr;
@@ -392,6 +399,7 @@ void Executor::cleanup_expired() {
 }
 
 void Executor::go_idle() {
+    g_busy = false;
     cleanup_expired();
     Shared* sh = shared();
     LWLockAcquire(sh->lock, LW_EXCLUSIVE);
@@ -454,6 +462,7 @@ void Executor::run() {
             go_idle();
             continue;
         }
+        g_busy = true;
         // A full bundle: more is probably waiting; let the launcher add an
         // executor here if batch_ops.max_workers allows.
         if (static_cast<int>(claimed.size()) >= bundle_ && bundle_ > 1) wake_database(dboid_);

@@ -147,11 +147,14 @@ void utility_hook(PlannedStmt* pstmt, const char* query, bool read_only_tree, Pr
             else
                 standard_ProcessUtility(pstmt, query, read_only_tree, context, params, env, dest, qc);
         }
-        PG_FINALLY();
+        PG_CATCH();
         {
-            unblock_database(dboid);
+            unblock_database(dboid, true);
+            PG_RE_THROW();
         }
         PG_END_TRY();
+        // After a DROP DATABASE there is nothing left to look at.
+        unblock_database(dboid, !IsA(pstmt->utilityStmt, DropdbStmt));
         return;
     }
     if (prev_utility)
@@ -215,11 +218,12 @@ void block_database(Oid dboid, int timeout_ms) {
     }
 }
 
-void unblock_database(Oid dboid) {
+void unblock_database(Oid dboid, bool look_again) {
     LWLockAcquire(g_shared->lock, LW_EXCLUSIVE);
     DatabaseSlot* d = find_db(dboid, false);
     if (d && d->blocked > 0) d->blocked--;
-    if (d) d->pending = true;  // look again: the extension may be back, or gone
+    if (d && look_again) d->pending = true;  // the extension may be back, or gone
+    if (d && !look_again && d->blocked == 0) memset(d, 0, sizeof *d);
     if (g_shared->launcher_latch) SetLatch(g_shared->launcher_latch);
     LWLockRelease(g_shared->lock);
 }

@@ -59,7 +59,9 @@ void wake_database(Oid dboid);
 // Asks every executor of the database to leave and waits (up to `timeout_ms`)
 // until they have; while blocked, the launcher starts none there.
 void block_database(Oid dboid, int timeout_ms);
-void unblock_database(Oid dboid);
+// look_again: have an executor look at the database afterwards (not after
+// it was dropped).
+void unblock_database(Oid dboid, bool look_again);
 
 // Pids of the live executors (for the sweep of batches left running).
 int live_executor_pids(pid_t* out, int max);

@@ -1,0 +1,82 @@
+# A background batch whose executor is killed with SIGKILL in the middle resumes after
+# the crash restart from its first unfinished item: every item applied exactly once.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use BatchOpsTAP;
+
+start_watchdog(150);
+
+my $total = 2000;
+my $node = new_batch_node('kill9', <<'EOF');
+batch_ops.chunk_size = 20
+batch_ops.max_items = 10000
+restart_after_crash = on
+EOF
+# 20 ms per chunk of 20: the batch of 2000 runs for about 2 s, long enough to kill it.
+setup_items($node, 'postgres', $total, 0.02);
+
+my $id = submit_batch($node, 'postgres', 1, $total);
+ok($id, "background batch $id submitted");
+
+my $mid = wait_until($node, 'postgres',
+	"SELECT processed > 0 AND processed < total FROM batch_ops.jobs WHERE job_id = $id",
+	't', 30, 'the batch to be part-way (0 < processed < total)');
+ok(defined $mid, 'the batch is running part-way');
+
+my $pid = executor_of_batch($node, 'postgres', $id);
+ok(defined $pid, 'the executor running the batch is in pg_stat_activity')
+  or diag(log_excerpt($node));
+my $before = $node->safe_psql('postgres',
+	"SELECT processed FROM batch_ops.jobs WHERE job_id = $id");
+note("killing executor $pid at processed = $before of $total");
+
+my $log_offset = -s $node->logfile;
+SKIP:
+{
+	skip 'no executor to kill', 1 unless defined $pid;
+	ok(kill('KILL', $pid), "SIGKILL sent to executor $pid");
+}
+
+# The postmaster notices, terminates every backend and reinitializes.
+my $reinit = eval {
+	my $deadline = time() + 30;
+	while (time() < $deadline)
+	{
+		my $log = slurp_file($node->logfile, $log_offset);
+		return 1 if $log =~ /all server processes terminated; reinitializing/;
+		select(undef, undef, undef, 0.1);
+	}
+	0;
+};
+ok($reinit, 'the postmaster restarted every backend after the kill');
+
+my $up = wait_until($node, 'postgres', 'SELECT 1', '1', 30,
+	'the server to accept connections again');
+ok(defined $up, 'the server answers again after the crash restart');
+
+# Finish faster now.
+$node->safe_psql('postgres', 'UPDATE app.knob SET delay = 0.002');
+
+my $w = $node->safe_psql('postgres',
+	"SELECT status, total, processed, success_count, failure_count "
+	  . "FROM batch_ops.batch_wait($id, '90 s')");
+is($w, "succeeded|$total|$total|$total|0",
+	'batch_wait: succeeded, processed = total = success_count (status|total|processed|success|failure)'
+) or diag("server log:\n" . log_excerpt($node, $log_offset));
+
+my $status = $node->safe_psql('postgres',
+	"SELECT status, processed, total, success_count FROM batch_ops.jobs WHERE job_id = $id");
+is($status, "succeeded|$total|$total|$total", 'jobs view agrees');
+
+check_exactly_once($node, 'postgres', $id, 1, $total, 'after kill -9');
+
+my $resumed = $node->safe_psql('postgres',
+	"SELECT worker_pid <> $pid FROM batch_ops.batch WHERE id = $id") if defined $pid;
+is($resumed // 't', 't', 'another executor finished the batch');
+
+$node->stop;
+done_testing();

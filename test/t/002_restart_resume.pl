@@ -1,0 +1,56 @@
+# A background batch interrupted by a fast restart of the server resumes after it from
+# its first unfinished item: every item applied exactly once.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use BatchOpsTAP;
+
+start_watchdog(150);
+
+my $total = 2000;
+my $node = new_batch_node('restart', <<'EOF');
+batch_ops.chunk_size = 20
+batch_ops.max_items = 10000
+EOF
+# 20 ms per chunk of 20: the batch of 2000 runs for about 2 s.
+setup_items($node, 'postgres', $total, 0.02);
+
+my $id = submit_batch($node, 'postgres', 1, $total);
+ok($id, "background batch $id submitted");
+
+my $mid = wait_until($node, 'postgres',
+	"SELECT processed > 0 AND processed < total FROM batch_ops.jobs WHERE job_id = $id",
+	't', 30, 'the batch to be part-way (0 < processed < total)');
+ok(defined $mid, 'the batch is running part-way');
+
+my $pid = executor_of_batch($node, 'postgres', $id);
+ok(defined $pid, 'the executor running the batch is in pg_stat_activity');
+
+my $log_offset = -s $node->logfile;
+$node->restart('fast');
+my $after = $node->safe_psql('postgres',
+	"SELECT status || ' ' || processed FROM batch_ops.jobs WHERE job_id = $id");
+note("after the restart: $after of $total");
+my ($st, $done) = split / /, $after;
+ok($done < $total, "the restart interrupted the batch (processed $done of $total)");
+
+$node->safe_psql('postgres', 'UPDATE app.knob SET delay = 0.002');
+
+my $w = $node->safe_psql('postgres',
+	"SELECT status, total, processed, success_count, failure_count "
+	  . "FROM batch_ops.batch_wait($id, '90 s')");
+is($w, "succeeded|$total|$total|$total|0",
+	'batch_wait: succeeded, processed = total = success_count (status|total|processed|success|failure)'
+) or diag("server log:\n" . log_excerpt($node, $log_offset));
+
+check_exactly_once($node, 'postgres', $id, 1, $total, 'after a fast restart');
+
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM batch_ops.batch WHERE status IN ('queued', 'running', 'cancelling')"),
+	'0', 'no batch left queued or running');
+
+$node->stop;
+done_testing();
