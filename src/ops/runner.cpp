@@ -11,6 +11,11 @@
 #include "core/flat_set.hpp"
 #include "core/planner.hpp"
 #include "pg/jsonb.hpp"
+#include "pg/security.hpp"
+
+extern "C" {
+#include "catalog/pg_class.h"
+}
 
 namespace batch_ops::ops {
 
@@ -91,6 +96,7 @@ private:
     void finish_export();
 
     std::string key_filter(const char* alias = nullptr) const;
+    double table_rows() const;  // the planner's estimate (pg_class.reltuples)
     // $1: the keys of the given items, as bigint[] for integer keys (no text
     // to parse) or text[], cast in SQL to the key column's array type.
     pg::Param key_array(const std::vector<std::size_t>& items) const;
@@ -132,6 +138,18 @@ std::string RunnerImpl::item_id(std::size_t i) const {
 std::string RunnerImpl::key_filter(const char* alias) const {
     std::string a = alias ? std::string(alias) + "." : std::string();
     return a + pg::ident(m_.key_column) + " OPERATOR(pg_catalog.=) ANY ($1::" + t_.key_array_type + ")";
+}
+
+double RunnerImpl::table_rows() const {
+    return pg::guard([&] {
+        double rows = 0;
+        HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(t_.relid));
+        if (HeapTupleIsValid(tup)) {
+            rows = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup))->reltuples;
+            ReleaseSysCache(tup);
+        }
+        return rows;
+    });
 }
 
 pg::Param RunnerImpl::key_array(const std::vector<std::size_t>& items) const {
@@ -453,7 +471,13 @@ core::Attempt RunnerImpl::apply_keys(core::Range range) {
             std::unordered_set<std::string> done;
             std::unordered_map<std::string, std::string> payload;
             if (!main_sql_.empty()) {
+                // A range that is a small slice of the table (a worker's chunk)
+                // is found through the key's unique index; the planner's
+                // default costs would scan the whole table for every chunk.
+                std::optional<pg::SettingScope> index_only;
+                if (static_cast<double>(range.size()) * 20.0 < table_rows()) index_only.emplace("enable_seqscan", "off");
                 uint64_t n = spi_.execute(main_sql_, params);
+                index_only.reset();
                 all_done = n == range.size() && !is_export;
                 if (!all_done) {
                     done.reserve(n * 2);

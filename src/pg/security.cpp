@@ -107,6 +107,15 @@ AsRole::~AsRole() {
 
 AsOwner::AsOwner() : AsRole(extension_owner(), false) {}
 
+SettingScope::SettingScope(const char* name, const char* value) {
+    guard([&] {
+        nest_level_ = NewGUCNestLevel();
+        (void)set_config_option(name, value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    });
+}
+
+SettingScope::~SettingScope() { AtEOXact_GUC(std::uncaught_exceptions() == 0, nest_level_); }
+
 bool role_exists(Oid role) {
     return guard([&] { return SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)); });
 }

@@ -49,6 +49,19 @@ public:
     AsOwner();
 };
 
+// For the length of a scope, a setting changed as SET LOCAL would (restored
+// when the scope ends, also when an exception leaves it).
+class SettingScope {
+public:
+    SettingScope(const char* name, const char* value);
+    ~SettingScope();
+    SettingScope(const SettingScope&) = delete;
+    SettingScope& operator=(const SettingScope&) = delete;
+
+private:
+    int nest_level_;
+};
+
 // True when the role still exists.
 bool role_exists(Oid role);
 

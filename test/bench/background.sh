@@ -4,7 +4,8 @@
 #               (created_at of the submission to started_at of the executor), median of N
 #   throughput  10,000 one-item batches committed in one transaction, drained by the
 #               workers with the default settings; batches per second
-#   large       one 100,000-item background batch (status_update) against the plain
+#   large       one 100,000-item background batch (status_update) on a 1,000,000-row table
+#               (as the inline benchmark) against the plain
 #               set-based UPDATE ... WHERE id = ANY(...) of the same ids
 set -euo pipefail
 LATENCY_SAMPLES=${LATENCY_SAMPLES:-60}
@@ -17,7 +18,7 @@ q <<'SQL'
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS bench.bg;
 CREATE TABLE bench.bg (id integer PRIMARY KEY, status text NOT NULL);
-INSERT INTO bench.bg SELECT g, 'new' FROM generate_series(1, 200000) AS g;
+INSERT INTO bench.bg SELECT g, 'new' FROM generate_series(1, 1000000) AS g;
 SELECT batch_ops.register_target('bench_bg', 'bench.bg', status_column => 'status');
 VACUUM ANALYZE bench.bg;
 CREATE TABLE IF NOT EXISTS bench.bg_results (what text, n integer, ms float8);
