@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "core/results.hpp"
 #include "ops/batch_store.hpp"
+#include "ops/retry.hpp"
 #include "ops/runner.hpp"
 #include "ops/target_catalog.hpp"
 #include "pg/jsonb.hpp"
@@ -180,6 +181,18 @@ std::vector<int64_t> Executor::claim(pg::Spi& spi, int max) {
     std::vector<std::string> live;
     for (int i = 0; i < n; ++i) live.push_back(std::to_string(pids[i]));
     pg::AsOwner owner;
+    // A batch submitted while its upstream was still running may have
+    // committed after that upstream failed (and missed its cascade): fail such
+    // batches now.
+    spi.execute_cached(
+        "SELECT DISTINCT d.id FROM batch_ops.batch b "
+        "  JOIN batch_ops.batch d ON d.id OPERATOR(pg_catalog.=) ANY (b.depends_on) "
+        " WHERE b.status OPERATOR(pg_catalog.=) 'queued' AND b.depends_on IS NOT NULL "
+        "   AND d.status IN ('failed', 'cancelled')",
+        {});
+    std::vector<int64_t> broken;
+    for (uint64_t i = 0; i < spi.rows(); ++i) broken.push_back(spi.i64(i, 0));
+    for (int64_t up : broken) ops::cascade_upstream_failure(spi, up);
     // Queued batches whose time has come and whose dependencies succeeded,
     // and batches left running by an executor that is gone (crash, kill,
     // restart): they resume from their first pending item.
