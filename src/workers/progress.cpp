@@ -83,16 +83,21 @@ void cancel_pending(pg::Spi& spi, int64_t id) {
 ProgressRow finish_background(pg::Spi& spi, int64_t id, bool cancelling, Oid actor) {
     pg::AsOwner owner;
     spi.execute_cached(
-        std::string("WITH f AS (SELECT i.target_id, i.error_code, i.message FROM batch_ops.job_items i "
-                    "  WHERE i.job_id OPERATOR(pg_catalog.=) $1 AND i.status OPERATOR(pg_catalog.=) 'failed' "
-                    "  ORDER BY i.seq LIMIT 1), "
-                    "u AS (UPDATE batch_ops.batch AS b SET "
+        // The first failed item is looked up only when there is one (the
+        // correlated subqueries in CASE run only for that branch).
+        std::string("WITH u AS (UPDATE batch_ops.batch AS b SET "
                     "  status = CASE WHEN $2 THEN 'cancelled' "
                     "    WHEN b.failure_count + b.skipped_count + b.cancelled_count > 0 THEN 'failed' "
                     "    ELSE 'succeeded' END::batch_ops.batch_state, "
-                    "  last_error = COALESCE((SELECT b.failure_count || ' of ' || b.total || "
-                    "      ' items failed; first: ' || f.target_id || ': ' || f.message FROM f), b.last_error), "
-                    "  last_error_code = COALESCE((SELECT f.error_code FROM f), b.last_error_code), "
+                    "  last_error = CASE WHEN b.failure_count > 0 THEN COALESCE((SELECT b.failure_count || ' of ' || "
+                    "      b.total || ' items failed; first: ' || i.target_id || ': ' || i.message "
+                    "      FROM batch_ops.job_items i WHERE i.job_id OPERATOR(pg_catalog.=) b.id "
+                    "       AND i.status OPERATOR(pg_catalog.=) 'failed' ORDER BY i.seq LIMIT 1), b.last_error) "
+                    "    ELSE b.last_error END, "
+                    "  last_error_code = CASE WHEN b.failure_count > 0 THEN COALESCE((SELECT i.error_code "
+                    "      FROM batch_ops.job_items i WHERE i.job_id OPERATOR(pg_catalog.=) b.id "
+                    "       AND i.status OPERATOR(pg_catalog.=) 'failed' ORDER BY i.seq LIMIT 1), b.last_error_code) "
+                    "    ELSE b.last_error_code END, "
                     "  finished_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp(), "
                     "  next_attempt_at = NULL "
                     "WHERE b.id OPERATOR(pg_catalog.=) $1 RETURNING ") +
