@@ -63,6 +63,7 @@ CREATE TABLE batch_ops.batch (
     cancelled_count  integer NOT NULL DEFAULT 0,
     attempt          integer NOT NULL DEFAULT 1,
     max_attempts     integer NOT NULL DEFAULT 3,
+    automatic_attempts integer NOT NULL DEFAULT 1,  -- of the current run (batch_retry starts a new run)
     next_attempt_at  timestamptz,
     last_error       text,
     last_error_code  text,

@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "pg/security.hpp"
+#include "workers/progress.hpp"
 
 namespace batch_ops::ops {
 
@@ -26,6 +27,7 @@ const char* const kRequeue =
     "    AND (pg_catalog.strpos(statuses, 'f') > 0 OR pg_catalog.strpos(statuses, 'k') > 0)), "
     "u AS (UPDATE batch_ops.batch b SET status = 'queued', processed = b.success_count, failure_count = 0, "
     "    skipped_count = 0, attempt = b.attempt + CASE WHEN $2 THEN 1 ELSE 0 END, next_attempt_at = NULL, "
+    "    automatic_attempts = 1, "
     "    finished_at = NULL, worker_pid = NULL, last_error = NULL, last_error_code = NULL, "
     "    updated_at = pg_catalog.clock_timestamp() "
     "  WHERE b.id OPERATOR(pg_catalog.=) $1 "
@@ -35,9 +37,22 @@ const char* const kRequeue =
     "       pg_catalog.jsonb_build_object('attempt', u.attempt, 'requeued_items', u.requeued, 'by_batch', $4) "
     "  FROM u";
 
+// Every status change is announced on the progress channel.
+void announce(pg::Spi& spi, int64_t id) {
+    spi.execute_cached(
+        "SELECT b.id, b.status::pg_catalog.text, b.total, b.processed, b.success_count, b.failure_count "
+        "  FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1",
+        {pg::int8_param(id)});
+    if (spi.rows() == 0) return;
+    workers::ProgressRow p{spi.i64(0, 0), spi.str(0, 1), spi.i64(0, 2), spi.i64(0, 3), spi.i64(0, 4), spi.i64(0, 5)};
+    workers::Throttle once;
+    workers::notify_progress(p, true, once);
+}
+
 void requeue(pg::Spi& spi, int64_t id, bool retry, Oid actor, int64_t by_batch) {
     spi.execute_cached(kRequeue, {pg::int8_param(id), pg::bool_param(retry), {OIDOID, ObjectIdGetDatum(actor), false},
                                   pg::int8_param(by_batch)});
+    announce(spi, id);
 }
 
 std::vector<int64_t> dependents(pg::Spi& spi, int64_t id, const char* status, bool upstream_failed_only) {
@@ -92,11 +107,13 @@ std::optional<RetryRefusal> check_retry(pg::Spi& spi, int64_t id, Oid actor) {
             {pg::int8_param(id)});
         if (spi.rows() > 0) {
             std::string up = std::to_string(spi.i64(0, 0));
+            std::string up_status = spi.str(0, 1);
             return RetryRefusal{"INVALID_STATE", core::sqlstate::object_not_in_state,
-                                "batch " + sid + " cannot be retried: its upstream batch " + up + " is " +
-                                    spi.str(0, 1),
+                                "batch " + sid + " cannot be retried: its upstream batch " + up + " is " + up_status,
                                 "A batch runs only after every batch it depends on succeeded.",
-                                "Retry batch " + up + " first; its dependents are re-armed with it."};
+                                up_status == "cancelled"
+                                    ? "A cancelled batch cannot be retried: submit this work again without it."
+                                    : "Retry batch " + up + " first; its dependents are re-armed with it."};
         }
     }
     return std::nullopt;
@@ -156,6 +173,10 @@ void cascade_upstream_failure(pg::Spi& spi, int64_t id) {
                 "             pg_catalog.length(pg_catalog.replace(statuses, 'p', ''))), 0)::pg_catalog.int4 AS pending "
                 "             FROM batch_ops.batch_item WHERE batch_id OPERATOR(pg_catalog.=) $1), "
                 "c AS (UPDATE batch_ops.batch_item SET "
+                "        error_codes = ARRAY(SELECT CASE WHEN l OPERATOR(pg_catalog.=) 'p' THEN 'UPSTREAM_FAILED' "
+                "            ELSE error_codes[g] END "
+                "            FROM pg_catalog.unnest(pg_catalog.string_to_array(statuses, NULL)) WITH ORDINALITY AS x(l, g) "
+                "            ORDER BY g), "
                 "        messages = ARRAY(SELECT CASE WHEN l OPERATOR(pg_catalog.=) 'p' THEN $2 ELSE messages[g] END "
                 "            FROM pg_catalog.unnest(pg_catalog.string_to_array(statuses, NULL)) WITH ORDINALITY AS x(l, g) "
                 "            ORDER BY g), "
@@ -170,6 +191,7 @@ void cascade_upstream_failure(pg::Spi& spi, int64_t id) {
                 "SELECT u.id, 'failed', pg_catalog.jsonb_build_object('error_code', 'UPSTREAM_FAILED', 'upstream', $3) "
                 "  FROM u",
                 {pg::int8_param(d), pg::text_param(message), pg::int8_param(up)});
+            announce(spi, d);
             frontier.push_back(d);
         }
     }

@@ -117,6 +117,7 @@ private:
     int bundle_ = 32;  // batches claimed at once; 1 after an error, to isolate it
     TimestampTz last_cleanup_ = 0;
     int64_t wait_ms_ = -1;  // until the earliest next_attempt_at, when known
+    TimestampTz next_due_ = 0;  // that moment, handed to the launcher when leaving
 };
 
 template <typename F>
@@ -162,8 +163,13 @@ void Executor::transaction(const char* activity, F&& body) {
 Stop Executor::check_stop() {
     if (g_sigterm) return Stop::Sigterm;
     Shared* sh = shared();
-    LWLockAcquire(sh->lock, LW_SHARED);
+    LWLockAcquire(sh->lock, LW_EXCLUSIVE);
     bool leave = sh->executors[slot_].leave;
+    // Stepping aside with a retry still to come: the launcher starts an
+    // executor here again when it is due.
+    if (leave && next_due_ != 0)
+        for (auto& d : sh->dbs)
+            if (d.dboid == dboid_ && (d.wake_at == 0 || d.wake_at > next_due_)) d.wake_at = next_due_;
     LWLockRelease(sh->lock);
     return leave ? Stop::Leave : Stop::None;
 }
@@ -230,6 +236,7 @@ std::vector<int64_t> Executor::claim(pg::Spi& spi, int max) {
             " WHERE status OPERATOR(pg_catalog.=) 'queued' AND next_attempt_at IS NOT NULL",
             {});
         wait_ms_ = spi.is_null(0, 0) ? -1 : std::max<int64_t>(1, spi.i64(0, 0));
+        next_due_ = wait_ms_ > 0 ? TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms_) : 0;
     }
     return ids;
 }

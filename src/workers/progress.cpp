@@ -1,5 +1,6 @@
 #include "workers/progress.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -121,20 +122,31 @@ ProgressRow fail_or_retry(pg::Spi& spi, int64_t id, const std::string& code, con
     {
         pg::AsOwner owner;
         spi.execute_cached(
-            "SELECT attempt, max_attempts FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+            "SELECT automatic_attempts, max_attempts, status::pg_catalog.text FROM batch_ops.batch "
+            " WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
             {pg::int8_param(id)});
     }
     if (spi.rows() == 0) return {};
-    int attempt = static_cast<int>(spi.i64(0, 0));
+    int automatic = static_cast<int>(spi.i64(0, 0));
     int max_attempts = static_cast<int>(spi.i64(0, 1));
-    if (transient && attempt < max_attempts) {
-        // Exponential backoff with jitter: base * 2^(attempt-1) * [0.5, 1.5).
+    if (spi.str(0, 2) == "cancelling") {
+        // A cancel arrived meanwhile: it wins over a retry or a failure.
+        cancel_pending(spi, id);
+        return finish_background(spi, id, true);
+    }
+    // max_attempts bounds the automatic attempts of one run (batch_retry
+    // starts a new run).
+    if (transient && automatic < max_attempts) {
+        // Exponential backoff with jitter: base * 2^(n-1) * [0.5, 1.5), at most an hour.
         static std::mt19937_64 rng(static_cast<uint64_t>(MyProcPid) * 7919u + static_cast<uint64_t>(GetCurrentTimestamp()));
-        double factor = std::ldexp(1.0, attempt - 1) * (0.5 + std::uniform_real_distribution<double>(0, 1)(rng));
-        std::string delay_ms = std::to_string(static_cast<int64_t>(settings::retry_backoff_ms * factor));
+        double factor = std::ldexp(1.0, std::min(automatic - 1, 20)) *
+                        (0.5 + std::uniform_real_distribution<double>(0, 1)(rng));
+        double delay = std::min(static_cast<double>(settings::retry_backoff_ms) * factor, 3600.0 * 1000.0);
+        std::string delay_ms = std::to_string(static_cast<int64_t>(delay));
         pg::AsOwner owner;
         spi.execute_cached(
             std::string("WITH u AS (UPDATE batch_ops.batch AS b SET status = 'queued', attempt = b.attempt + 1, "
+                        "  automatic_attempts = b.automatic_attempts + 1, "
                         "  next_attempt_at = pg_catalog.clock_timestamp() + $4::pg_catalog.int8 * "
                         "    interval '1 millisecond', "
                         "  worker_pid = NULL, last_error = $3, last_error_code = $2, "

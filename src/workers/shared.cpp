@@ -139,9 +139,9 @@ void utility_hook(PlannedStmt* pstmt, const char* query, bool read_only_tree, Pr
                   ParamListInfo params, QueryEnvironment* env, DestReceiver* dest, QueryCompletion* qc) {
     Oid dboid = g_shared ? database_needing_exclusive_use(pstmt->utilityStmt) : InvalidOid;
     if (OidIsValid(dboid)) {
-        block_database(dboid, 10000);
         PG_TRY();
         {
+            block_database(dboid, 10000);
             if (prev_utility)
                 prev_utility(pstmt, query, read_only_tree, context, params, env, dest, qc);
             else
