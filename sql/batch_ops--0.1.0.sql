@@ -130,6 +130,36 @@ CREATE TABLE batch_ops.export (
 );
 CREATE INDEX export_batch_idx ON batch_ops.export (batch_id);
 
+-- Sync definitions (dumped with the database; their run history is not).
+CREATE TABLE batch_ops.sync (
+    id               bigint PRIMARY KEY,  -- the sync batch's id
+    name             text NOT NULL UNIQUE,
+    source           text NOT NULL,
+    source_is_query  boolean NOT NULL,
+    target           regclass NOT NULL,
+    options          jsonb NOT NULL DEFAULT '{}',
+    created_by       regrole NOT NULL,
+    created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    watermark        text  -- last committed watermark of an incremental sync
+);
+SELECT pg_catalog.pg_extension_config_dump('batch_ops.sync', '');
+
+-- One row per sync execution.
+CREATE TABLE batch_ops.sync_run (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    batch_id       bigint NOT NULL REFERENCES batch_ops.batch (id) ON DELETE CASCADE,
+    started_at     timestamptz NOT NULL,
+    finished_at    timestamptz,
+    success        boolean NOT NULL,
+    inserted       bigint NOT NULL DEFAULT 0,
+    updated        bigint NOT NULL DEFAULT 0,
+    deleted        bigint NOT NULL DEFAULT 0,
+    records_synced bigint NOT NULL DEFAULT 0,
+    message        text,
+    watermark      text
+);
+CREATE INDEX sync_run_batch_idx ON batch_ops.sync_run (batch_id, id);
+
 -- Row level security: a user sees its own batches; an admin sees all.
 CREATE FUNCTION batch_ops.is_admin() RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -146,6 +176,12 @@ CREATE POLICY own_items ON batch_ops.batch_item FOR SELECT
 CREATE POLICY own_events ON batch_ops.batch_event FOR SELECT
     USING (batch_id IN (SELECT b.id FROM batch_ops.batch b));
 CREATE POLICY own_exports ON batch_ops.export FOR SELECT
+    USING (batch_id IN (SELECT b.id FROM batch_ops.batch b));
+ALTER TABLE batch_ops.sync ENABLE ROW LEVEL SECURITY;
+ALTER TABLE batch_ops.sync_run ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_syncs ON batch_ops.sync FOR SELECT
+    USING (created_by OPERATOR(pg_catalog.=) current_user::regrole OR batch_ops.is_admin());
+CREATE POLICY own_sync_runs ON batch_ops.sync_run FOR SELECT
     USING (batch_id IN (SELECT b.id FROM batch_ops.batch b));
 
 CREATE FUNCTION batch_ops._estimated_remaining(status text, started_at timestamptz, processed integer, total integer)
@@ -267,6 +303,18 @@ CREATE FUNCTION batch_ops.batch_retry(ids bigint[])
     RETURNS TABLE (id bigint, status text, error_code text, error_msg text)
     AS 'MODULE_PATHNAME', 'batch_ops_batch_retry_many' LANGUAGE C STRICT VOLATILE;
 
+CREATE FUNCTION batch_ops.create_sync(name text, source text, target regclass, options jsonb DEFAULT '{}')
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'batch_ops_create_sync' LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION batch_ops.batch_sync(id bigint)
+    RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'batch_ops_batch_sync' LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION batch_ops.batch_statistics(id bigint)
+    RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'batch_ops_batch_statistics' LANGUAGE C STRICT VOLATILE;
+
 CREATE FUNCTION batch_ops.batch_health()
     RETURNS jsonb
     AS 'MODULE_PATHNAME', 'batch_ops_batch_health' LANGUAGE C STRICT VOLATILE;
@@ -285,7 +333,8 @@ REVOKE ALL ON ALL TABLES IN SCHEMA batch_ops FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA batch_ops FROM PUBLIC;
 GRANT USAGE ON SCHEMA batch_ops TO batch_ops_user;
 GRANT SELECT ON batch_ops.target, batch_ops.batch, batch_ops.batch_item, batch_ops.batch_event,
-                batch_ops.export, batch_ops.jobs, batch_ops.job_items TO batch_ops_user;
+                batch_ops.export, batch_ops.sync, batch_ops.sync_run, batch_ops.jobs, batch_ops.job_items
+    TO batch_ops_user;
 GRANT EXECUTE ON FUNCTION
     batch_ops.is_admin(),
     batch_ops._estimated_remaining(text, timestamptz, integer, integer),
@@ -297,6 +346,9 @@ GRANT EXECUTE ON FUNCTION
     batch_ops.batch_cancel(bigint),
     batch_ops.batch_retry(bigint),
     batch_ops.batch_retry(bigint[]),
+    batch_ops.create_sync(text, text, regclass, jsonb),
+    batch_ops.batch_sync(bigint),
+    batch_ops.batch_statistics(bigint),
     batch_ops.batch_health(),
     batch_ops.export_data(bigint)
     TO batch_ops_user;

@@ -204,7 +204,8 @@ BATCH_OPS_FUNCTION(batch_ops_batch_cleanup) {
     pg::Spi spi;
     pg::AsOwner owner;
     spi.execute_cached(
-        "WITH d AS (DELETE FROM batch_ops.batch WHERE finished_at OPERATOR(pg_catalog.<) pg_catalog.now() - $1 "
+        "WITH d AS (DELETE FROM batch_ops.batch WHERE kind OPERATOR(pg_catalog.=) 'operation' "
+        "  AND finished_at OPERATOR(pg_catalog.<) pg_catalog.now() - $1 "
         "  AND status IN ('succeeded', 'failed', 'cancelled') RETURNING 1) "
         "SELECT pg_catalog.count(*) FROM d",
         {{INTERVALOID, PointerGetDatum(iv), false}});

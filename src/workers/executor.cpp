@@ -12,6 +12,7 @@
 #include "ops/batch_store.hpp"
 #include "ops/retry.hpp"
 #include "ops/runner.hpp"
+#include "ops/sync.hpp"
 #include "ops/target_catalog.hpp"
 #include "pg/jsonb.hpp"
 #include "pg/security.hpp"
@@ -204,8 +205,7 @@ std::vector<int64_t> Executor::claim(pg::Spi& spi, int max) {
     // restart): they resume from their first pending item.
     spi.execute_cached(
         "WITH c AS (SELECT b.id FROM batch_ops.batch b "
-        "  WHERE b.kind OPERATOR(pg_catalog.=) 'operation' "
-        "    AND ((b.status OPERATOR(pg_catalog.=) 'queued' "
+        "  WHERE ((b.status OPERATOR(pg_catalog.=) 'queued' "
         "          AND (b.next_attempt_at IS NULL OR b.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now())) "
         "      OR (b.status IN ('running', 'cancelling') "
         "          AND (b.worker_pid IS NULL OR b.worker_pid OPERATOR(pg_catalog.<>) ALL ($1::pg_catalog.int4[])))) "
@@ -282,6 +282,26 @@ void Executor::end_batch(pg::Spi& spi, int64_t id, bool cancelling) {
 }
 
 bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
+    {
+        pg::AsOwner owner;
+        spi.execute_cached("SELECT kind, submitted_by::pg_catalog.oid::pg_catalog.int8 FROM batch_ops.batch "
+                           " WHERE id OPERATOR(pg_catalog.=) $1",
+                           {pg::int8_param(id)});
+    }
+    if (spi.rows() > 0 && spi.str(0, 0) == "sync") {
+        // A sync queued by batch_retry: run it as its owner; it records its
+        // own run, status and notification.
+        Oid owner_role = static_cast<Oid>(spi.i64(0, 1));
+        std::string activity = "batch_ops: sync batch " + std::to_string(id);
+        pg::guard([&] { pgstat_report_activity(STATE_RUNNING, activity.c_str()); });
+        ops::SyncDef def = ops::load_sync(spi, id, owner_role);
+        {
+            pg::AsRole as(owner_role, true);
+            (void)ops::run_sync(spi, def);
+        }
+        requests_.erase(id);
+        return false;
+    }
     Oid submitter;
     bool dry_run, cancelling;
     std::string status;
@@ -407,7 +427,7 @@ void Executor::cleanup_expired() {
                 pg::AsOwner owner;
                 removed = spi.execute_cached(
                     "DELETE FROM batch_ops.batch WHERE id IN (SELECT id FROM batch_ops.batch "
-                    "  WHERE finished_at OPERATOR(pg_catalog.<) pg_catalog.now() - $1::pg_catalog.int8 * interval '1 second' "
+                    "  WHERE kind OPERATOR(pg_catalog.=) 'operation' AND finished_at OPERATOR(pg_catalog.<) pg_catalog.now() - $1::pg_catalog.int8 * interval '1 second' "
                     "    AND status IN ('succeeded', 'failed', 'cancelled') LIMIT 500)",
                     {pg::text_param(older)});
             });

@@ -1,0 +1,94 @@
+-- Sync batches (seed page 001): create_sync, batch_sync, history, statistics.
+CREATE TABLE app.src_products (id integer PRIMARY KEY, name text, price numeric, qty integer,
+                               changed integer NOT NULL DEFAULT 1);
+CREATE TABLE app.products (id integer PRIMARY KEY, name text, price numeric, qty integer);
+CREATE TABLE app.product_totals (id integer PRIMARY KEY, label text, total numeric);
+INSERT INTO app.src_products (id, name, price, qty)
+SELECT g, 'product ' || g, g * 1.5, g FROM generate_series(1, 20) AS g;
+
+-- A full sync of a local table into a target with the same columns.
+SELECT batch_ops.create_sync('products', 'app.src_products', 'app.products') AS s1 \gset
+SELECT status, kind, operation FROM batch_ops.jobs WHERE job_id = :s1;
+-- Seed 001, case 1: syncing an existing batch succeeds with the right count.
+SELECT r - 'sync_time' - 'batch_id' AS result, (r->>'batch_id')::bigint = :s1 AS same_id,
+       (r->>'sync_time') ~ '^\d{4}-\d\d-\d\dT' AS iso_time
+  FROM batch_ops.batch_sync(:s1) AS r;
+SELECT count(*) AS rows, sum(qty) AS qty FROM app.products;
+-- Nothing changed: nothing is counted.
+SELECT batch_ops.batch_sync(:s1) - 'sync_time' - 'batch_id';
+-- Three rows change, one is new: four are synced.
+UPDATE app.src_products SET price = price + 1 WHERE id IN (1, 2, 3);
+INSERT INTO app.src_products (id, name, price, qty) VALUES (21, 'new', 1, 1);
+SELECT batch_ops.batch_sync(:s1) - 'sync_time' - 'batch_id';
+SELECT status, total, success_count FROM batch_ops.batch_status(:s1);
+
+-- Incremental on a watermark column: only rows changed since the last sync.
+CREATE TABLE app.products_inc (LIKE app.products INCLUDING ALL);
+SELECT batch_ops.create_sync('products_inc', 'app.src_products', 'app.products_inc',
+    '{"mode": "incremental", "watermark_column": "changed"}') AS s2 \gset
+SELECT batch_ops.batch_sync(:s2)->'records_synced' AS first_run;
+UPDATE app.src_products SET qty = qty + 100, changed = 2 WHERE id IN (4, 5, 6);
+SELECT batch_ops.batch_sync(:s2) - 'sync_time' - 'batch_id' AS second_run;
+SELECT watermark FROM batch_ops.sync WHERE id = :s2;
+SELECT id, qty FROM app.products_inc WHERE id IN (4, 5, 6, 7) ORDER BY id;
+
+-- A query source with transform expressions, and delete_missing.
+SELECT batch_ops.create_sync('totals',
+    'SELECT id, name, price, qty FROM app.src_products WHERE qty < 100', 'app.product_totals',
+    '{"columns": {"label": "upper(name)", "total": "price * qty"}, "delete_missing": true}') AS s3 \gset
+SELECT batch_ops.batch_sync(:s3) - 'sync_time' - 'batch_id';
+SELECT id, label, total FROM app.product_totals WHERE id IN (1, 2, 4) ORDER BY id;
+DELETE FROM app.src_products WHERE id IN (20, 21);
+SELECT batch_ops.batch_sync(:s3) - 'sync_time' - 'batch_id';
+SELECT count(*) AS remaining, max(id) AS max_id FROM app.product_totals;
+
+-- Seed 001, case 2: a batch that does not exist.
+SELECT batch_ops.batch_sync(987654);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- Seed 001, case 3: the source cannot be read: success false with the reason,
+-- nothing loaded, a failed run in the history, and the batch failed.
+ALTER TABLE app.src_products RENAME TO src_products_gone;
+SELECT r->>'success' AS success, r->>'message' AS message, r->>'records_synced' AS records
+  FROM batch_ops.batch_sync(:s1) AS r;
+SELECT status, error_message FROM batch_ops.batch_status(:s1);
+SELECT success, records_synced, message FROM batch_ops.sync_run WHERE batch_id = :s1 ORDER BY id;
+SELECT (s - 'last_sync_time' - 'avg_duration_ms' - 'batch_id') AS statistics,
+       jsonb_typeof(s->'avg_duration_ms') AS avg_type
+  FROM batch_ops.batch_statistics(:s1) AS s;
+-- batch_retry queues the failed sync for the workers, which run it again.
+ALTER TABLE app.src_products_gone RENAME TO src_products;
+SELECT batch_ops.batch_retry(:s1);
+SELECT status, attempt FROM batch_ops.batch_wait(:s1, '60 s');
+SELECT success, records_synced FROM batch_ops.sync_run WHERE batch_id = :s1 ORDER BY id DESC LIMIT 1;
+SELECT event FROM batch_ops.batch_event WHERE batch_id = :s1 ORDER BY id;
+
+-- Statistics only for sync batches.
+SELECT batch_ops.batch_statistics((SELECT min(id) FROM batch_ops.batch WHERE kind = 'operation'));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+
+-- Definitions are checked when they are made.
+SELECT app.try($$SELECT batch_ops.create_sync('products', 'app.src_products', 'app.products')$$);
+SELECT app.try($$SELECT batch_ops.create_sync('bad name!', 'app.src_products', 'app.products')$$);
+SELECT app.try($$SELECT batch_ops.create_sync('x', 'app.no_such_table', 'app.products')$$);
+SELECT app.try($$SELECT batch_ops.create_sync('x', 'SELECT 1 AS id; DROP TABLE app.products', 'app.products')$$);
+SELECT app.try($$SELECT batch_ops.create_sync('x', 'SELECT * FROM app.src_products FOR UPDATE', 'app.products')$$);
+SELECT app.try($$SELECT batch_ops.create_sync('x', 'app.src_products', 'app.products',
+    '{"columns": {"name": "upper(name)) FROM pg_authid --"}}')$$);
+SELECT app.try($$SELECT batch_ops.create_sync('x', 'app.src_products', 'app.products',
+    '{"columns": {"name": "1 AS other"}}')$$);
+SELECT app.try($$SELECT batch_ops.create_sync('x', 'app.src_products', 'app.products',
+    '{"columns": {"nope": "1"}}')$$);
+SELECT app.try($$SELECT batch_ops.create_sync('x', 'app.src_products', 'app.products', '{"mode": "incremental"}')$$);
+SELECT app.try($$SELECT batch_ops.create_sync('x', 'app.src_products', 'app.products',
+    '{"mode": "incremental", "watermark_column": "changed", "delete_missing": true}')$$);
+SELECT app.try($$SELECT batch_ops.create_sync('x', 'app.src_products', 'app.products', '{"colour": 1}')$$);
+SELECT app.try($$SELECT batch_ops.create_sync('x', 'app.src_products', 'app.products', '{"key_columns": ["name"]}')$$);
+SELECT app.try($$SELECT batch_ops.create_sync('x', 'app.src_products', 'app.products',
+    '{"connection": "host=127.0.0.1 dbname=postgres"}')$$);
+-- Another role's sync, and a role that may not write the target.
+GRANT SELECT ON app.src_products TO regress_alice;
+SET ROLE regress_alice;
+SELECT batch_ops.batch_sync(:s1);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT app.try($$SELECT batch_ops.create_sync('alices', 'app.src_products', 'app.products')$$);
+RESET ROLE;

@@ -1,0 +1,471 @@
+#include "ops/sync.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "core/error.hpp"
+#include "core/request.hpp"
+#include "pg/jsonb.hpp"
+#include "pg/security.hpp"
+#include "workers/progress.hpp"
+
+extern "C" {
+#include "catalog/namespace.h"
+#include "nodes/parsenodes.h"
+#include "parser/parser.h"
+#include "utils/json.h"
+#include "utils/datetime.h"
+#include "utils/regproc.h"
+#include "utils/varlena.h"
+}
+
+namespace batch_ops::ops {
+
+using core::Error;
+namespace sqlstate = core::sqlstate;
+
+namespace {
+
+std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+
+// The one place request text becomes SQL (API.md section 5): the text must
+// parse as exactly one SELECT (query) or exactly one expression.
+const char* check_query_text(const char* text) {
+    List* stmts = raw_parser(text, RAW_PARSE_DEFAULT);
+    if (list_length(stmts) != 1) return "it must be exactly one statement";
+    RawStmt* raw = linitial_node(RawStmt, stmts);
+    if (!IsA(raw->stmt, SelectStmt)) return "it must be a SELECT";
+    SelectStmt* sel = castNode(SelectStmt, raw->stmt);
+    if (sel->intoClause) return "SELECT INTO is not allowed";
+    if (sel->lockingClause) return "locking clauses are not allowed";
+    return nullptr;
+}
+
+const char* check_expression_text(const char* select_text) {
+    List* stmts = raw_parser(select_text, RAW_PARSE_DEFAULT);
+    if (list_length(stmts) != 1) return "it must be exactly one expression";
+    RawStmt* raw = linitial_node(RawStmt, stmts);
+    if (!IsA(raw->stmt, SelectStmt)) return "it must be exactly one expression";
+    SelectStmt* sel = castNode(SelectStmt, raw->stmt);
+    if (list_length(sel->targetList) != 1 || sel->fromClause || sel->whereClause || sel->groupClause ||
+        sel->havingClause || sel->windowClause || sel->sortClause || sel->limitCount || sel->limitOffset ||
+        sel->intoClause || sel->lockingClause || sel->withClause || sel->distinctClause || sel->op != SETOP_NONE ||
+        sel->valuesLists)
+        return "it must be exactly one expression";
+    ResTarget* rt = linitial_node(ResTarget, sel->targetList);
+    if (rt->name) return "it must be exactly one expression, without AS";
+    return nullptr;
+}
+
+void check_query(const std::string& query) {
+    const char* q = query.c_str();
+    const char* problem;
+    try {
+        problem = pg::guard([&] { return check_query_text(q); });
+    } catch (const pg::PgError& e) {
+        throw core::request_error("the sync source is not a valid query", e.what());
+    }
+    if (problem) throw core::request_error("the sync source is not a valid query", std::string("The query: ") + problem + ".");
+}
+
+void check_expression(const std::string& column, const std::string& expr) {
+    std::string text = "SELECT " + expr;
+    const char* t = text.c_str();
+    const char* problem;
+    try {
+        problem = pg::guard([&] { return check_expression_text(t); });
+    } catch (const pg::PgError& e) {
+        throw core::request_error("\"options.columns\" value for column " + quoted(column) + " is not a valid expression",
+                                  e.what());
+    }
+    if (problem)
+        throw core::request_error("\"options.columns\" value for column " + quoted(column) + " is not a valid expression",
+                                  std::string("The expression: ") + problem + ".");
+}
+
+struct Column {
+    std::string name;
+    std::string type;  // format_type
+};
+
+std::vector<Column> relation_columns(pg::Spi& spi, Oid relid) {
+    spi.execute_cached(
+        "SELECT a.attname::pg_catalog.text, pg_catalog.format_type(a.atttypid, a.atttypmod) "
+        "  FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attnum > 0 "
+        "   AND NOT a.attisdropped AND a.attgenerated OPERATOR(pg_catalog.=) '' ORDER BY a.attnum",
+        {{OIDOID, ObjectIdGetDatum(relid), false}});
+    std::vector<Column> out;
+    for (uint64_t i = 0; i < spi.rows(); ++i) out.push_back({spi.str(i, 0), spi.str(i, 1)});
+    return out;
+}
+
+// The columns a source yields (runs it with LIMIT 0, as the current user).
+std::vector<Column> source_columns(pg::Spi& spi, const std::string& source_sql) {
+    spi.execute("SELECT * FROM " + source_sql + " AS s LIMIT 0");
+    std::vector<Column> out;
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    for (int i = 0; i < desc->natts; ++i) {
+        Form_pg_attribute a = TupleDescAttr(desc, i);
+        if (a->attisdropped) continue;
+        char* type = pg::guard([&] { return format_type_with_typemod(a->atttypid, a->atttypmod); });
+        out.push_back({NameStr(a->attname), type});
+    }
+    return out;
+}
+
+const Column* find(const std::vector<Column>& cols, const std::string& name) {
+    for (const auto& c : cols)
+        if (c.name == name) return &c;
+    return nullptr;
+}
+
+std::vector<std::string> primary_key(pg::Spi& spi, Oid relid) {
+    spi.execute_cached(
+        "SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_index i "
+        "  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid "
+        "   AND a.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::pg_catalog.int2[]) "
+        " WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND i.indisprimary ORDER BY a.attnum",
+        {{OIDOID, ObjectIdGetDatum(relid), false}});
+    std::vector<std::string> out;
+    for (uint64_t i = 0; i < spi.rows(); ++i) out.push_back(spi.str(i, 0));
+    return out;
+}
+
+bool unique_on(pg::Spi& spi, Oid relid, const std::vector<std::string>& cols) {
+    spi.execute_cached(
+        "SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND i.indisunique "
+        "   AND i.indisvalid AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL "
+        "   AND i.indnatts OPERATOR(pg_catalog.=) pg_catalog.cardinality($2::pg_catalog.text[]) "
+        "   AND (SELECT pg_catalog.array_agg(a.attname::pg_catalog.text ORDER BY a.attname) "
+        "          FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) i.indrelid "
+        "           AND a.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::pg_catalog.int2[])) "
+        "       OPERATOR(pg_catalog.=) (SELECT pg_catalog.array_agg(x ORDER BY x) "
+        "          FROM pg_catalog.unnest($2::pg_catalog.text[]) x)",
+        {{OIDOID, ObjectIdGetDatum(relid), false}, pg::text_array_param(cols)});
+    return spi.rows() > 0;
+}
+
+// The plan of a sync: what to select from the source and how to load it.
+struct Plan {
+    std::string source_sql;                                  // "schema.table" or "(query)"
+    std::vector<std::pair<std::string, std::string>> map;    // target column -> SQL over s.*
+    std::vector<std::string> keys;
+    std::string target_sql;
+    std::optional<Column> watermark;                          // source column
+};
+
+Plan make_plan(pg::Spi& spi, const SyncDef& d) {
+    Plan p;
+    if (d.is_query) {
+        check_query(d.source);
+        p.source_sql = "(" + d.source + ")";
+    } else {
+        const char* src = d.source.c_str();
+        Oid relid;
+        try {
+            relid = pg::guard([&] {
+                List* names = stringToQualifiedNameList(src);
+                return RangeVarGetRelid(makeRangeVarFromNameList(names), AccessShareLock, false);
+            });
+        } catch (const pg::PgError& e) {
+            throw Error(e.sqlstate(), std::string("sync source: ") + e.what());
+        }
+        p.source_sql = pg::qualified_relation(relid);
+    }
+    p.target_sql = pg::qualified_relation(d.target);
+    std::vector<Column> target = relation_columns(spi, d.target);
+    std::vector<Column> source = source_columns(spi, p.source_sql);
+    if (!d.options.columns.empty()) {
+        for (const auto& [col, expr] : d.options.columns) {
+            if (!find(target, col))
+                throw core::request_error("\"options.columns\" names column " + quoted(col) +
+                                          ", which the target does not have");
+            check_expression(col, expr);
+            p.map.emplace_back(col, "(" + expr + ")");
+        }
+    }
+    // Same-named columns fill what the expressions do not.
+    for (const auto& c : target) {
+        bool mapped = std::any_of(p.map.begin(), p.map.end(), [&](const auto& m) { return m.first == c.name; });
+        if (!mapped && find(source, c.name)) p.map.emplace_back(c.name, "s." + pg::ident(c.name));
+    }
+    if (p.map.empty())
+        throw core::request_error("the sync source and target have no column in common",
+                                  "Name the target columns and their SQL expressions in \"options.columns\".");
+    p.keys = d.options.key_columns.empty() ? primary_key(spi, d.target) : d.options.key_columns;
+    if (p.keys.empty())
+        throw core::request_error("\"options.key_columns\" is required: the target has no primary key");
+    for (const auto& k : p.keys)
+        if (std::none_of(p.map.begin(), p.map.end(), [&](const auto& m) { return m.first == k; }))
+            throw core::request_error("key column " + quoted(k) + " gets no value from the source",
+                                      "Map it in \"options.columns\" or give the source a column of that name.");
+    if (!unique_on(spi, d.target, p.keys))
+        throw Error(sqlstate::invalid_object_definition, "the sync key has no unique index on the target",
+                    "An upsert needs a unique index on exactly the key columns.",
+                    "Create one, or choose other \"options.key_columns\".");
+    if (d.options.watermark_column) {
+        const Column* w = find(source, *d.options.watermark_column);
+        if (!w)
+            throw core::request_error("\"options.watermark_column\" names column " +
+                                      quoted(*d.options.watermark_column) + ", which the source does not have");
+        p.watermark = *w;
+    }
+    return p;
+}
+
+// The whole load in one statement: upsert of changed rows only, optional
+// delete of rows gone from the source, counts and the new watermark.
+std::string load_sql(const Plan& p, const SyncDef& d) {
+    std::string select, cols, vals, set, distinct_t, distinct_x, key_list, key_join;
+    for (const auto& [col, expr] : p.map) {
+        const std::string c = pg::ident(col);
+        select += (select.empty() ? "" : ", ") + expr + " AS " + c;
+        cols += (cols.empty() ? "" : ", ") + c;
+        bool is_key = std::find(p.keys.begin(), p.keys.end(), col) != p.keys.end();
+        if (!is_key) {
+            set += (set.empty() ? "" : ", ") + c + " = EXCLUDED." + c;
+            distinct_t += (distinct_t.empty() ? "" : ", ") + std::string("t.") + c;
+            distinct_x += (distinct_x.empty() ? "" : ", ") + std::string("EXCLUDED.") + c;
+        }
+    }
+    for (const auto& k : p.keys) {
+        key_list += (key_list.empty() ? "" : ", ") + pg::ident(k);
+        key_join += (key_join.empty() ? "" : " AND ") + std::string("src.") + pg::ident(k) +
+                    " IS NOT DISTINCT FROM t." + pg::ident(k);
+    }
+    std::string wm_select, where;
+    if (p.watermark) {
+        wm_select = ", s." + pg::ident(p.watermark->name) + " AS batch_ops_watermark";
+        if (d.options.incremental)
+            where = " WHERE ($1::pg_catalog.text IS NULL OR s." + pg::ident(p.watermark->name) + " > $1::" +
+                    p.watermark->type + ")";
+    }
+    std::string conflict = set.empty() ? "DO NOTHING"
+                                       : "DO UPDATE SET " + set + " WHERE (" + distinct_t +
+                                             ") IS DISTINCT FROM (" + distinct_x + ")";
+    std::string sql = "WITH src AS MATERIALIZED (SELECT " + select + wm_select + " FROM " + p.source_sql + " AS s" +
+                      where + "), "
+                      "up AS (INSERT INTO " + p.target_sql + " AS t (" + cols + ") SELECT " + cols +
+                      " FROM src ON CONFLICT (" + key_list + ") " + conflict +
+                      " RETURNING (t.xmax::pg_catalog.text OPERATOR(pg_catalog.=) '0') AS inserted)";
+    const bool deletes = d.options.delete_missing && !d.options.incremental;
+    if (deletes)
+        sql += ", del AS (DELETE FROM " + p.target_sql + " AS t WHERE NOT EXISTS (SELECT 1 FROM src WHERE " +
+               key_join + ") RETURNING 1)";
+    sql += " SELECT (SELECT pg_catalog.count(*) FROM up WHERE inserted), "
+           "(SELECT pg_catalog.count(*) FROM up WHERE NOT inserted), " +
+           std::string(deletes ? "(SELECT pg_catalog.count(*) FROM del)" : "0::pg_catalog.int8") + ", " +
+           (p.watermark ? "(SELECT pg_catalog.max(batch_ops_watermark)::pg_catalog.text FROM src)"
+                        : "NULL::pg_catalog.text");
+    return sql;
+}
+
+std::string now_iso() {
+    char buf[MAXDATELEN + 1];
+    TimestampTz now = GetCurrentTimestamp();
+    pg::guard([&] { JsonEncodeDateTime(buf, TimestampTzGetDatum(now), TIMESTAMPTZOID, nullptr); });
+    return buf;
+}
+
+core::Json options_without_secrets(const core::Json& options) {
+    core::Json o = core::Json::object();
+    for (const auto& [k, v] : options.members())
+        o.set(k, k == "connection" ? core::Json::string("(hidden)") : v);
+    return o;
+}
+
+}  // namespace
+
+int64_t create_sync(pg::Spi& spi, const std::string& name, const std::string& source, Oid target,
+                    const core::Json& options_json, Oid actor) {
+    if (!core::is_valid_sync_name(name))
+        throw Error(sqlstate::invalid_parameter_value, "invalid sync name " + quoted(name),
+                    "Sync names are 1 to 63 letters, digits, underscores, dots and hyphens.");
+    if (source.empty() || source.size() > 100000)
+        throw Error(sqlstate::invalid_parameter_value, "the sync source must be a table or view name or one SELECT");
+    SyncDef d;
+    d.name = name;
+    d.source = source;
+    d.is_query = core::source_is_query(source);
+    d.target = target;
+    d.options = core::parse_sync_options(options_json);
+    d.owner = actor;
+    if (d.options.connection)
+        throw Error(sqlstate::feature_not_supported, "remote sync sources are not available in this release",
+                    "\"options.connection\" is reserved for a remote PostgreSQL source.",
+                    "Load the data into a local table first and sync from it.");
+    // Privileges on the target, checked now for a clear error (the load runs
+    // with the caller's privileges anyway).
+    const AclMode need = ACL_INSERT | ACL_UPDATE | ACL_SELECT | (d.options.delete_missing ? ACL_DELETE : 0);
+    bool ok = pg::guard([&] { return pg_class_aclcheck(target, actor, need) == ACLCHECK_OK; });
+    if (!ok) {
+        const char* rel = pg::guard([&] { return get_rel_name(target); });
+        throw Error(sqlstate::insufficient_privilege,
+                    std::string("permission denied for table ") + (rel ? rel : "?"),
+                    "A sync needs SELECT, INSERT and UPDATE on its target (and DELETE with delete_missing).");
+    }
+    (void)make_plan(spi, d);  // every check of a run, now
+
+    core::Json request = core::Json::object();
+    request.set("name", core::Json::string(name));
+    request.set("source", core::Json::string(source));
+    char* target_name = pg::guard([&] { return DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(target))); });
+    request.set("target", core::Json::string(target_name));
+    request.set("options", options_without_secrets(options_json));
+    pg::AsOwner owner;
+    spi.execute_cached("SELECT 1 FROM batch_ops.sync WHERE name OPERATOR(pg_catalog.=) $1", {pg::text_param(name)});
+    if (spi.rows() > 0) throw Error(sqlstate::duplicate_object, "sync " + quoted(name) + " already exists");
+    spi.execute_cached(
+        "WITH b AS (INSERT INTO batch_ops.batch (kind, operation, target_type, request, status, execution, "
+        "  submitted_by, total) VALUES ('sync', 'sync', $1, $2, 'created', 'inline', $3::pg_catalog.regrole, 0) "
+        "  RETURNING id), "
+        "s AS (INSERT INTO batch_ops.sync (id, name, source, source_is_query, target, options, created_by) "
+        "  SELECT b.id, $4, $5, $6, $7::pg_catalog.oid::pg_catalog.regclass, $8, $3::pg_catalog.regrole FROM b), "
+        "e AS (INSERT INTO batch_ops.batch_event (batch_id, event, actor) SELECT b.id, 'created', "
+        "  $3::pg_catalog.regrole FROM b) "
+        "SELECT id FROM b",
+        {pg::text_param(target_name), pg::jsonb_text_param(request.dump()), {OIDOID, ObjectIdGetDatum(actor), false},
+         pg::text_param(name), pg::text_param(source), pg::bool_param(d.is_query),
+         {OIDOID, ObjectIdGetDatum(target), false}, pg::jsonb_text_param(options_json.dump())});
+    return spi.i64(0, 0);
+}
+
+SyncDef load_sync(pg::Spi& spi, int64_t id, Oid actor) {
+    {
+        pg::AsOwner owner;
+        spi.execute_cached(
+            "SELECT b.kind, s.name, s.source, s.source_is_query, s.target::pg_catalog.oid::pg_catalog.int8, "
+            "       s.options::pg_catalog.text, b.submitted_by::pg_catalog.oid::pg_catalog.int8, s.watermark, "
+            "       s.id IS NULL "
+            "  FROM batch_ops.batch b LEFT JOIN batch_ops.sync s ON s.id OPERATOR(pg_catalog.=) b.id "
+            " WHERE b.id OPERATOR(pg_catalog.=) $1",
+            {pg::int8_param(id)});
+    }
+    if (spi.rows() == 0) throw Error(sqlstate::no_data_found, "batch " + std::to_string(id) + " does not exist");
+    if (spi.str(0, 0) != "sync" || spi.boolean(0, 8))
+        throw Error(sqlstate::invalid_parameter_value, "batch " + std::to_string(id) + " is not a sync batch",
+                    {}, "Sync batches are made by batch_ops.create_sync().");
+    SyncDef d;
+    d.id = id;
+    d.name = spi.str(0, 1);
+    d.source = spi.str(0, 2);
+    d.is_query = spi.boolean(0, 3);
+    d.target = static_cast<Oid>(spi.i64(0, 4));
+    std::string options = spi.str(0, 5);
+    d.owner = static_cast<Oid>(spi.i64(0, 6));
+    d.watermark = spi.opt_str(0, 7);
+    if (d.owner != actor && !pg::is_admin(actor))
+        throw Error(sqlstate::insufficient_privilege, "permission denied for batch " + std::to_string(id),
+                    "The sync was created by another role.");
+    Datum jb = pg::jsonb_from_text(options);
+    d.options = core::parse_sync_options(pg::from_jsonb(DatumGetJsonbP(jb)));
+    return d;
+}
+
+SyncResult run_sync(pg::Spi& spi, const SyncDef& d) {
+    SyncResult r;
+    r.sync_time = now_iso();
+    TimestampTz t0 = GetCurrentTimestamp();
+    std::optional<std::string> new_watermark;
+    {
+        pg::AsOwner owner;
+        spi.execute_cached(
+            "WITH u AS (UPDATE batch_ops.batch SET status = 'running', started_at = pg_catalog.clock_timestamp(), "
+            "  finished_at = NULL, updated_at = pg_catalog.clock_timestamp() WHERE id OPERATOR(pg_catalog.=) $1 "
+            "  RETURNING id) INSERT INTO batch_ops.batch_event (batch_id, event, actor) "
+            "SELECT u.id, 'started', $2::pg_catalog.regrole FROM u",
+            {pg::int8_param(d.id), {OIDOID, ObjectIdGetDatum(pg::current_role()), false}});
+    }
+    // Extract, transform and load in a subtransaction: a failure leaves no
+    // partial load behind and is reported, not raised.
+    pg::SubTransaction sub;
+    try {
+        Plan p = make_plan(spi, d);
+        std::string sql = load_sql(p, d);
+        std::vector<pg::Param> params;
+        if (p.watermark && d.options.incremental)
+            params.push_back(d.watermark ? pg::text_param(*d.watermark) : pg::null_param(TEXTOID));
+        spi.execute(sql, params);
+        r.inserted = spi.i64(0, 0);
+        r.updated = spi.i64(0, 1);
+        r.deleted = spi.i64(0, 2);
+        new_watermark = spi.opt_str(0, 3);
+        sub.commit();
+        r.success = true;
+        r.message = "synced";
+    } catch (const pg::PgError& e) {
+        sub.rollback();
+        const std::string& state = e.sqlstate();
+        if (state == "57014" || state.rfind("57P", 0) == 0) throw;  // cancelled or shutting down: not a sync failure
+        r.success = false;
+        r.message = std::string("sync failed: ") + e.what();
+    } catch (const core::Error& e) {
+        sub.rollback();
+        r.success = false;
+        r.message = std::string("sync failed: ") + e.what();
+    }
+    long secs;
+    int usecs;
+    TimestampDifference(t0, GetCurrentTimestamp(), &secs, &usecs);
+    const int64_t records = r.inserted + r.updated + r.deleted;
+    core::Json detail = core::Json::object();
+    detail.set("inserted", core::Json::number(r.inserted));
+    detail.set("updated", core::Json::number(r.updated));
+    detail.set("deleted", core::Json::number(r.deleted));
+    detail.set("records_synced", core::Json::number(records));
+    if (!r.success) detail.set("message", core::Json::string(r.message));
+    pg::AsOwner owner;
+    if (r.success && new_watermark && d.options.incremental)
+        spi.execute_cached("UPDATE batch_ops.sync SET watermark = $2 WHERE id OPERATOR(pg_catalog.=) $1",
+                           {pg::int8_param(d.id), pg::text_param(*new_watermark)});
+    spi.execute_cached(
+        "WITH r AS (INSERT INTO batch_ops.sync_run (batch_id, started_at, finished_at, success, inserted, updated, "
+        "    deleted, records_synced, message, watermark) "
+        "  VALUES ($1, pg_catalog.clock_timestamp() - $9::pg_catalog.int8 * interval '1 microsecond', "
+        "          pg_catalog.clock_timestamp(), $2, $3, $4, $5, $3 + $4 + $5, $6, $7) RETURNING batch_id), "
+        "u AS (UPDATE batch_ops.batch b SET status = CASE WHEN $2 THEN 'succeeded' ELSE 'failed' END::batch_ops.batch_state, "
+        "    total = $3 + $4 + $5, processed = $3 + $4 + $5, success_count = $3 + $4 + $5, failure_count = 0, "
+        "    skipped_count = 0, cancelled_count = 0, finished_at = pg_catalog.clock_timestamp(), "
+        "    updated_at = pg_catalog.clock_timestamp(), worker_pid = NULL, next_attempt_at = NULL, "
+        "    last_error = CASE WHEN $2 THEN NULL ELSE $6 END, last_error_code = CASE WHEN $2 THEN NULL ELSE 'ERROR' END "
+        "  WHERE b.id OPERATOR(pg_catalog.=) $1 RETURNING b.id) "
+        "INSERT INTO batch_ops.batch_event (batch_id, event, actor, detail) "
+        "SELECT u.id, CASE WHEN $2 THEN 'synced' ELSE 'sync_failed' END, $10::pg_catalog.regrole, $8 FROM u",
+        {pg::int8_param(d.id), pg::bool_param(r.success), pg::int8_param(r.inserted), pg::int8_param(r.updated),
+         pg::int8_param(r.deleted), pg::text_param(r.message),
+         new_watermark ? pg::text_param(*new_watermark) : pg::null_param(TEXTOID), pg::jsonb_text_param(detail.dump()),
+         pg::int8_param(static_cast<int64_t>(secs) * 1000000 + usecs),
+         {OIDOID, ObjectIdGetDatum(pg::current_role()), false}});
+    spi.execute_cached(
+        "SELECT b.id, b.status::pg_catalog.text, b.total, b.processed, b.success_count, b.failure_count "
+        "  FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1",
+        {pg::int8_param(d.id)});
+    workers::ProgressRow pr{spi.i64(0, 0), spi.str(0, 1), spi.i64(0, 2), spi.i64(0, 3), spi.i64(0, 4), spi.i64(0, 5)};
+    workers::Throttle once;
+    workers::notify_progress(pr, true, once);
+    return r;
+}
+
+core::Json sync_statistics(pg::Spi& spi, int64_t id, Oid actor) {
+    (void)load_sync(spi, id, actor);
+    pg::AsOwner owner;
+    spi.execute_cached(
+        "SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE success), "
+        "       pg_catalog.count(*) FILTER (WHERE NOT success), COALESCE(pg_catalog.sum(records_synced), 0)::pg_catalog.int8, "
+        "       pg_catalog.to_jsonb(pg_catalog.max(finished_at)) #>> '{}', "
+        "       pg_catalog.round(pg_catalog.avg(EXTRACT(epoch FROM finished_at - started_at) * 1000))::pg_catalog.int8 "
+        "  FROM batch_ops.sync_run WHERE batch_id OPERATOR(pg_catalog.=) $1",
+        {pg::int8_param(id)});
+    core::Json j = core::Json::object();
+    j.set("batch_id", core::Json::number(id));
+    j.set("runs", core::Json::number(spi.i64(0, 0)));
+    j.set("successes", core::Json::number(spi.i64(0, 1)));
+    j.set("failures", core::Json::number(spi.i64(0, 2)));
+    j.set("records_synced", core::Json::number(spi.i64(0, 3)));
+    auto last = spi.opt_str(0, 4);
+    j.set("last_sync_time", last ? core::Json::string(*last) : core::Json::null());
+    j.set("avg_duration_ms", spi.is_null(0, 5) ? core::Json::null() : core::Json::number(spi.i64(0, 5)));
+    return j;
+}
+
+}  // namespace batch_ops::ops

@@ -1,0 +1,53 @@
+// Sync batches (API.md section 5): a source (table, view or one SELECT, of
+// this database or of a remote PostgreSQL) loaded into a target table:
+// extract, transform (column expressions), load (upsert on the key, optional
+// delete of rows gone from the source), full or incremental on a watermark.
+#pragma once
+
+#include "pg/spi.hpp"
+
+#include <optional>
+#include <string>
+
+#include "core/json.hpp"
+#include "core/sync.hpp"
+
+namespace batch_ops::ops {
+
+struct SyncDef {
+    int64_t id = 0;
+    std::string name;
+    std::string source;
+    bool is_query = false;
+    Oid target = InvalidOid;
+    core::SyncOptions options;
+    Oid owner = InvalidOid;
+    std::optional<std::string> watermark;  // last committed (incremental)
+};
+
+// Checks everything (names, privileges, the query and expressions, key and
+// columns) and records the sync batch (status created). Returns its id.
+int64_t create_sync(pg::Spi& spi, const std::string& name, const std::string& source, Oid target,
+                    const core::Json& options, Oid actor);
+
+// Loads a sync batch the actor may run: P0002, 42501, or 22023 for a batch
+// that is not a sync.
+SyncDef load_sync(pg::Spi& spi, int64_t id, Oid actor);
+
+struct SyncResult {
+    bool success = false;
+    std::string message;
+    int64_t inserted = 0, updated = 0, deleted = 0;
+    std::string sync_time;  // ISO 8601
+};
+
+// Runs the sync now, as the current user, inside the current transaction: the
+// load runs in a subtransaction; a source or load error rolls it back and is
+// reported (success false), never raised. Records a sync_run row, events, the
+// batch status and (incremental) the new watermark.
+SyncResult run_sync(pg::Spi& spi, const SyncDef& def);
+
+// {batch_id, runs, successes, failures, records_synced, last_sync_time, avg_duration_ms}
+core::Json sync_statistics(pg::Spi& spi, int64_t id, Oid actor);
+
+}  // namespace batch_ops::ops

@@ -1,0 +1,69 @@
+// SQL entry points of sync batches: create_sync, batch_sync, batch_statistics.
+#include "sql/entry.hpp"
+
+#include "core/error.hpp"
+#include "ops/sync.hpp"
+#include "pg/jsonb.hpp"
+#include "pg/security.hpp"
+
+extern "C" {
+#include "tcop/utility.h"
+}
+
+using namespace batch_ops;
+
+BATCH_OPS_FUNCTION(batch_ops_create_sync) {
+    pg::check_schema_version();
+    pg::guard([] { PreventCommandIfReadOnly("create_sync()"); });
+    std::string name = pg::guard([&] { return text_to_cstring(PG_GETARG_TEXT_PP(0)); });
+    std::string source = pg::guard([&] { return text_to_cstring(PG_GETARG_TEXT_PP(1)); });
+    Oid target = PG_GETARG_OID(2);
+    Jsonb* options = pg::guard([&] { return PG_GETARG_JSONB_P(3); });
+    core::Json opts = pg::from_jsonb(options);
+    pg::Spi spi;
+    int64_t id = ops::create_sync(spi, name, source, target, opts, pg::current_role());
+    return Int64GetDatum(id);
+}
+
+BATCH_OPS_FUNCTION(batch_ops_batch_sync) {
+    int64_t id = PG_GETARG_INT64(0);
+    pg::check_schema_version();
+    pg::guard([] { PreventCommandIfReadOnly("batch_sync()"); });
+    core::Json r = core::Json::object();
+    {
+        pg::Spi spi;
+        ops::SyncDef def = ops::load_sync(spi, id, pg::current_role());
+        {
+            pg::AsOwner owner;
+            spi.execute_cached("SELECT status::pg_catalog.text FROM batch_ops.batch "
+                               " WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+                               {pg::int8_param(id)});
+        }
+        std::string status = spi.str(0, 0);
+        if (status == "running" || status == "queued" || status == "cancelling")
+            throw core::Error(core::sqlstate::object_not_in_state,
+                              "batch " + std::to_string(id) + " cannot be synced now: its status is " + status,
+                              "A sync batch runs once at a time.", "Wait for it with batch_ops.batch_wait().");
+        ops::SyncResult res = ops::run_sync(spi, def);
+        r.set("success", core::Json::boolean(res.success));
+        r.set("batch_id", core::Json::number(id));
+        r.set("message", core::Json::string(res.message));
+        r.set("sync_time", core::Json::string(res.sync_time));
+        r.set("records_synced", core::Json::number(res.inserted + res.updated + res.deleted));
+        r.set("inserted", core::Json::number(res.inserted));
+        r.set("updated", core::Json::number(res.updated));
+        r.set("deleted", core::Json::number(res.deleted));
+    }
+    return pg::to_jsonb(r);
+}
+
+BATCH_OPS_FUNCTION(batch_ops_batch_statistics) {
+    int64_t id = PG_GETARG_INT64(0);
+    pg::check_schema_version();
+    core::Json r;
+    {
+        pg::Spi spi;
+        r = ops::sync_statistics(spi, id, pg::current_role());
+    }
+    return pg::to_jsonb(r);
+}
