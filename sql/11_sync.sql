@@ -83,12 +83,51 @@ SELECT app.try($$SELECT batch_ops.create_sync('x', 'app.src_products', 'app.prod
     '{"mode": "incremental", "watermark_column": "changed", "delete_missing": true}')$$);
 SELECT app.try($$SELECT batch_ops.create_sync('x', 'app.src_products', 'app.products', '{"colour": 1}')$$);
 SELECT app.try($$SELECT batch_ops.create_sync('x', 'app.src_products', 'app.products', '{"key_columns": ["name"]}')$$);
-SELECT app.try($$SELECT batch_ops.create_sync('x', 'app.src_products', 'app.products',
-    '{"connection": "host=127.0.0.1 dbname=postgres"}')$$);
 -- Another role's sync, and a role that may not write the target.
 GRANT SELECT ON app.src_products TO regress_alice;
 SET ROLE regress_alice;
 SELECT batch_ops.batch_sync(:s1);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT app.try($$SELECT batch_ops.create_sync('alices', 'app.src_products', 'app.products')$$);
+RESET ROLE;
+
+-- A remote source: this server itself, over its unix socket, gives the same
+-- rows as the source (as a local sync does).
+CREATE TABLE app.products_remote (LIKE app.products INCLUDING ALL);
+SELECT batch_ops.create_sync('products_remote', 'app.src_products', 'app.products_remote',
+    jsonb_build_object('connection', format('host=%s port=%s dbname=%s user=%s',
+        split_part(current_setting('unix_socket_directories'), ',', 1), current_setting('port'),
+        current_database(), current_user))) AS s4 \gset
+SELECT r - 'sync_time' - 'batch_id' FROM batch_ops.batch_sync(:s4) AS r;
+SELECT count(*) AS differences FROM (
+    (SELECT id, name, price, qty FROM app.src_products EXCEPT SELECT * FROM app.products_remote)
+    UNION ALL (SELECT * FROM app.products_remote EXCEPT SELECT id, name, price, qty FROM app.src_products)) AS d;
+-- A remote query with a transform, incremental.
+CREATE TABLE app.totals_remote (LIKE app.product_totals INCLUDING ALL);
+SELECT batch_ops.create_sync('totals_remote', 'SELECT id, name, price, qty, changed FROM app.src_products',
+    'app.totals_remote',
+    jsonb_build_object('connection', format('host=%s port=%s dbname=%s user=%s',
+        split_part(current_setting('unix_socket_directories'), ',', 1), current_setting('port'),
+        current_database(), current_user),
+        'columns', jsonb_build_object('label', 'upper(name)', 'total', 'price * qty'),
+        'mode', 'incremental', 'watermark_column', 'changed')) AS s5 \gset
+SELECT batch_ops.batch_sync(:s5)->'records_synced' AS first_run;
+UPDATE app.src_products SET qty = qty + 1, changed = 3 WHERE id IN (1, 2, 3);
+SELECT batch_ops.batch_sync(:s5) - 'sync_time' - 'batch_id' AS second_run;
+SELECT count(*) AS differences FROM (
+    SELECT id, upper(name), price * qty FROM app.src_products
+    EXCEPT SELECT id, label, total FROM app.totals_remote) AS d;
+SELECT count(*) AS staging_tables_left FROM pg_class WHERE relname LIKE 'sync_stage%';
+-- Seed 001, case 3 again, remotely: the source system is unreachable.
+SELECT batch_ops.create_sync('unreachable', 'app.src_products', 'app.products_remote',
+    '{"connection": "host=127.0.0.1 port=1 connect_timeout=2"}') AS s6 \gset
+SELECT r->>'success' AS success, split_part(r->>'message', E'\n', 1) AS message
+  FROM batch_ops.batch_sync(:s6) AS r;
+SELECT success, split_part(message, E'\n', 1) AS message FROM batch_ops.sync_run WHERE batch_id = :s6;
+SELECT status FROM batch_ops.batch_status(:s6);
+-- A role that is no admin must give a password in the connection string.
+GRANT SELECT, INSERT, UPDATE ON app.products_remote TO regress_alice;
+SET ROLE regress_alice;
+SELECT app.try($$SELECT batch_ops.create_sync('alice_remote', 'app.src_products', 'app.products_remote',
+    '{"connection": "host=127.0.0.1 port=1"}')$$);
 RESET ROLE;

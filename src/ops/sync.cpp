@@ -6,11 +6,14 @@
 #include "core/error.hpp"
 #include "core/request.hpp"
 #include "pg/jsonb.hpp"
+#include "pg/remote.hpp"
 #include "pg/security.hpp"
 #include "workers/progress.hpp"
 
 extern "C" {
+#include "access/transam.h"
 #include "catalog/namespace.h"
+#include "lib/stringinfo.h"
 #include "nodes/parsenodes.h"
 #include "parser/parser.h"
 #include "utils/json.h"
@@ -154,9 +157,11 @@ struct Plan {
     std::optional<Column> watermark;                          // source column
 };
 
-Plan make_plan(pg::Spi& spi, const SyncDef& d) {
+Plan make_plan(pg::Spi& spi, const SyncDef& d, const std::string* staged = nullptr) {
     Plan p;
-    if (d.is_query) {
+    if (staged) {
+        p.source_sql = *staged;  // a remote source, copied into a staging table
+    } else if (d.is_query) {
         check_query(d.source);
         p.source_sql = "(" + d.source + ")";
     } else {
@@ -260,6 +265,54 @@ std::string load_sql(const Plan& p, const SyncDef& d) {
     return sql;
 }
 
+// A remote table or view name as given, each part quoted (it is checked
+// locally as a qualified name; the remote server resolves it).
+std::string remote_relation(const std::string& name) {
+    const char* n = name.c_str();
+    std::string out;
+    try {
+        char* q = pg::guard([&] {
+            List* parts = stringToQualifiedNameList(n);
+            StringInfoData buf;
+            initStringInfo(&buf);
+            ListCell* lc;
+            foreach (lc, parts) {
+                if (buf.len) appendStringInfoChar(&buf, '.');
+                appendStringInfoString(&buf, quote_identifier(strVal(lfirst(lc))));
+            }
+            return buf.data;
+        });
+        out = q;
+    } catch (const pg::PgError& e) {
+        throw core::request_error("the sync source is not a valid table name or query", e.what());
+    }
+    return out;
+}
+
+// An unlogged staging table for rows copied from a remote source, owned by
+// the extension owner and readable by the current user; dropped with the
+// subtransaction on failure, and after the load on success.
+std::string create_staging(pg::Spi& spi, int64_t id, const std::vector<pg::RemoteColumn>& cols, Oid* relid) {
+    std::string defs;
+    for (const auto& c : cols) {
+        // Built-in types are the same on both servers; others arrive as text.
+        char* type = pg::guard([&] {
+            return c.type < FirstNormalObjectId ? format_type_be(c.type) : pstrdup("pg_catalog.text");
+        });
+        defs += (defs.empty() ? "" : ", ") + pg::ident(c.name) + " " + type;
+    }
+    std::string name = "sync_stage_" + std::to_string(id) + "_" + std::to_string(MyProcPid);
+    std::string qualified = "batch_ops." + pg::ident(name);
+    std::string me = pg::role_name(pg::current_role());
+    {
+        pg::AsOwner owner;
+        spi.execute("CREATE UNLOGGED TABLE " + qualified + " (" + defs + ")");
+        spi.execute("GRANT SELECT ON " + qualified + " TO " + pg::ident(me));
+    }
+    *relid = pg::guard([&] { return get_relname_relid(name.c_str(), get_namespace_oid("batch_ops", false)); });
+    return qualified;
+}
+
 std::string now_iso() {
     char buf[MAXDATELEN + 1];
     TimestampTz now = GetCurrentTimestamp();
@@ -290,10 +343,27 @@ int64_t create_sync(pg::Spi& spi, const std::string& name, const std::string& so
     d.target = target;
     d.options = core::parse_sync_options(options_json);
     d.owner = actor;
-    if (d.options.connection)
-        throw Error(sqlstate::feature_not_supported, "remote sync sources are not available in this release",
-                    "\"options.connection\" is reserved for a remote PostgreSQL source.",
-                    "Load the data into a local table first and sync from it.");
+    if (d.options.connection && !pg::is_admin(actor)) {
+        // As dblink does: a non-admin's connection string must carry a
+        // password (checked again when connecting).
+        const char* ci = d.options.connection->c_str();
+        bool has_password = pg::guard([&] {
+            char* err = nullptr;
+            PQconninfoOption* opts = PQconninfoParse(ci, &err);
+            bool found = false;
+            if (opts) {
+                for (PQconninfoOption* o = opts; o->keyword; ++o)
+                    if (strcmp(o->keyword, "password") == 0 && o->val && o->val[0]) found = true;
+                PQconninfoFree(opts);
+            }
+            if (err) PQfreemem(err);
+            return found;
+        });
+        if (!has_password)
+            throw Error(sqlstate::insufficient_privilege, "password is required in \"options.connection\"",
+                        "Roles that are not superusers or batch_ops_admin members must authenticate with a "
+                        "password, so that they cannot reach a server as the database server's OS user.");
+    }
     // Privileges on the target, checked now for a clear error (the load runs
     // with the caller's privileges anyway).
     const AclMode need = ACL_INSERT | ACL_UPDATE | ACL_SELECT | (d.options.delete_missing ? ACL_DELETE : 0);
@@ -304,7 +374,15 @@ int64_t create_sync(pg::Spi& spi, const std::string& name, const std::string& so
                     std::string("permission denied for table ") + (rel ? rel : "?"),
                     "A sync needs SELECT, INSERT and UPDATE on its target (and DELETE with delete_missing).");
     }
-    (void)make_plan(spi, d);  // every check of a run, now
+    if (d.options.connection) {
+        // The remote source is read when the sync runs; check here what can
+        // be checked without it.
+        if (d.is_query) check_query(d.source);
+        else (void)remote_relation(d.source);
+        for (const auto& [col, expr] : d.options.columns) check_expression(col, expr);
+    } else {
+        (void)make_plan(spi, d);  // every check of a run, now
+    }
 
     core::Json request = core::Json::object();
     request.set("name", core::Json::string(name));
@@ -380,7 +458,23 @@ SyncResult run_sync(pg::Spi& spi, const SyncDef& d) {
     // partial load behind and is reported, not raised.
     pg::SubTransaction sub;
     try {
-        Plan p = make_plan(spi, d);
+        std::optional<pg::RemoteConnection> remote;
+        std::string staged;
+        if (d.options.connection) {
+            remote.emplace(*d.options.connection, d.options.connect_timeout_s, !pg::is_admin(pg::current_role()));
+            if (d.options.statement_timeout_ms > 0)
+                remote->command("SET statement_timeout = " + std::to_string(d.options.statement_timeout_ms));
+            std::string remote_source = d.is_query ? "(" + d.source + ")" : remote_relation(d.source);
+            std::vector<pg::RemoteColumn> cols = remote->describe(remote_source);
+            Oid stage_relid;
+            staged = create_staging(spi, d.id, cols, &stage_relid);
+            std::string where;
+            if (d.options.incremental && d.watermark && d.options.watermark_column)
+                where = " WHERE s." + pg::ident(*d.options.watermark_column) + " > " + remote->literal(*d.watermark);
+            (void)remote->copy_into("SELECT * FROM " + remote_source + " AS s" + where, stage_relid);
+            remote.reset();  // the connection is not needed for the load
+        }
+        Plan p = make_plan(spi, d, staged.empty() ? nullptr : &staged);
         std::string sql = load_sql(p, d);
         std::vector<pg::Param> params;
         if (p.watermark && d.options.incremental)
@@ -390,6 +484,10 @@ SyncResult run_sync(pg::Spi& spi, const SyncDef& d) {
         r.updated = spi.i64(0, 1);
         r.deleted = spi.i64(0, 2);
         new_watermark = spi.opt_str(0, 3);
+        if (!staged.empty()) {
+            pg::AsOwner owner;
+            spi.execute("DROP TABLE " + staged);
+        }
         sub.commit();
         r.success = true;
         r.message = "synced";
@@ -433,7 +531,9 @@ SyncResult run_sync(pg::Spi& spi, const SyncDef& d) {
         "SELECT u.id, CASE WHEN $2 THEN 'synced' ELSE 'sync_failed' END, $10::pg_catalog.regrole, $8 FROM u",
         {pg::int8_param(d.id), pg::bool_param(r.success), pg::int8_param(r.inserted), pg::int8_param(r.updated),
          pg::int8_param(r.deleted), pg::text_param(r.message),
-         new_watermark ? pg::text_param(*new_watermark) : pg::null_param(TEXTOID), pg::jsonb_text_param(detail.dump()),
+         new_watermark ? pg::text_param(*new_watermark)
+                       : (d.watermark ? pg::text_param(*d.watermark) : pg::null_param(TEXTOID)),
+         pg::jsonb_text_param(detail.dump()),
          pg::int8_param(static_cast<int64_t>(secs) * 1000000 + usecs),
          {OIDOID, ObjectIdGetDatum(pg::current_role()), false}});
     spi.execute_cached(

@@ -1,0 +1,58 @@
+// A libpq connection to a remote PostgreSQL, used from inside a backend:
+// non-blocking connect and reads that wait on the socket with
+// WaitLatchOrSocket, so the backend stays cancellable (pg_cancel_backend,
+// statement timeouts, shutdown) and never blocks in libpq.
+//
+// Errors are thrown as core::Error (08001 for connection problems, the
+// remote SQLSTATE for remote query errors); the connection is closed by the
+// destructor on every path.
+#pragma once
+
+#include "pg/guard.hpp"
+
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "libpq-fe.h"
+}
+
+namespace batch_ops::pg {
+
+struct RemoteColumn {
+    std::string name;
+    Oid type;  // remote type OID
+};
+
+class RemoteConnection {
+public:
+    // Connects within `connect_timeout_s`; `require_password`: the
+    // connection must have authenticated with a password (as dblink demands
+    // of non-superusers), else 42501.
+    RemoteConnection(const std::string& conninfo, int connect_timeout_s, bool require_password);
+    ~RemoteConnection();
+    RemoteConnection(const RemoteConnection&) = delete;
+    RemoteConnection& operator=(const RemoteConnection&) = delete;
+
+    // Runs a command that returns no rows (SET ...).
+    void command(const std::string& sql);
+    // The columns the query yields (runs it wrapped in LIMIT 0).
+    std::vector<RemoteColumn> describe(const std::string& query);
+    // Quotes a value as an SQL literal for the remote server.
+    std::string literal(const std::string& value);
+
+    // Streams `COPY (query) TO STDOUT` into the local relation `relid` (its
+    // columns in order) with COPY FROM's own code path; returns the rows loaded.
+    uint64_t copy_into(const std::string& query, Oid relid);
+
+    PGconn* raw() { return conn_; }
+
+private:
+    PGresult* wait_result();  // next result of an async query, waiting on the socket
+    void wait_socket(int events, long timeout_ms);
+    [[noreturn]] void fail(const char* what, PGresult* res);
+
+    PGconn* conn_ = nullptr;
+};
+
+}  // namespace batch_ops::pg
