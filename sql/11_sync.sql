@@ -131,3 +131,20 @@ SET ROLE regress_alice;
 SELECT app.try($$SELECT batch_ops.create_sync('alice_remote', 'app.src_products', 'app.products_remote',
     '{"connection": "host=127.0.0.1 port=1"}')$$);
 RESET ROLE;
+
+-- In the background (batch_sync(id, true)): an incremental sync runs chunk by
+-- chunk, committing its watermark with each chunk.
+CREATE TABLE app.events_src (id integer PRIMARY KEY, v text, seq bigint NOT NULL);
+CREATE TABLE app.events_dst (id integer PRIMARY KEY, v text);
+INSERT INTO app.events_src SELECT g, 'v' || g, g FROM generate_series(1, 2500) AS g;
+SELECT batch_ops.create_sync('events', 'app.events_src', 'app.events_dst',
+    '{"mode": "incremental", "watermark_column": "seq", "chunk_size": 1000}') AS s7 \gset
+SELECT r->>'status' AS status, r->>'message' AS message FROM batch_ops.batch_sync(:s7, true) AS r;
+SELECT status, total, processed FROM batch_ops.batch_wait(:s7, '60 s');
+SELECT event, count(*) FROM batch_ops.batch_event WHERE batch_id = :s7 GROUP BY event ORDER BY min(id);
+SELECT success, records_synced, watermark FROM batch_ops.sync_run WHERE batch_id = :s7;
+SELECT count(*) AS differences FROM (SELECT id, v FROM app.events_src EXCEPT SELECT * FROM app.events_dst) AS d;
+UPDATE app.events_src SET v = 'changed', seq = seq + 10000 WHERE id <= 5;
+SELECT r->>'status' AS status FROM batch_ops.batch_sync(:s7, true) AS r;
+SELECT status, total FROM batch_ops.batch_wait(:s7, '60 s');
+SELECT count(*) AS changed FROM app.events_dst WHERE v = 'changed';

@@ -307,7 +307,7 @@ CREATE FUNCTION batch_ops.create_sync(name text, source text, target regclass, o
     RETURNS bigint
     AS 'MODULE_PATHNAME', 'batch_ops_create_sync' LANGUAGE C STRICT VOLATILE;
 
-CREATE FUNCTION batch_ops.batch_sync(id bigint)
+CREATE FUNCTION batch_ops.batch_sync(id bigint, background boolean DEFAULT false)
     RETURNS jsonb
     AS 'MODULE_PATHNAME', 'batch_ops_batch_sync' LANGUAGE C STRICT VOLATILE;
 
@@ -347,7 +347,7 @@ GRANT EXECUTE ON FUNCTION
     batch_ops.batch_retry(bigint),
     batch_ops.batch_retry(bigint[]),
     batch_ops.create_sync(text, text, regclass, jsonb),
-    batch_ops.batch_sync(bigint),
+    batch_ops.batch_sync(bigint, boolean),
     batch_ops.batch_statistics(bigint),
     batch_ops.batch_health(),
     batch_ops.export_data(bigint)

@@ -220,7 +220,7 @@ Plan make_plan(pg::Spi& spi, const SyncDef& d, const std::string* staged = nullp
 
 // The whole load in one statement: upsert of changed rows only, optional
 // delete of rows gone from the source, counts and the new watermark.
-std::string load_sql(const Plan& p, const SyncDef& d) {
+std::string load_sql(const Plan& p, const SyncDef& d, bool bounded = false) {
     std::string select, cols, vals, set, distinct_t, distinct_x, key_list, key_join;
     for (const auto& [col, expr] : p.map) {
         const std::string c = pg::ident(col);
@@ -244,6 +244,9 @@ std::string load_sql(const Plan& p, const SyncDef& d) {
         if (d.options.incremental)
             where = " WHERE ($1::pg_catalog.text IS NULL OR s." + pg::ident(p.watermark->name) + " > $1::" +
                     p.watermark->type + ")";
+        if (d.options.incremental && bounded)
+            where += " AND ($2::pg_catalog.text IS NULL OR s." + pg::ident(p.watermark->name) + " <= $2::" +
+                     p.watermark->type + ")";
     }
     std::string conflict = set.empty() ? "DO NOTHING"
                                        : "DO UPDATE SET " + set + " WHERE (" + distinct_t +
@@ -381,7 +384,10 @@ int64_t create_sync(pg::Spi& spi, const std::string& name, const std::string& so
         else (void)remote_relation(d.source);
         for (const auto& [col, expr] : d.options.columns) check_expression(col, expr);
     } else {
-        (void)make_plan(spi, d);  // every check of a run, now
+        Plan p = make_plan(spi, d);  // every check of a run, now
+        // A table source is kept schema-qualified: workers run syncs with
+        // search_path = pg_catalog, pg_temp.
+        if (!d.is_query) d.source = p.source_sql;
     }
 
     core::Json request = core::Json::object();
@@ -403,7 +409,7 @@ int64_t create_sync(pg::Spi& spi, const std::string& name, const std::string& so
         "  $3::pg_catalog.regrole FROM b) "
         "SELECT id FROM b",
         {pg::text_param(target_name), pg::jsonb_text_param(request.dump()), {OIDOID, ObjectIdGetDatum(actor), false},
-         pg::text_param(name), pg::text_param(source), pg::bool_param(d.is_query),
+         pg::text_param(name), pg::text_param(d.source), pg::bool_param(d.is_query),
          {OIDOID, ObjectIdGetDatum(target), false}, pg::jsonb_text_param(options_json.dump())});
     return spi.i64(0, 0);
 }
@@ -566,6 +572,86 @@ core::Json sync_statistics(pg::Spi& spi, int64_t id, Oid actor) {
     j.set("last_sync_time", last ? core::Json::string(*last) : core::Json::null());
     j.set("avg_duration_ms", spi.is_null(0, 5) ? core::Json::null() : core::Json::number(spi.i64(0, 5)));
     return j;
+}
+
+}  // namespace batch_ops::ops
+
+namespace batch_ops::ops {
+
+int64_t begin_sync_run(pg::Spi& spi, int64_t id) {
+    pg::AsOwner owner;
+    spi.execute_cached(
+        "WITH r AS (INSERT INTO batch_ops.sync_run (batch_id, started_at, success, message) "
+        "  VALUES ($1, pg_catalog.clock_timestamp(), false, 'running') RETURNING id, batch_id), "
+        "e AS (INSERT INTO batch_ops.batch_event (batch_id, event) SELECT r.batch_id, 'started' FROM r) "
+        "SELECT id FROM r",
+        {pg::int8_param(id)});
+    return spi.i64(0, 0);
+}
+
+SyncStep run_sync_chunk(pg::Spi& spi, const SyncDef& d, int chunk_size) {
+    SyncStep st;
+    pg::SubTransaction sub;
+    try {
+        Plan p = make_plan(spi, d);
+        const std::string wm = "s." + pg::ident(p.watermark->name);
+        pg::Param last = d.watermark ? pg::text_param(*d.watermark) : pg::null_param(TEXTOID);
+        // The chunk ends at the watermark of its chunk_size-th row, and takes
+        // every row with that watermark (none is split across chunks).
+        spi.execute("SELECT (" + wm + ")::pg_catalog.text FROM " + p.source_sql + " AS s WHERE ($1::pg_catalog.text IS NULL OR " +
+                        wm + " > $1::" + p.watermark->type + ") ORDER BY " + wm + " OFFSET $2 LIMIT 1",
+                    {last, pg::int8_param(chunk_size > 0 ? chunk_size - 1 : 0)});
+        std::optional<std::string> upper = spi.rows() ? spi.opt_str(0, 0) : std::nullopt;
+        spi.execute(load_sql(p, d, true), {last, upper ? pg::text_param(*upper) : pg::null_param(TEXTOID)});
+        st.result.inserted = spi.i64(0, 0);
+        st.result.updated = spi.i64(0, 1);
+        st.result.deleted = spi.i64(0, 2);
+        st.watermark = spi.opt_str(0, 3);
+        sub.commit();
+        st.result.success = true;
+        st.more = upper.has_value();
+    } catch (const pg::PgError& e) {
+        sub.rollback();
+        const std::string& state = e.sqlstate();
+        if (state == "57014" || state.rfind("57P", 0) == 0) throw;
+        st.result.message = std::string("sync failed: ") + e.what();
+    } catch (const core::Error& e) {
+        sub.rollback();
+        st.result.message = std::string("sync failed: ") + e.what();
+    }
+    pg::AsOwner owner;
+    if (st.result.success && st.watermark)
+        spi.execute_cached("UPDATE batch_ops.sync SET watermark = $2 WHERE id OPERATOR(pg_catalog.=) $1",
+                           {pg::int8_param(d.id), pg::text_param(*st.watermark)});
+    return st;
+}
+
+void record_sync_chunk(pg::Spi& spi, int64_t id, int64_t run_id, const SyncStep& st, bool last) {
+    const SyncResult& r = st.result;
+    const int64_t n = r.inserted + r.updated + r.deleted;
+    pg::AsOwner owner;
+    spi.execute_cached(
+        "WITH r AS (UPDATE batch_ops.sync_run SET inserted = inserted + $3, updated = updated + $4, "
+        "    deleted = deleted + $5, records_synced = records_synced + $3 + $4 + $5, "
+        "    watermark = COALESCE($6, watermark), "
+        "    success = CASE WHEN $8 THEN $7 ELSE success END, message = CASE WHEN $8 THEN $9 ELSE message END, "
+        "    finished_at = CASE WHEN $8 THEN pg_catalog.clock_timestamp() END "
+        "  WHERE id OPERATOR(pg_catalog.=) $2 RETURNING batch_id), "
+        "u AS (UPDATE batch_ops.batch b SET total = b.total + $3 + $4 + $5, processed = b.processed + $3 + $4 + $5, "
+        "    success_count = b.success_count + $3 + $4 + $5, updated_at = pg_catalog.clock_timestamp(), "
+        "    status = CASE WHEN $8 THEN (CASE WHEN $7 THEN 'succeeded' ELSE 'failed' END)::batch_ops.batch_state "
+        "                  ELSE b.status END, "
+        "    finished_at = CASE WHEN $8 THEN pg_catalog.clock_timestamp() ELSE b.finished_at END, "
+        "    last_error = CASE WHEN $8 AND NOT $7 THEN $9 ELSE b.last_error END, "
+        "    last_error_code = CASE WHEN $8 AND NOT $7 THEN 'ERROR' ELSE b.last_error_code END "
+        "  WHERE b.id OPERATOR(pg_catalog.=) $1 RETURNING b.id) "
+        "INSERT INTO batch_ops.batch_event (batch_id, event, detail) "
+        "SELECT u.id, CASE WHEN NOT $8 THEN 'chunk' WHEN $7 THEN 'synced' ELSE 'sync_failed' END, "
+        "       pg_catalog.jsonb_build_object('records_synced', $3 + $4 + $5, 'watermark', $6) FROM u",
+        {pg::int8_param(id), pg::int8_param(run_id), pg::int8_param(r.inserted), pg::int8_param(r.updated),
+         pg::int8_param(r.deleted), st.watermark ? pg::text_param(*st.watermark) : pg::null_param(TEXTOID),
+         pg::bool_param(r.success), pg::bool_param(last), pg::text_param(r.success ? "synced" : r.message)});
+    (void)n;
 }
 
 }  // namespace batch_ops::ops

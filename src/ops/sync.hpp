@@ -47,6 +47,20 @@ struct SyncResult {
 // batch status and (incremental) the new watermark.
 SyncResult run_sync(pg::Spi& spi, const SyncDef& def);
 
+// Chunk by chunk, for the workers (incremental syncs of local sources): each
+// chunk loads the rows after the committed watermark, up to chunk_size rows
+// (all rows of its last watermark value), and commits the new watermark with
+// them, so a sync interrupted by a crash resumes where it was.
+struct SyncStep {
+    SyncResult result;
+    std::optional<std::string> watermark;
+    bool more = false;
+};
+int64_t begin_sync_run(pg::Spi& spi, int64_t id);
+SyncStep run_sync_chunk(pg::Spi& spi, const SyncDef& def, int chunk_size);
+// Adds a chunk to the run and the batch; `last` ends both (status, events).
+void record_sync_chunk(pg::Spi& spi, int64_t id, int64_t run_id, const SyncStep& step, bool last);
+
 // {batch_id, runs, successes, failures, records_synced, last_sync_time, avg_duration_ms}
 core::Json sync_statistics(pg::Spi& spi, int64_t id, Oid actor);
 

@@ -5,6 +5,7 @@
 #include "ops/sync.hpp"
 #include "pg/jsonb.hpp"
 #include "pg/security.hpp"
+#include "workers/shared.hpp"
 
 extern "C" {
 #include "tcop/utility.h"
@@ -27,6 +28,7 @@ BATCH_OPS_FUNCTION(batch_ops_create_sync) {
 
 BATCH_OPS_FUNCTION(batch_ops_batch_sync) {
     int64_t id = PG_GETARG_INT64(0);
+    bool background = PG_GETARG_BOOL(1);
     pg::check_schema_version();
     pg::guard([] { PreventCommandIfReadOnly("batch_sync()"); });
     core::Json r = core::Json::object();
@@ -44,6 +46,35 @@ BATCH_OPS_FUNCTION(batch_ops_batch_sync) {
             throw core::Error(core::sqlstate::object_not_in_state,
                               "batch " + std::to_string(id) + " cannot be synced now: its status is " + status,
                               "A sync batch runs once at a time.", "Wait for it with batch_ops.batch_wait().");
+        if (background) {
+            // Queued for the workers; an incremental sync runs chunk by chunk.
+            if (!workers::preloaded())
+                throw core::Error(core::sqlstate::object_not_in_state,
+                                  "background syncs need batch_ops in shared_preload_libraries", {},
+                                  "Run it inline: batch_ops.batch_sync(id).");
+            pg::AsOwner owner;
+            spi.execute_cached(
+                "WITH u AS (UPDATE batch_ops.batch SET status = 'queued', total = 0, processed = 0, "
+                "  success_count = 0, failure_count = 0, skipped_count = 0, cancelled_count = 0, finished_at = NULL, "
+                "  started_at = NULL, next_attempt_at = NULL, worker_pid = NULL, last_error = NULL, "
+                "  last_error_code = NULL, updated_at = pg_catalog.clock_timestamp() "
+                "  WHERE id OPERATOR(pg_catalog.=) $1 RETURNING id) "
+                "INSERT INTO batch_ops.batch_event (batch_id, event, actor) "
+                "SELECT u.id, 'queued', $2::pg_catalog.regrole FROM u",
+                {pg::int8_param(id), {OIDOID, ObjectIdGetDatum(pg::current_role()), false}});
+            workers::wake_at_commit();
+            r.set("success", core::Json::boolean(true));
+            r.set("batch_id", core::Json::number(id));
+            r.set("message", core::Json::string("queued"));
+            r.set("status", core::Json::string("queued"));
+            r.set("sync_time", core::Json::null());
+            r.set("records_synced", core::Json::number(0));
+        }
+    }
+    if (background) return pg::to_jsonb(r);  // built outside SPI's memory
+    {
+        pg::Spi spi;
+        ops::SyncDef def = ops::load_sync(spi, id, pg::current_role());
         ops::SyncResult res = ops::run_sync(spi, def);
         r.set("success", core::Json::boolean(res.success));
         r.set("batch_id", core::Json::number(id));

@@ -114,6 +114,7 @@ private:
     // while the registration and the table are unchanged.
     std::unordered_map<std::string, std::pair<std::string, ops::TargetInfo>> targets_;
     std::unordered_map<int64_t, int> next_chunk_;  // where a running batch goes on
+    std::unordered_map<int64_t, int64_t> sync_runs_;  // sync batch -> its sync_run row in progress
     Throttle throttle_;
     int bundle_ = 32;  // batches claimed at once; 1 after an error, to isolate it
     TimestampTz last_cleanup_ = 0;
@@ -156,6 +157,7 @@ void Executor::transaction(const char* activity, F&& body) {
         disable_timeout(STATEMENT_TIMEOUT, false);
         AbortCurrentTransaction();
         next_chunk_.clear();  // what this transaction did is undone: look again from the start
+        sync_runs_.clear();
         MemoryContextSwitchTo(cxt_);
         throw;
     }
@@ -295,12 +297,36 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
         std::string activity = "batch_ops: sync batch " + std::to_string(id);
         pg::guard([&] { pgstat_report_activity(STATE_RUNNING, activity.c_str()); });
         ops::SyncDef def = ops::load_sync(spi, id, owner_role);
-        {
+        if (!def.options.incremental || def.options.connection) {
+            // A full sync has no point to resume from (and delete_missing
+            // needs the whole source): one transaction.
             pg::AsRole as(owner_role, true);
             (void)ops::run_sync(spi, def);
+            return false;
         }
-        requests_.erase(id);
-        return false;
+        // Incremental: chunk by chunk, the watermark committed with each.
+        auto run = sync_runs_.find(id);
+        if (run == sync_runs_.end()) run = sync_runs_.emplace(id, ops::begin_sync_run(spi, id)).first;
+        int chunk = def.options.chunk_size > 0 ? def.options.chunk_size : settings::chunk_size;
+        ops::SyncStep step;
+        {
+            pg::AsRole as(owner_role, true);
+            step = ops::run_sync_chunk(spi, def, chunk);
+        }
+        const bool last = !step.result.success || !step.more;
+        ops::record_sync_chunk(spi, id, run->second, step, last);
+        spi.execute_cached(
+            "SELECT b.id, b.status::pg_catalog.text, b.total, b.processed, b.success_count, b.failure_count "
+            "  FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1",
+            {pg::int8_param(id)});
+        ProgressRow p{spi.i64(0, 0), spi.str(0, 1), spi.i64(0, 2), spi.i64(0, 3), spi.i64(0, 4), spi.i64(0, 5)};
+        notify_progress(p, last, throttle_);
+        if (last) {
+            sync_runs_.erase(id);
+            throttle_.forget(id);
+            if (p.status == "failed") ops::cascade_upstream_failure(spi, id);
+        }
+        return !last;
     }
     Oid submitter;
     bool dry_run, cancelling;
