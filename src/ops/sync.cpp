@@ -251,12 +251,20 @@ std::string load_sql(const Plan& p, const SyncDef& d, bool bounded = false) {
     std::string conflict = set.empty() ? "DO NOTHING"
                                        : "DO UPDATE SET " + set + " WHERE (" + distinct_t +
                                              ") IS DISTINCT FROM (" + distinct_x + ")";
-    std::string sql = "WITH src AS MATERIALIZED (SELECT " + select + wm_select + " FROM " + p.source_sql + " AS s" +
-                      where + "), "
-                      "up AS (INSERT INTO " + p.target_sql + " AS t (" + cols + ") SELECT " + cols +
-                      " FROM src ON CONFLICT (" + key_list + ") " + conflict +
-                      " RETURNING (t.xmax::pg_catalog.text OPERATOR(pg_catalog.=) '0') AS inserted)";
     const bool deletes = d.options.delete_missing && !d.options.incremental;
+    std::string sql;
+    if (!p.watermark && !deletes) {
+        // The source is read once: no materialized copy of it.
+        sql = "WITH up AS (INSERT INTO " + p.target_sql + " AS t (" + cols + ") SELECT " + select + " FROM " +
+              p.source_sql + " AS s" + where + " ON CONFLICT (" + key_list + ") " + conflict +
+              " RETURNING (t.xmax::pg_catalog.text OPERATOR(pg_catalog.=) '0') AS inserted)";
+    } else {
+        sql = "WITH src AS MATERIALIZED (SELECT " + select + wm_select + " FROM " + p.source_sql + " AS s" + where +
+              "), "
+              "up AS (INSERT INTO " + p.target_sql + " AS t (" + cols + ") SELECT " + cols +
+              " FROM src ON CONFLICT (" + key_list + ") " + conflict +
+              " RETURNING (t.xmax::pg_catalog.text OPERATOR(pg_catalog.=) '0') AS inserted)";
+    }
     if (deletes)
         sql += ", del AS (DELETE FROM " + p.target_sql + " AS t WHERE NOT EXISTS (SELECT 1 FROM src WHERE " +
                key_join + ") RETURNING 1)";
