@@ -2,7 +2,7 @@
 
 #include "core/error.hpp"
 #include "pg/security.hpp"
-#include "workers/progress.hpp"
+#include "ops/progress.hpp"
 
 namespace batch_ops::ops {
 
@@ -36,18 +36,6 @@ const char* const kRequeue =
     "SELECT u.id, CASE WHEN $2 THEN 'retried' ELSE 're_armed' END, $3::pg_catalog.regrole, "
     "       pg_catalog.jsonb_build_object('attempt', u.attempt, 'requeued_items', u.requeued, 'by_batch', $4) "
     "  FROM u";
-
-// Every status change is announced on the progress channel.
-void announce(pg::Spi& spi, int64_t id) {
-    spi.execute_cached(
-        "SELECT b.id, b.status::pg_catalog.text, b.total, b.processed, b.success_count, b.failure_count "
-        "  FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1",
-        {pg::int8_param(id)});
-    if (spi.rows() == 0) return;
-    workers::ProgressRow p{spi.i64(0, 0), spi.str(0, 1), spi.i64(0, 2), spi.i64(0, 3), spi.i64(0, 4), spi.i64(0, 5)};
-    workers::Throttle once;
-    workers::notify_progress(p, true, once);
-}
 
 void requeue(pg::Spi& spi, int64_t id, bool retry, Oid actor, int64_t by_batch) {
     spi.execute_cached(kRequeue, {pg::int8_param(id), pg::bool_param(retry), {OIDOID, ObjectIdGetDatum(actor), false},

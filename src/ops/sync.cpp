@@ -8,7 +8,7 @@
 #include "pg/jsonb.hpp"
 #include "pg/remote.hpp"
 #include "pg/security.hpp"
-#include "workers/progress.hpp"
+#include "ops/progress.hpp"
 
 extern "C" {
 #include "access/transam.h"
@@ -550,13 +550,7 @@ SyncResult run_sync(pg::Spi& spi, const SyncDef& d) {
          pg::jsonb_text_param(detail.dump()),
          pg::int8_param(static_cast<int64_t>(secs) * 1000000 + usecs),
          {OIDOID, ObjectIdGetDatum(pg::current_role()), false}});
-    spi.execute_cached(
-        "SELECT b.id, b.status::pg_catalog.text, b.total, b.processed, b.success_count, b.failure_count "
-        "  FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1",
-        {pg::int8_param(d.id)});
-    workers::ProgressRow pr{spi.i64(0, 0), spi.str(0, 1), spi.i64(0, 2), spi.i64(0, 3), spi.i64(0, 4), spi.i64(0, 5)};
-    workers::Throttle once;
-    workers::notify_progress(pr, true, once);
+    announce(spi, d.id);
     return r;
 }
 

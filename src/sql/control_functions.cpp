@@ -11,7 +11,7 @@
 #include "ops/retry.hpp"
 #include "pg/jsonb.hpp"
 #include "pg/security.hpp"
-#include "workers/progress.hpp"
+#include "ops/progress.hpp"
 #include "workers/shared.hpp"
 
 extern "C" {
@@ -122,19 +122,14 @@ BATCH_OPS_FUNCTION(batch_ops_batch_cancel) {
             "INSERT INTO batch_ops.batch_event (batch_id, event, actor) "
             "SELECT u.id, 'cancel_requested', $2::pg_catalog.regrole FROM u",
             {pg::int8_param(id), {OIDOID, ObjectIdGetDatum(me), false}});
-        spi.execute_cached("SELECT b.id, b.status::pg_catalog.text, b.total, b.processed, b.success_count, "
-                           "b.failure_count FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1",
-                           {pg::int8_param(id)});
-        workers::ProgressRow p{spi.i64(0, 0), spi.str(0, 1), spi.i64(0, 2), spi.i64(0, 3), spi.i64(0, 4), spi.i64(0, 5)};
-        workers::Throttle throttle;
-        workers::notify_progress(p, true, throttle);  // running -> cancelling is a status change
+        ops::announce(spi, id);  // running -> cancelling is a status change
         return BoolGetDatum(true);
     }
     // queued (or a sync batch not yet run): cancelled at once.
-    workers::cancel_pending(spi, id);
-    workers::ProgressRow p = workers::finish_background(spi, id, true, me);
-    workers::Throttle throttle;
-    workers::notify_progress(p, true, throttle);
+    ops::cancel_pending(spi, id);
+    ops::ProgressRow p = ops::finish_background(spi, id, true, me);
+    ops::Throttle throttle;
+    ops::notify_progress(p, true, throttle);
     return BoolGetDatum(true);
 }
 

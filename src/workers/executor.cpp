@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "core/results.hpp"
 #include "ops/batch_store.hpp"
+#include "ops/progress.hpp"
 #include "ops/retry.hpp"
 #include "ops/runner.hpp"
 #include "ops/sync.hpp"
@@ -18,7 +19,6 @@
 #include "pg/security.hpp"
 #include "pg/spi.hpp"
 #include "sql/settings.hpp"
-#include "workers/progress.hpp"
 #include "workers/shared.hpp"
 
 extern "C" {
@@ -35,6 +35,14 @@ extern "C" {
 }
 
 namespace batch_ops::workers {
+
+using ops::add_progress;
+using ops::cancel_pending;
+using ops::fail_or_retry;
+using ops::finish_background;
+using ops::notify_progress;
+using ops::ProgressRow;
+using ops::Throttle;
 
 namespace {
 
@@ -315,11 +323,7 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
         }
         const bool last = !step.result.success || !step.more;
         ops::record_sync_chunk(spi, id, run->second, step, last);
-        spi.execute_cached(
-            "SELECT b.id, b.status::pg_catalog.text, b.total, b.processed, b.success_count, b.failure_count "
-            "  FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1",
-            {pg::int8_param(id)});
-        ProgressRow p{spi.i64(0, 0), spi.str(0, 1), spi.i64(0, 2), spi.i64(0, 3), spi.i64(0, 4), spi.i64(0, 5)};
+        ProgressRow p = ops::progress_of(spi, id);
         notify_progress(p, last, throttle_);
         if (last) {
             sync_runs_.erase(id);

@@ -1,4 +1,4 @@
-#include "workers/progress.hpp"
+#include "ops/progress.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -15,7 +15,7 @@ extern "C" {
 #include "utils/fmgrprotos.h"
 }
 
-namespace batch_ops::workers {
+namespace batch_ops::ops {
 
 namespace {
 
@@ -113,7 +113,7 @@ ProgressRow finish_background(pg::Spi& spi, int64_t id, bool cancelling, Oid act
         {pg::int8_param(id), pg::bool_param(cancelling),
          OidIsValid(actor) ? pg::Param{OIDOID, ObjectIdGetDatum(actor), false} : pg::null_param(OIDOID)});
     ProgressRow p = read_progress(spi);
-    if (p.status == "failed" || p.status == "cancelled") ops::cascade_upstream_failure(spi, id);
+    if (p.status == "failed" || p.status == "cancelled") cascade_upstream_failure(spi, id);
     return p;
 }
 
@@ -200,6 +200,18 @@ std::string progress_payload(const ProgressRow& p) {
     return j.dump();
 }
 
+ProgressRow progress_of(pg::Spi& spi, int64_t id) {
+    spi.execute_cached(std::string("SELECT ") + kProgressColumns +
+                           " FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1",
+                       {pg::int8_param(id)});
+    return read_progress(spi);
+}
+
+void announce(pg::Spi& spi, int64_t id) {
+    Throttle once;
+    notify_progress(progress_of(spi, id), true, once);
+}
+
 void notify_progress(const ProgressRow& p, bool force, Throttle& throttle) {
     if (p.id == 0 || !throttle.allow(p.id, force)) return;
     std::string payload = progress_payload(p);
@@ -217,4 +229,4 @@ void notify_progress(const ProgressRow& p, bool force, Throttle& throttle) {
     });
 }
 
-}  // namespace batch_ops::workers
+}  // namespace batch_ops::ops

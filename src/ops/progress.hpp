@@ -9,7 +9,7 @@
 
 #include "core/results.hpp"
 
-namespace batch_ops::workers {
+namespace batch_ops::ops {
 
 struct ProgressRow {
     int64_t id = 0;
@@ -44,9 +44,14 @@ ProgressRow fail_or_retry(pg::Spi& spi, int64_t id, const std::string& code, con
 
 // The NOTIFY payload of API.md section 7 (ids and counts only).
 std::string progress_payload(const ProgressRow& p);
+// The batch's current progress row.
+ProgressRow progress_of(pg::Spi& spi, int64_t id);
+// Announces a status change of the batch (always sent: never throttled).
+void announce(pg::Spi& spi, int64_t id);
+
 // Sends it on batch_ops.notify_channel, inside the current transaction,
 // unless throttled (never for a status change: force) or the server's
 // notification queue is over half full (then it is skipped with a log line).
 void notify_progress(const ProgressRow& p, bool force, Throttle& throttle);
 
-}  // namespace batch_ops::workers
+}  // namespace batch_ops::ops
