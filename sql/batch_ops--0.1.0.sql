@@ -150,7 +150,7 @@ CREATE TABLE batch_ops.sync_run (
     batch_id       bigint NOT NULL REFERENCES batch_ops.batch (id) ON DELETE CASCADE,
     started_at     timestamptz NOT NULL,
     finished_at    timestamptz,
-    success        boolean NOT NULL,
+    success        boolean,  -- NULL while running, or when interrupted (a crash) and resumed by a later run
     inserted       bigint NOT NULL DEFAULT 0,
     updated        bigint NOT NULL DEFAULT 0,
     deleted        bigint NOT NULL DEFAULT 0,

@@ -235,8 +235,10 @@ std::string load_sql(const Plan& p, const SyncDef& d, bool bounded = false) {
     }
     for (const auto& k : p.keys) {
         key_list += (key_list.empty() ? "" : ", ") + pg::ident(k);
-        key_join += (key_join.empty() ? "" : " AND ") + std::string("src.") + pg::ident(k) +
-                    " IS NOT DISTINCT FROM t." + pg::ident(k);
+        // "=" (not IS NOT DISTINCT FROM) so the anti-join can hash: keys are
+        // upsert keys, and NULL keys never match there either.
+        key_join += (key_join.empty() ? "" : " AND ") + std::string("src.") + pg::ident(k) + " OPERATOR(pg_catalog.=) t." +
+                    pg::ident(k);
     }
     std::string wm_select, where;
     if (p.watermark) {
@@ -558,7 +560,7 @@ core::Json sync_statistics(pg::Spi& spi, int64_t id, Oid actor) {
     (void)load_sync(spi, id, actor);
     pg::AsOwner owner;
     spi.execute_cached(
-        "SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE success), "
+        "SELECT pg_catalog.count(success), pg_catalog.count(*) FILTER (WHERE success), "
         "       pg_catalog.count(*) FILTER (WHERE NOT success), COALESCE(pg_catalog.sum(records_synced), 0)::pg_catalog.int8, "
         "       pg_catalog.to_jsonb(pg_catalog.max(finished_at)) #>> '{}', "
         "       pg_catalog.round(pg_catalog.avg(EXTRACT(epoch FROM finished_at - started_at) * 1000))::pg_catalog.int8 "
@@ -582,9 +584,16 @@ namespace batch_ops::ops {
 
 int64_t begin_sync_run(pg::Spi& spi, int64_t id) {
     pg::AsOwner owner;
+    // A run left open by an executor that died is closed: it was interrupted,
+    // and this one goes on from its committed watermark.
+    spi.execute_cached(
+        "UPDATE batch_ops.sync_run SET finished_at = pg_catalog.clock_timestamp(), "
+        "  message = 'interrupted; resumed by the next run' "
+        " WHERE batch_id OPERATOR(pg_catalog.=) $1 AND finished_at IS NULL",
+        {pg::int8_param(id)});
     spi.execute_cached(
         "WITH r AS (INSERT INTO batch_ops.sync_run (batch_id, started_at, success, message) "
-        "  VALUES ($1, pg_catalog.clock_timestamp(), false, 'running') RETURNING id, batch_id), "
+        "  VALUES ($1, pg_catalog.clock_timestamp(), NULL, 'running') RETURNING id, batch_id), "
         "e AS (INSERT INTO batch_ops.batch_event (batch_id, event) SELECT r.batch_id, 'started' FROM r) "
         "SELECT id FROM r",
         {pg::int8_param(id)});

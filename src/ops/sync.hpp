@@ -61,7 +61,7 @@ SyncStep run_sync_chunk(pg::Spi& spi, const SyncDef& def, int chunk_size);
 // Adds a chunk to the run and the batch; `last` ends both (status, events).
 void record_sync_chunk(pg::Spi& spi, int64_t id, int64_t run_id, const SyncStep& step, bool last);
 
-// {batch_id, runs, successes, failures, records_synced, last_sync_time, avg_duration_ms}
+// {batch_id, runs (finished ones: interrupted runs are not counted), successes, failures, records_synced, last_sync_time, avg_duration_ms}
 core::Json sync_statistics(pg::Spi& spi, int64_t id, Oid actor);
 
 }  // namespace batch_ops::ops
