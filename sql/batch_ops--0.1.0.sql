@@ -74,8 +74,10 @@ CREATE TABLE batch_ops.batch (
         CHECK (success_count + failure_count + skipped_count + cancelled_count = processed AND processed <= total),
     CONSTRAINT batch_idempotency UNIQUE (submitted_by, idempotency_key)
 );
-CREATE INDEX batch_status_idx ON batch_ops.batch (status, priority DESC, created_at)
-    WHERE status IN ('queued', 'running', 'cancelling');
+-- The queue, in claiming order; batches in flight; batches waiting on others.
+CREATE INDEX batch_queue_idx ON batch_ops.batch (priority DESC, id) WHERE status = 'queued';
+CREATE INDEX batch_active_idx ON batch_ops.batch (id) WHERE status IN ('running', 'cancelling');
+CREATE INDEX batch_waiting_idx ON batch_ops.batch (id) WHERE status = 'queued' AND depends_on IS NOT NULL;
 CREATE INDEX batch_finished_idx ON batch_ops.batch (finished_at) WHERE finished_at IS NOT NULL;
 
 -- Item results, one compact row per chunk of items: target ids, one status

@@ -200,7 +200,7 @@ std::vector<int64_t> Executor::claim(pg::Spi& spi, int max) {
     pg::AsOwner owner;
     // A batch submitted while its upstream was still running may have
     // committed after that upstream failed (and missed its cascade): fail such
-    // batches now.
+    // batches now (batch_waiting_idx keeps this cheap).
     spi.execute_cached(
         "SELECT DISTINCT d.id FROM batch_ops.batch b "
         "  JOIN batch_ops.batch d ON d.id OPERATOR(pg_catalog.=) ANY (b.depends_on) "
@@ -210,34 +210,46 @@ std::vector<int64_t> Executor::claim(pg::Spi& spi, int max) {
     std::vector<int64_t> broken;
     for (uint64_t i = 0; i < spi.rows(); ++i) broken.push_back(spi.i64(i, 0));
     for (int64_t up : broken) ops::cascade_upstream_failure(spi, up);
-    // Queued batches whose time has come and whose dependencies succeeded,
-    // and batches left running by an executor that is gone (crash, kill,
-    // restart): they resume from their first pending item.
+
+    // Batches left running by an executor that is gone (crash, kill,
+    // restart) first: they resume from their first pending item.
+    std::vector<int64_t> ids;
     spi.execute_cached(
         "WITH c AS (SELECT b.id FROM batch_ops.batch b "
-        "  WHERE ((b.status OPERATOR(pg_catalog.=) 'queued' "
-        "          AND (b.next_attempt_at IS NULL OR b.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now())) "
-        "      OR (b.status IN ('running', 'cancelling') "
-        "          AND (b.worker_pid IS NULL OR b.worker_pid OPERATOR(pg_catalog.<>) ALL ($1::pg_catalog.int4[])))) "
-        "    AND (b.depends_on IS NULL OR NOT EXISTS (SELECT 1 FROM batch_ops.batch d "
-        "          WHERE d.id OPERATOR(pg_catalog.=) ANY (b.depends_on) "
-        "            AND d.status OPERATOR(pg_catalog.<>) 'succeeded')) "
-        "  ORDER BY b.priority DESC, b.id LIMIT $2 FOR UPDATE SKIP LOCKED) "
-        "UPDATE batch_ops.batch b SET status = CASE WHEN b.status OPERATOR(pg_catalog.=) 'queued' "
-        "         THEN 'running'::batch_ops.batch_state ELSE b.status END, "
-        "       started_at = COALESCE(b.started_at, pg_catalog.clock_timestamp()), "
-        "       worker_pid = $3, updated_at = pg_catalog.clock_timestamp() "
-        "  FROM c WHERE b.id OPERATOR(pg_catalog.=) c.id "
-        "RETURNING b.id, b.status::pg_catalog.text, b.total, b.processed, b.success_count, b.failure_count",
+        "  WHERE b.status IN ('running', 'cancelling') "
+        "    AND (b.worker_pid IS NULL OR b.worker_pid OPERATOR(pg_catalog.<>) ALL ($1::pg_catalog.int4[])) "
+        "  ORDER BY b.id LIMIT $2 FOR UPDATE SKIP LOCKED) "
+        "UPDATE batch_ops.batch b SET worker_pid = $3, updated_at = pg_catalog.clock_timestamp() "
+        "  FROM c WHERE b.id OPERATOR(pg_catalog.=) c.id RETURNING b.id",
         {pg::text_array_param(live), pg::int4_param(max), pg::int4_param(MyProcPid)});
-    std::vector<int64_t> ids;
-    std::vector<ProgressRow> started;
-    for (uint64_t i = 0; i < spi.rows(); ++i) {
-        ids.push_back(spi.i64(i, 0));
-        started.push_back({spi.i64(i, 0), spi.str(i, 1), spi.i64(i, 2), spi.i64(i, 3), spi.i64(i, 4), spi.i64(i, 5)});
+    for (uint64_t i = 0; i < spi.rows(); ++i) ids.push_back(spi.i64(i, 0));
+
+    // Then queued batches whose time has come and whose dependencies
+    // succeeded, in priority order (batch_queue_idx: no sort).
+    const int room = max - static_cast<int>(ids.size());
+    if (room > 0) {
+        spi.execute_cached(
+            "WITH c AS (SELECT b.id FROM batch_ops.batch b "
+            "  WHERE b.status OPERATOR(pg_catalog.=) 'queued' "
+            "    AND (b.next_attempt_at IS NULL OR b.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()) "
+            "    AND (b.depends_on IS NULL OR NOT EXISTS (SELECT 1 FROM batch_ops.batch d "
+            "          WHERE d.id OPERATOR(pg_catalog.=) ANY (b.depends_on) "
+            "            AND d.status OPERATOR(pg_catalog.<>) 'succeeded')) "
+            "  ORDER BY b.priority DESC, b.id LIMIT $1 FOR UPDATE SKIP LOCKED) "
+            "UPDATE batch_ops.batch b SET status = 'running', "
+            "       started_at = COALESCE(b.started_at, pg_catalog.clock_timestamp()), "
+            "       worker_pid = $2, updated_at = pg_catalog.clock_timestamp() "
+            "  FROM c WHERE b.id OPERATOR(pg_catalog.=) c.id "
+            "RETURNING b.id, b.status::pg_catalog.text, b.total, b.processed, b.success_count, b.failure_count",
+            {pg::int4_param(room), pg::int4_param(MyProcPid)});
+        std::vector<ProgressRow> started;
+        for (uint64_t i = 0; i < spi.rows(); ++i) {
+            ids.push_back(spi.i64(i, 0));
+            started.push_back({spi.i64(i, 0), spi.str(i, 1), spi.i64(i, 2), spi.i64(i, 3), spi.i64(i, 4), spi.i64(i, 5)});
+        }
+        // queued -> running is a status change: always announced.
+        for (const auto& p : started) notify_progress(p, true, throttle_);
     }
-    // queued -> running is a status change: always announced.
-    for (const auto& p : started) notify_progress(p, true, throttle_);
     if (ids.empty()) {
         // Nothing to do now: sleep no longer than until the next backoff ends.
         spi.execute_cached(
