@@ -81,14 +81,14 @@ void cancel_pending(pg::Spi& spi, int64_t id) {
         {pg::int8_param(id)});
 }
 
-ProgressRow finish_background(pg::Spi& spi, int64_t id, bool cancelling, Oid actor) {
+ProgressRow finish_background(pg::Spi& spi, int64_t id, bool cancelling, Oid actor, bool failed) {
     pg::AsOwner owner;
     spi.execute_cached(
         // The first failed item is looked up only when there is one (the
         // correlated subqueries in CASE run only for that branch).
         std::string("WITH u AS (UPDATE batch_ops.batch AS b SET "
                     "  status = CASE WHEN $2 THEN 'cancelled' "
-                    "    WHEN b.failure_count + b.skipped_count + b.cancelled_count > 0 THEN 'failed' "
+                    "    WHEN $4 OR b.failure_count + b.skipped_count + b.cancelled_count > 0 THEN 'failed' "
                     "    ELSE 'succeeded' END::batch_ops.batch_state, "
                     "  last_error = CASE WHEN b.failure_count > 0 THEN COALESCE((SELECT b.failure_count || ' of ' || "
                     "      b.total || ' items failed; first: ' || i.target_id || ': ' || i.message "
@@ -111,8 +111,18 @@ ProgressRow finish_background(pg::Spi& spi, int64_t id, bool cancelling, Oid act
             "    'skipped_count', u.skipped_count, 'cancelled_count', u.cancelled_count) FROM u) "
             "SELECT * FROM u",
         {pg::int8_param(id), pg::bool_param(cancelling),
-         OidIsValid(actor) ? pg::Param{OIDOID, ObjectIdGetDatum(actor), false} : pg::null_param(OIDOID)});
+         OidIsValid(actor) ? pg::Param{OIDOID, ObjectIdGetDatum(actor), false} : pg::null_param(OIDOID),
+         pg::bool_param(failed)});
     ProgressRow p = read_progress(spi);
+    // A sync run the batch left open ends with it.
+    spi.execute_cached(
+        "UPDATE batch_ops.sync_run SET finished_at = pg_catalog.clock_timestamp(), "
+        "  success = $2 OPERATOR(pg_catalog.=) 'succeeded', "
+        "  message = CASE WHEN $2 OPERATOR(pg_catalog.=) 'succeeded' THEN 'synced' "
+        "                 ELSE COALESCE((SELECT b.last_error FROM batch_ops.batch b "
+        "                                 WHERE b.id OPERATOR(pg_catalog.=) $1), $2) END "
+        " WHERE batch_id OPERATOR(pg_catalog.=) $1 AND finished_at IS NULL",
+        {pg::int8_param(id), pg::text_param(p.status.empty() ? std::string("failed") : p.status)});
     if (p.status == "failed" || p.status == "cancelled") cascade_upstream_failure(spi, id);
     return p;
 }
@@ -181,7 +191,7 @@ ProgressRow fail_or_retry(pg::Spi& spi, int64_t id, const std::string& code, con
             "  FROM n WHERE b.id OPERATOR(pg_catalog.=) $1",
             {pg::int8_param(id), pg::text_param(code), pg::text_param(message)});
     }
-    ProgressRow p = finish_background(spi, id, false);
+    ProgressRow p = finish_background(spi, id, false, InvalidOid, true);
     return p;
 }
 

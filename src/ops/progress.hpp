@@ -33,9 +33,11 @@ ProgressRow add_progress(pg::Spi& spi, int64_t id, const core::Counts& delta, co
 void cancel_pending(pg::Spi& spi, int64_t id);
 // Ends a batch whose items are all done: its final status from its counters,
 // last_error from its first failed item, and the terminal event (its actor:
-// `actor`, or the submitter by default). A failed or cancelled batch fails its
+// `actor`, or the submitter by default); `failed`: the batch itself failed
+// (also when it has no items, like a sync). A failed or cancelled batch fails its
 // queued dependents (UPSTREAM_FAILED).
-ProgressRow finish_background(pg::Spi& spi, int64_t id, bool cancelling, Oid actor = InvalidOid);
+ProgressRow finish_background(pg::Spi& spi, int64_t id, bool cancelling, Oid actor = InvalidOid,
+                              bool failed = false);
 // A batch-level error: with `transient` and attempts left, the batch goes back
 // to queued with an exponential backoff (next_attempt_at); otherwise its
 // pending items fail with the error and the batch ends failed.

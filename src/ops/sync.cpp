@@ -340,6 +340,17 @@ core::Json options_without_secrets(const core::Json& options) {
     return o;
 }
 
+// New batch ids must not meet the ids of sync definitions restored by
+// pg_dump (whose batch rows are not dumped).
+void bump_batch_ids(pg::Spi& spi) {
+    spi.execute_cached(
+        "SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence('batch_ops.batch', 'id'), m.id) "
+        "  FROM (SELECT pg_catalog.max(id) AS id FROM batch_ops.sync) m, "
+        "       (SELECT last_value FROM batch_ops.batch_id_seq) l "
+        " WHERE m.id IS NOT NULL AND m.id > l.last_value",
+        {});
+}
+
 }  // namespace
 
 int64_t create_sync(pg::Spi& spi, const std::string& name, const std::string& source, Oid target,
@@ -407,6 +418,7 @@ int64_t create_sync(pg::Spi& spi, const std::string& name, const std::string& so
     request.set("target", core::Json::string(target_name));
     request.set("options", options_without_secrets(options_json));
     pg::AsOwner owner;
+    bump_batch_ids(spi);
     spi.execute_cached("SELECT 1 FROM batch_ops.sync WHERE name OPERATOR(pg_catalog.=) $1", {pg::text_param(name)});
     if (spi.rows() > 0) throw Error(sqlstate::duplicate_object, "sync " + quoted(name) + " already exists");
     spi.execute_cached(
@@ -429,16 +441,20 @@ SyncDef load_sync(pg::Spi& spi, int64_t id, Oid actor) {
         pg::AsOwner owner;
         spi.execute_cached(
             "SELECT b.kind, s.name, s.source, s.source_is_query, s.target::pg_catalog.oid::pg_catalog.int8, "
-            "       s.options::pg_catalog.text, b.submitted_by::pg_catalog.oid::pg_catalog.int8, s.watermark, "
-            "       s.id IS NULL "
-            "  FROM batch_ops.batch b LEFT JOIN batch_ops.sync s ON s.id OPERATOR(pg_catalog.=) b.id "
-            " WHERE b.id OPERATOR(pg_catalog.=) $1",
+            "       s.options::pg_catalog.text, s.created_by::pg_catalog.oid::pg_catalog.int8, s.watermark, "
+            "       s.id IS NULL, b.id IS NULL "
+            "  FROM (SELECT $1::pg_catalog.int8 AS id) k "
+            "  LEFT JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) k.id "
+            "  LEFT JOIN batch_ops.sync s ON s.id OPERATOR(pg_catalog.=) k.id",
             {pg::int8_param(id)});
     }
-    if (spi.rows() == 0) throw Error(sqlstate::no_data_found, "batch " + std::to_string(id) + " does not exist");
-    if (spi.str(0, 0) != "sync" || spi.boolean(0, 8))
-        throw Error(sqlstate::invalid_parameter_value, "batch " + std::to_string(id) + " is not a sync batch",
-                    {}, "Sync batches are made by batch_ops.create_sync().");
+    const bool no_sync = spi.boolean(0, 8), no_batch = spi.boolean(0, 9);
+    if (no_sync && no_batch)
+        throw Error(sqlstate::no_data_found, "batch " + std::to_string(id) + " does not exist");
+    if (no_sync || spi.str(0, 0) != "sync")
+        if (!no_batch)
+            throw Error(sqlstate::invalid_parameter_value, "batch " + std::to_string(id) + " is not a sync batch",
+                        {}, "Sync batches are made by batch_ops.create_sync().");
     SyncDef d;
     d.id = id;
     d.name = spi.str(0, 1);
@@ -451,6 +467,21 @@ SyncDef load_sync(pg::Spi& spi, int64_t id, Oid actor) {
     if (d.owner != actor && !pg::is_admin(actor))
         throw Error(sqlstate::insufficient_privilege, "permission denied for batch " + std::to_string(id),
                     "The sync was created by another role.");
+    if (no_batch) {
+        // A definition restored by pg_dump (its batch history is not dumped):
+        // its batch row comes back, with the same id.
+        core::Json request = core::Json::object();
+        request.set("name", core::Json::string(d.name));
+        request.set("source", core::Json::string(d.source));
+        pg::AsOwner owner;
+        spi.execute_cached(
+            "WITH b AS (INSERT INTO batch_ops.batch (id, kind, operation, target_type, request, status, execution, "
+            "  submitted_by, total) SELECT $1, 'sync', 'sync', s.target::pg_catalog.text, $2, 'created', 'inline', "
+            "  s.created_by, 0 FROM batch_ops.sync s WHERE s.id OPERATOR(pg_catalog.=) $1 RETURNING id) "
+            "INSERT INTO batch_ops.batch_event (batch_id, event) SELECT b.id, 'restored' FROM b",
+            {pg::int8_param(id), pg::jsonb_text_param(request.dump())});
+        bump_batch_ids(spi);
+    }
     Datum jb = pg::jsonb_from_text(options);
     d.options = core::parse_sync_options(pg::from_jsonb(DatumGetJsonbP(jb)));
     return d;
@@ -562,8 +593,9 @@ core::Json sync_statistics(pg::Spi& spi, int64_t id, Oid actor) {
     spi.execute_cached(
         "SELECT pg_catalog.count(success), pg_catalog.count(*) FILTER (WHERE success), "
         "       pg_catalog.count(*) FILTER (WHERE NOT success), COALESCE(pg_catalog.sum(records_synced), 0)::pg_catalog.int8, "
-        "       pg_catalog.to_jsonb(pg_catalog.max(finished_at)) #>> '{}', "
-        "       pg_catalog.round(pg_catalog.avg(EXTRACT(epoch FROM finished_at - started_at) * 1000))::pg_catalog.int8 "
+        "       pg_catalog.to_jsonb(pg_catalog.max(finished_at) FILTER (WHERE success IS NOT NULL)) #>> '{}', "
+        "       pg_catalog.round(pg_catalog.avg(EXTRACT(epoch FROM finished_at - started_at) * 1000) "
+        "         FILTER (WHERE success IS NOT NULL))::pg_catalog.int8 "
         "  FROM batch_ops.sync_run WHERE batch_id OPERATOR(pg_catalog.=) $1",
         {pg::int8_param(id)});
     core::Json j = core::Json::object();

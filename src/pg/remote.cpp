@@ -83,6 +83,17 @@ std::string trimmed_error(PGconn* conn) {
 }  // namespace
 
 RemoteConnection::RemoteConnection(const std::string& conninfo, int connect_timeout_s, bool require_password) {
+    try {
+        connect(conninfo, connect_timeout_s, require_password);
+    } catch (...) {
+        // The destructor does not run for an object whose constructor threw.
+        if (conn_) PQfinish(conn_);
+        conn_ = nullptr;
+        throw;
+    }
+}
+
+void RemoteConnection::connect(const std::string& conninfo, int connect_timeout_s, bool require_password) {
     const char* keys[] = {"dbname", "fallback_application_name", nullptr};
     const char* values[] = {conninfo.c_str(), "batch_ops sync", nullptr};
     conn_ = PQconnectStartParams(keys, values, 1);

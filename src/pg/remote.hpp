@@ -48,6 +48,7 @@ public:
     PGconn* raw() { return conn_; }
 
 private:
+    void connect(const std::string& conninfo, int connect_timeout_s, bool require_password);
     PGresult* wait_result();  // next result of an async query, waiting on the socket
     void wait_socket(int events, long timeout_ms);
     [[noreturn]] void fail(const char* what, PGresult* res);

@@ -2,6 +2,7 @@
 #include "sql/entry.hpp"
 
 #include "core/error.hpp"
+#include "ops/progress.hpp"
 #include "ops/sync.hpp"
 #include "pg/jsonb.hpp"
 #include "pg/security.hpp"
@@ -63,6 +64,7 @@ BATCH_OPS_FUNCTION(batch_ops_batch_sync) {
                 "SELECT u.id, 'queued', $2::pg_catalog.regrole FROM u",
                 {pg::int8_param(id), {OIDOID, ObjectIdGetDatum(pg::current_role()), false}});
             workers::wake_at_commit();
+            ops::announce(spi, id);  // created/succeeded/failed -> queued
             r.set("success", core::Json::boolean(true));
             r.set("batch_id", core::Json::number(id));
             r.set("message", core::Json::string("queued"));

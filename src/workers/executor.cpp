@@ -317,6 +317,18 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
         std::string activity = "batch_ops: sync batch " + std::to_string(id);
         pg::guard([&] { pgstat_report_activity(STATE_RUNNING, activity.c_str()); });
         ops::SyncDef def = ops::load_sync(spi, id, owner_role);
+        {
+            pg::AsOwner owner;
+            spi.execute_cached("SELECT status::pg_catalog.text FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1",
+                               {pg::int8_param(id)});
+        }
+        if (spi.rows() > 0 && spi.str(0, 0) == "cancelling") {
+            // batch_cancel while running: stop at this chunk boundary.
+            ProgressRow p = finish_background(spi, id, true);
+            notify_progress(p, true, throttle_);
+            sync_runs_.erase(id);
+            return false;
+        }
         if (!def.options.incremental || def.options.connection) {
             // A full sync has no point to resume from (and delete_missing
             // needs the whole source): one transaction.
