@@ -103,7 +103,7 @@ ProgressRow finish_background(pg::Spi& spi, int64_t id, bool cancelling, Oid act
                     "  next_attempt_at = NULL "
                     "WHERE b.id OPERATOR(pg_catalog.=) $1 RETURNING ") +
             kProgressColumns +
-            ", b.submitted_by, b.skipped_count, b.cancelled_count), "
+            ", b.submitted_by, b.skipped_count, b.cancelled_count, b.kind), "
             "e AS (INSERT INTO batch_ops.batch_event (batch_id, event, actor, detail) "
             "  SELECT u.id, u.status, COALESCE($3::pg_catalog.regrole, u.submitted_by), "
             "    pg_catalog.jsonb_build_object('total', u.total, "
@@ -114,15 +114,18 @@ ProgressRow finish_background(pg::Spi& spi, int64_t id, bool cancelling, Oid act
          OidIsValid(actor) ? pg::Param{OIDOID, ObjectIdGetDatum(actor), false} : pg::null_param(OIDOID),
          pg::bool_param(failed)});
     ProgressRow p = read_progress(spi);
+    const bool sync = spi.rows() > 0 && spi.str(0, 9) == "sync";
     // A sync run the batch left open ends with it.
-    spi.execute_cached(
-        "UPDATE batch_ops.sync_run SET finished_at = pg_catalog.clock_timestamp(), "
-        "  success = $2 OPERATOR(pg_catalog.=) 'succeeded', "
-        "  message = CASE WHEN $2 OPERATOR(pg_catalog.=) 'succeeded' THEN 'synced' "
-        "                 ELSE COALESCE((SELECT b.last_error FROM batch_ops.batch b "
-        "                                 WHERE b.id OPERATOR(pg_catalog.=) $1), $2) END "
-        " WHERE batch_id OPERATOR(pg_catalog.=) $1 AND finished_at IS NULL",
-        {pg::int8_param(id), pg::text_param(p.status.empty() ? std::string("failed") : p.status)});
+    if (sync) {
+        spi.execute_cached(
+            "UPDATE batch_ops.sync_run SET finished_at = pg_catalog.clock_timestamp(), "
+            "  success = $2 OPERATOR(pg_catalog.=) 'succeeded', "
+            "  message = CASE WHEN $2 OPERATOR(pg_catalog.=) 'succeeded' THEN 'synced' "
+            "                 ELSE COALESCE((SELECT b.last_error FROM batch_ops.batch b "
+            "                                 WHERE b.id OPERATOR(pg_catalog.=) $1), $2) END "
+            " WHERE batch_id OPERATOR(pg_catalog.=) $1 AND finished_at IS NULL",
+            {pg::int8_param(id), pg::text_param(p.status.empty() ? std::string("failed") : p.status)});
+    }
     if (p.status == "failed" || p.status == "cancelled") cascade_upstream_failure(spi, id);
     return p;
 }
