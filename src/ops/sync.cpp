@@ -326,13 +326,6 @@ std::string create_staging(pg::Spi& spi, int64_t id, const std::vector<pg::Remot
     return qualified;
 }
 
-std::string now_iso() {
-    char buf[MAXDATELEN + 1];
-    TimestampTz now = GetCurrentTimestamp();
-    pg::guard([&] { JsonEncodeDateTime(buf, TimestampTzGetDatum(now), TIMESTAMPTZOID, nullptr); });
-    return buf;
-}
-
 core::Json options_without_secrets(const core::Json& options) {
     core::Json o = core::Json::object();
     for (const auto& [k, v] : options.members())
@@ -489,8 +482,8 @@ SyncDef load_sync(pg::Spi& spi, int64_t id, Oid actor) {
 
 SyncResult run_sync(pg::Spi& spi, const SyncDef& d) {
     SyncResult r;
-    r.sync_time = now_iso();
     TimestampTz t0 = GetCurrentTimestamp();
+    r.sync_time = pg::iso_timestamp(t0);
     std::optional<std::string> new_watermark;
     {
         pg::AsOwner owner;

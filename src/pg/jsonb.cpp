@@ -2,6 +2,11 @@
 
 #include <vector>
 
+extern "C" {
+#include "utils/datetime.h"
+#include "utils/json.h"
+}
+
 namespace batch_ops::pg {
 
 namespace {
@@ -146,6 +151,12 @@ Datum to_jsonb(const core::Json& value) {
         JsonbValue* res = push(&state, value, WJB_VALUE);
         return JsonbPGetDatum(JsonbValueToJsonb(res));
     });
+}
+
+std::string iso_timestamp(TimestampTz ts) {
+    char buf[MAXDATELEN + 1];
+    guard([&] { JsonEncodeDateTime(buf, TimestampTzGetDatum(ts), TIMESTAMPTZOID, nullptr); });
+    return buf;
 }
 
 std::string jsonb_text(Jsonb* jb) {

@@ -159,39 +159,35 @@ PGresult* RemoteConnection::wait_result() {
     }
 }
 
-namespace {
-
-void send(RemoteConnection& rc, PGconn* conn, const std::string& sql) {
-    if (!PQsendQuery(conn, sql.c_str()))
-        throw core::Error(kConnectionFailure, "could not send a query to the sync source: " + trimmed_error(conn));
-    (void)rc;
-}
-
-}  // namespace
-
-void RemoteConnection::command(const std::string& sql) {
-    send(*this, conn_, sql);
+PGresult* RemoteConnection::start(const std::string& sql) {
+    if (!PQsendQuery(conn_, sql.c_str()))
+        throw core::Error(kConnectionFailure, "could not send a query to the sync source: " + trimmed_error(conn_));
     int r;
     while ((r = PQflush(conn_)) == 1) wait_socket(WL_SOCKET_WRITEABLE | WL_SOCKET_READABLE, -1);
     if (r < 0) fail("could not send a query to the sync source", nullptr);
-    PGresult* res = wait_result();
-    if (!res || (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK))
-        fail("the sync source refused a command", res);
-    PQclear(res);
+    return wait_result();
+}
+
+void RemoteConnection::drain() {
+    PGresult* res;
     while ((res = wait_result()) != nullptr) PQclear(res);
 }
 
+void RemoteConnection::command(const std::string& sql) {
+    PGresult* res = start(sql);
+    if (!res || (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK))
+        fail("the sync source refused a command", res);
+    PQclear(res);
+    drain();
+}
+
 std::vector<RemoteColumn> RemoteConnection::describe(const std::string& query) {
-    send(*this, conn_, "SELECT * FROM " + query + " AS s LIMIT 0");
-    int r;
-    while ((r = PQflush(conn_)) == 1) wait_socket(WL_SOCKET_WRITEABLE | WL_SOCKET_READABLE, -1);
-    if (r < 0) fail("could not send a query to the sync source", nullptr);
-    PGresult* res = wait_result();
+    PGresult* res = start("SELECT * FROM " + query + " AS s LIMIT 0");
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) fail("could not read the sync source", res);
     std::vector<RemoteColumn> cols;
     for (int i = 0; i < PQnfields(res); ++i) cols.push_back({PQfname(res, i), PQftype(res, i)});
     PQclear(res);
-    while ((res = wait_result()) != nullptr) PQclear(res);
+    drain();
     return cols;
 }
 
@@ -204,11 +200,7 @@ std::string RemoteConnection::literal(const std::string& value) {
 }
 
 uint64_t RemoteConnection::copy_into(const std::string& query, Oid relid) {
-    send(*this, conn_, "COPY (" + query + ") TO STDOUT");
-    int r;
-    while ((r = PQflush(conn_)) == 1) wait_socket(WL_SOCKET_WRITEABLE | WL_SOCKET_READABLE, -1);
-    if (r < 0) fail("could not send a query to the sync source", nullptr);
-    PGresult* res = wait_result();
+    PGresult* res = start("COPY (" + query + ") TO STDOUT");
     if (!res || PQresultStatus(res) != PGRES_COPY_OUT) fail("could not read the sync source", res);
     PQclear(res);
     g_stream = CopyStream{conn_, nullptr, 0, 0, false};

@@ -49,6 +49,8 @@ public:
 
 private:
     void connect(const std::string& conninfo, int connect_timeout_s, bool require_password);
+    PGresult* start(const std::string& sql);  // sends a query; its first result
+    void drain();                              // reads the rest of its results
     PGresult* wait_result();  // next result of an async query, waiting on the socket
     void wait_socket(int events, long timeout_ms);
     [[noreturn]] void fail(const char* what, PGresult* res);

@@ -24,13 +24,6 @@ namespace {
 
 using core::Json;
 
-std::string now_iso() {
-    char buf[MAXDATELEN + 1];
-    TimestampTz now = GetCurrentTimestamp();
-    pg::guard([&] { JsonEncodeDateTime(buf, TimestampTzGetDatum(now), TIMESTAMPTZOID, nullptr); });
-    return buf;
-}
-
 Json dry_run_response(const core::Request& req, const ops::RunOutput& out, const std::string& started,
                       TimestampTz t0) {
     core::Counts c = core::count(out.items);
@@ -46,7 +39,7 @@ Json dry_run_response(const core::Request& req, const ops::RunOutput& out, const
     r.set("cancelled_count", Json::number(c.cancelled));
     core::add_results(r, out.items);
     r.set("started_at", Json::string(started));
-    r.set("completed_at", Json::string(now_iso()));
+    r.set("completed_at", Json::string(pg::iso_timestamp(GetCurrentTimestamp())));
     long secs;
     int usecs;
     TimestampDifference(t0, GetCurrentTimestamp(), &secs, &usecs);
@@ -98,7 +91,7 @@ Json execute(FunctionCallInfo fcinfo, bool validate_only) {
     ops::ItemRun run(spi, target, req, actor, opts);
     if (req.dry_run && req.execution == core::Execution::Inline) {
         TimestampTz t0 = GetCurrentTimestamp();
-        std::string started = now_iso();
+        std::string started = pg::iso_timestamp(t0);
         run.prepare();
         ops::RunOutput out = run.run();
         return dry_run_response(req, out, started, t0);
@@ -182,19 +175,7 @@ BATCH_OPS_FUNCTION(batch_ops_batch_status) {
     pg::check_schema_version();
     pg::Spi spi;
     (void)ops::load_batch(spi, id);  // exists, and is the caller's
-    {
-        pg::AsOwner owner;
-        spi.execute(
-            "SELECT ROW(j.job_id, j.status, j.progress, b.current_item, j.estimated_remaining, j.created_at, "
-            "           b.updated_at, b.last_error, j.total, j.processed, j.success_count, j.failure_count, "
-            "           j.attempt)::batch_ops.job_status "
-            "  FROM batch_ops.jobs j JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) j.job_id "
-            " WHERE j.job_id OPERATOR(pg_catalog.=) $1",
-            {pg::int8_param(id)});
-    }
-    bool isnull = true;
-    Datum d = spi.copy_datum(0, 0, &isnull);
-    return d;
+    return ops::job_status_record(spi, id);
 }
 
 BATCH_OPS_FUNCTION(batch_ops_export_data) {

@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "core/request.hpp"
+#include "core/status.hpp"
 #include "ops/batch_store.hpp"
 #include "ops/retry.hpp"
 #include "pg/jsonb.hpp"
@@ -27,22 +28,8 @@ namespace {
 using namespace batch_ops;
 
 bool is_terminal(const std::string& status) {
-    return status == "succeeded" || status == "failed" || status == "cancelled";
-}
-
-Datum status_record(pg::Spi& spi, int64_t id) {
-    {
-        pg::AsOwner owner;
-        spi.execute_cached(
-            "SELECT ROW(j.job_id, j.status, j.progress, b.current_item, j.estimated_remaining, j.created_at, "
-            "           b.updated_at, b.last_error, j.total, j.processed, j.success_count, j.failure_count, "
-            "           j.attempt)::batch_ops.job_status "
-            "  FROM batch_ops.jobs j JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) j.job_id "
-            " WHERE j.job_id OPERATOR(pg_catalog.=) $1",
-            {pg::int8_param(id)});
-    }
-    bool isnull = true;
-    return spi.copy_datum(0, 0, &isnull);
+    auto st = core::parse_batch_status(status);
+    return st && core::is_terminal(*st);
 }
 
 }  // namespace
@@ -94,7 +81,7 @@ BATCH_OPS_FUNCTION(batch_ops_batch_wait) {
             CHECK_FOR_INTERRUPTS();
         });
     }
-    return status_record(spi, id);
+    return ops::job_status_record(spi, id);
 }
 
 BATCH_OPS_FUNCTION(batch_ops_batch_cancel) {

@@ -33,6 +33,18 @@ timed_sql() {  # what round sql
     q -c "DO \$\$ DECLARE t0 timestamptz := clock_timestamp(); BEGIN $3;
           INSERT INTO bench.sync_results VALUES ('$1', $2, extract(epoch FROM clock_timestamp() - t0) * 1000); END \$\$"
 }
+baseline() {  # kind phase round: the hand-written way to do the same sync
+    if [[ $1 == local ]]; then
+        timed_sql "local_$2_baseline" "$3" "${upsert//SOURCE/bench.sync_src}"
+    else
+        local t0; t0=$(now_ms)
+        q -c "TRUNCATE bench.sync_stage"
+        psql -X -q -d postgres -c "COPY (SELECT * FROM bench.sync_src) TO STDOUT" |
+            psql -X -q -d postgres -c "COPY bench.sync_stage FROM STDIN"
+        q -c "${upsert//SOURCE/bench.sync_stage}"
+        q -c "INSERT INTO bench.sync_results VALUES ('remote_$2_baseline', $3, $(( $(now_ms) - t0 )))"
+    fi
+}
 sync_id() { q -c "SELECT id FROM batch_ops.sync WHERE name = '$1'"; }
 LOCAL=$(sync_id bench_local)
 REMOTE=$(sync_id bench_remote)
@@ -43,29 +55,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
         q -c "TRUNCATE bench.sync_dst, bench.sync_base" -c "CHECKPOINT"
         # empty target
         timed_sql "${kind}_empty_batch_ops" $r "PERFORM batch_ops.batch_sync($id)"
-        if [[ $kind == local ]]; then
-            timed_sql local_empty_baseline $r "${upsert//SOURCE/bench.sync_src}"
-        else
-            t0=$(now_ms)
-            q -c "TRUNCATE bench.sync_stage"
-            psql -X -q -d postgres -c "COPY (SELECT * FROM bench.sync_src) TO STDOUT" |
-                psql -X -q -d postgres -c "COPY bench.sync_stage FROM STDIN"
-            q -c "${upsert//SOURCE/bench.sync_stage}"
-            q -c "INSERT INTO bench.sync_results VALUES ('remote_empty_baseline', $r, $(( $(now_ms) - t0 )))"
-        fi
+        baseline $kind empty $r
         # 10% of the source changed
         q -c "UPDATE bench.sync_src SET qty = qty + 1 WHERE id % 10 = $r" -c "VACUUM ANALYZE bench.sync_src" -c "CHECKPOINT"
         timed_sql "${kind}_changed_batch_ops" $r "PERFORM batch_ops.batch_sync($id)"
-        if [[ $kind == local ]]; then
-            timed_sql local_changed_baseline $r "${upsert//SOURCE/bench.sync_src}"
-        else
-            t0=$(now_ms)
-            q -c "TRUNCATE bench.sync_stage"
-            psql -X -q -d postgres -c "COPY (SELECT * FROM bench.sync_src) TO STDOUT" |
-                psql -X -q -d postgres -c "COPY bench.sync_stage FROM STDIN"
-            q -c "${upsert//SOURCE/bench.sync_stage}"
-            q -c "INSERT INTO bench.sync_results VALUES ('remote_changed_baseline', $r, $(( $(now_ms) - t0 )))"
-        fi
+        baseline $kind changed $r
         # both targets must equal the source
         q -c "SELECT CASE WHEN (SELECT count(*) FROM (SELECT * FROM bench.sync_src EXCEPT SELECT * FROM bench.sync_dst) d) = 0
                 THEN 'ok' ELSE 'TARGET DIFFERS' END" | grep -q ok || { echo "sync target differs from source" >&2; exit 1; }
