@@ -11,25 +11,7 @@ use BatchOpsTAP;
 start_watchdog(150);
 
 my $total = 2000;
-my $node = new_batch_node('kill9', <<'EOF');
-batch_ops.chunk_size = 20
-batch_ops.max_items = 10000
-restart_after_crash = on
-EOF
-# 20 ms per chunk of 20: the batch of 2000 runs for about 2 s, long enough to kill it.
-setup_items($node, 'postgres', $total, 0.02);
-
-my $id = submit_batch($node, 'postgres', 1, $total);
-ok($id, "background batch $id submitted");
-
-my $mid = wait_until($node, 'postgres',
-	"SELECT processed > 0 AND processed < total FROM batch_ops.jobs WHERE job_id = $id",
-	't', 30, 'the batch to be part-way (0 < processed < total)');
-ok(defined $mid, 'the batch is running part-way');
-
-my $pid = executor_of_batch($node, 'postgres', $id);
-ok(defined $pid, 'the executor running the batch is in pg_stat_activity')
-  or diag(log_excerpt($node));
+my ($node, $id, $pid) = start_interruptible_batch('kill9', $total, "restart_after_crash = on");
 my $before = $node->safe_psql('postgres',
 	"SELECT processed FROM batch_ops.jobs WHERE job_id = $id");
 note("killing executor $pid at processed = $before of $total");

@@ -18,6 +18,7 @@ use Time::HiRes qw(usleep time);
 our @EXPORT = qw(
   start_watchdog new_batch_node setup_items submit_batch ids_request psql_value
   wait_until executor_pids executor_of_batch check_exactly_once log_excerpt
+  start_interruptible_batch
 );
 
 # Ends the test (and, through PostgreSQL::Test::Cluster's END block, its nodes) if it
@@ -200,6 +201,32 @@ sub log_excerpt
 	my @lines = grep { $_ =~ $re } split /\n/, $log;
 	@lines = @lines[-40 .. -1] if @lines > 40;
 	return join("\n", @lines);
+}
+
+
+# A node NAME (EXTRA configuration lines added) whose background batch 1..TOTAL over
+# app.items, in chunks of 20 lasting 20 ms each (about 2 s for 2000 items, long enough
+# to interrupt), is running part-way. Returns the node, the batch id and the pid of its
+# executor (undef when none is seen); three ok() checks on the way.
+sub start_interruptible_batch
+{
+	my ($name, $total, $extra) = @_;
+	my $node = new_batch_node($name,
+		"batch_ops.chunk_size = 20\nbatch_ops.max_items = 10000\n" . ($extra // ''));
+	setup_items($node, 'postgres', $total, 0.02);
+
+	my $id = submit_batch($node, 'postgres', 1, $total);
+	ok($id, "background batch $id submitted");
+
+	my $mid = wait_until($node, 'postgres',
+		"SELECT processed > 0 AND processed < total FROM batch_ops.jobs WHERE job_id = $id",
+		't', 30, 'the batch to be part-way (0 < processed < total)');
+	ok(defined $mid, 'the batch is running part-way');
+
+	my $pid = executor_of_batch($node, 'postgres', $id);
+	ok(defined $pid, 'the executor running the batch is in pg_stat_activity')
+	  or diag(log_excerpt($node));
+	return ($node, $id, $pid);
 }
 
 1;
