@@ -36,6 +36,9 @@ private:
     std::string hint_;
 };
 
+// A name or value in double quotes, as messages show them ("column \"qty\"").
+inline std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+
 // A malformed batch request: 22023 with the primary message
 // `invalid batch request: <what>`.
 inline Error request_error(const std::string& what, std::string detail = {}, std::string hint = {}) {

@@ -15,7 +15,6 @@ namespace {
 const std::vector<std::string> kOperationNames = {"delete", "update", "status_update", "export",
                                                   "archive", "restore", "bulk_create"};
 
-std::string quoted(const std::string& key) { return "\"" + key + "\""; }
 
 std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
     std::string out;

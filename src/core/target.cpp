@@ -12,7 +12,6 @@ namespace batch_ops::core {
 
 namespace {
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
 bool contains(const std::vector<std::string>& v, const std::string& s) {
     return std::find(v.begin(), v.end(), s) != v.end();
@@ -261,7 +260,7 @@ std::optional<ItemProblem> check_bulk_item(const Json& item, const Target& t, co
         }
         if (!ok)
             return ItemProblem{"VALIDATION_FAILED", "column " + quoted(name) + " expects " + expected + ", not " +
-                                                        (value.is_string() ? "\"" + value.text() + "\""
+                                                        (value.is_string() ? quoted(value.text())
                                                                            : std::string(Json::type_name(value.type())))};
     }
     for (const auto& c : t.columns) {

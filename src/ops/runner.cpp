@@ -20,13 +20,13 @@ extern "C" {
 namespace batch_ops::ops {
 
 using core::ItemResult;
+using core::quoted;
 using core::ItemStatus;
 using core::Operation;
 namespace item_error = core::item_error;
 
 namespace {
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
 ItemResult failed(const std::string& id, const char* code, std::string message) {
     ItemResult r;

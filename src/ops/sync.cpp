@@ -16,8 +16,6 @@ extern "C" {
 #include "lib/stringinfo.h"
 #include "nodes/parsenodes.h"
 #include "parser/parser.h"
-#include "utils/json.h"
-#include "utils/datetime.h"
 #include "utils/regproc.h"
 #include "utils/varlena.h"
 }
@@ -25,11 +23,11 @@ extern "C" {
 namespace batch_ops::ops {
 
 using core::Error;
+using core::quoted;
 namespace sqlstate = core::sqlstate;
 
 namespace {
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
 // The one place request text becomes SQL (API.md section 5): the text must
 // parse as exactly one SELECT (query) or exactly one expression.

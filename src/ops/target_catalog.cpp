@@ -13,11 +13,11 @@ extern "C" {
 namespace batch_ops::ops {
 
 using core::Error;
+using core::quoted;
 namespace sqlstate = core::sqlstate;
 
 namespace {
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
 core::TypeKind kind_of(Oid type) {
     Oid base = pg::guard([&] { return getBaseType(type); });

@@ -47,29 +47,14 @@ ErrorData* capture_error(MemoryContext return_to);
 template <typename F>
 auto guard(F&& f) -> decltype(f()) {
     using R = decltype(f());
-    static_assert(std::is_void_v<R> || std::is_trivially_copyable_v<R>,
-                  "pg::guard returns plain values only");
-    MemoryContext oldcxt = CurrentMemoryContext;
-    ErrorData* volatile edata = nullptr;
-    std::exception_ptr cxx;
-    std::exception_ptr* volatile cxx_slot = &cxx;
     if constexpr (std::is_void_v<R>) {
-        PG_TRY();
-        {
-            try {
-                f();
-            } catch (...) {
-                *cxx_slot = std::current_exception();
-            }
-        }
-        PG_CATCH();
-        {
-            edata = capture_error(oldcxt);
-        }
-        PG_END_TRY();
-        if (edata) throw PgError(edata);
-        if (cxx) std::rethrow_exception(cxx);
+        guard([&f] { f(); return true; });
     } else {
+        static_assert(std::is_trivially_copyable_v<R>, "pg::guard returns plain values only");
+        MemoryContext oldcxt = CurrentMemoryContext;
+        ErrorData* volatile edata = nullptr;
+        std::exception_ptr cxx;
+        std::exception_ptr* volatile cxx_slot = &cxx;
         R result{};
         R* volatile result_slot = &result;
         PG_TRY();

@@ -14,8 +14,6 @@
 
 extern "C" {
 #include "tcop/utility.h"
-#include "utils/datetime.h"
-#include "utils/json.h"
 }
 
 namespace batch_ops::sql {
