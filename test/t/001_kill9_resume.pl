@@ -43,12 +43,7 @@ ok(defined $up, 'the server answers again after the crash restart');
 # Finish faster now.
 $node->safe_psql('postgres', 'UPDATE app.knob SET delay = 0.002');
 
-my $w = $node->safe_psql('postgres',
-	"SELECT status, total, processed, success_count, failure_count "
-	  . "FROM batch_ops.batch_wait($id, '90 s')");
-is($w, "succeeded|$total|$total|$total|0",
-	'batch_wait: succeeded, processed = total = success_count (status|total|processed|success|failure)'
-) or diag("server log:\n" . log_excerpt($node, $log_offset));
+wait_succeeded($node, $id, $total, $log_offset);
 
 my $status = $node->safe_psql('postgres',
 	"SELECT status, processed, total, success_count FROM batch_ops.jobs WHERE job_id = $id");

@@ -23,12 +23,7 @@ ok($done < $total, "the restart interrupted the batch (processed $done of $total
 
 $node->safe_psql('postgres', 'UPDATE app.knob SET delay = 0.002');
 
-my $w = $node->safe_psql('postgres',
-	"SELECT status, total, processed, success_count, failure_count "
-	  . "FROM batch_ops.batch_wait($id, '90 s')");
-is($w, "succeeded|$total|$total|$total|0",
-	'batch_wait: succeeded, processed = total = success_count (status|total|processed|success|failure)'
-) or diag("server log:\n" . log_excerpt($node, $log_offset));
+wait_succeeded($node, $id, $total, $log_offset);
 
 check_exactly_once($node, 'postgres', $id, 1, $total, 'after a fast restart');
 

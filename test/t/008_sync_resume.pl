@@ -32,18 +32,10 @@ CREATE SCHEMA app;
 CREATE TABLE app.src (id integer PRIMARY KEY, payload text, seq bigint NOT NULL);
 INSERT INTO app.src SELECT g, 'payload ' || g, g FROM generate_series(1, $total) AS g;
 CREATE TABLE app.dst (id integer PRIMARY KEY, payload text);
-CREATE TABLE app.knob (delay float8 NOT NULL);
-INSERT INTO app.knob VALUES (0.05);
+${\slow_down_sql(0.05)}
 CREATE TABLE app.proposed (id integer NOT NULL, pid integer NOT NULL DEFAULT pg_backend_pid());
 CREATE TABLE app.applied (id integer NOT NULL, op text NOT NULL,
                           pid integer NOT NULL DEFAULT pg_backend_pid());
-CREATE FUNCTION app.slow_down() RETURNS trigger LANGUAGE plpgsql AS \$\$
-DECLARE d float8;
-BEGIN
-    SELECT k.delay INTO d FROM app.knob AS k;
-    IF d > 0 THEN PERFORM pg_catalog.pg_sleep(d); END IF;
-    RETURN NULL;
-END \$\$;
 CREATE FUNCTION app.log_proposed() RETURNS trigger LANGUAGE plpgsql AS \$\$
 BEGIN
     INSERT INTO app.proposed (id) VALUES (NEW.id);

@@ -18,7 +18,7 @@ use Time::HiRes qw(usleep time);
 our @EXPORT = qw(
   start_watchdog new_batch_node setup_items submit_batch ids_request psql_value
   wait_until executor_pids executor_of_batch check_exactly_once log_excerpt
-  start_interruptible_batch
+  start_interruptible_batch wait_succeeded slow_down_sql
 );
 
 # Ends the test (and, through PostgreSQL::Test::Cluster's END block, its nodes) if it
@@ -48,6 +48,24 @@ EOF
 	return $node;
 }
 
+# SQL making the per-statement delay: the table app.knob (delay, seconds) and the trigger
+# function app.slow_down() that sleeps that long; the schema app must exist.
+sub slow_down_sql
+{
+	my ($delay) = @_;
+	return <<"EOF";
+CREATE TABLE app.knob (delay float8 NOT NULL);
+INSERT INTO app.knob VALUES ($delay);
+CREATE FUNCTION app.slow_down() RETURNS trigger LANGUAGE plpgsql AS \$\$
+DECLARE d float8;
+BEGIN
+    SELECT k.delay INTO d FROM app.knob AS k;
+    IF d > 0 THEN PERFORM pg_catalog.pg_sleep(d); END IF;
+    RETURN NULL;
+END \$\$;
+EOF
+}
+
 # In DB: the extension, app.items (ids 1..N, status 'new'), the log app.applied filled by
 # an AFTER UPDATE row trigger, the per-statement delay app.knob, and the target 'items'.
 sub setup_items
@@ -61,18 +79,10 @@ CREATE TABLE app.items (id integer PRIMARY KEY, status text NOT NULL DEFAULT 'ne
 INSERT INTO app.items (id) SELECT g FROM generate_series(1, $n) AS g;
 CREATE TABLE app.applied (id integer NOT NULL, pid integer NOT NULL DEFAULT pg_backend_pid(),
                           at timestamptz NOT NULL DEFAULT clock_timestamp());
-CREATE TABLE app.knob (delay float8 NOT NULL);
-INSERT INTO app.knob VALUES ($delay);
+${\slow_down_sql($delay)}
 CREATE FUNCTION app.log_applied() RETURNS trigger LANGUAGE plpgsql AS \$\$
 BEGIN
     INSERT INTO app.applied (id) VALUES (NEW.id);
-    RETURN NULL;
-END \$\$;
-CREATE FUNCTION app.slow_down() RETURNS trigger LANGUAGE plpgsql AS \$\$
-DECLARE d float8;
-BEGIN
-    SELECT k.delay INTO d FROM app.knob AS k;
-    IF d > 0 THEN PERFORM pg_catalog.pg_sleep(d); END IF;
     RETURN NULL;
 END \$\$;
 CREATE TRIGGER items_applied AFTER UPDATE ON app.items FOR EACH ROW EXECUTE FUNCTION app.log_applied();
@@ -227,6 +237,20 @@ sub start_interruptible_batch
 	ok(defined $pid, 'the executor running the batch is in pg_stat_activity')
 	  or diag(log_excerpt($node));
 	return ($node, $id, $pid);
+}
+
+# Waits (up to 90 s) for batch ID of TOTAL items and checks that it succeeded with
+# every item a success; on failure shows the server log from LOG_OFFSET.
+sub wait_succeeded
+{
+	my ($node, $id, $total, $log_offset) = @_;
+	my $w = $node->safe_psql('postgres',
+		"SELECT status, total, processed, success_count, failure_count "
+		  . "FROM batch_ops.batch_wait($id, '90 s')");
+	my $ok = is($w, "succeeded|$total|$total|$total|0",
+		'batch_wait: succeeded, processed = total = success_count (status|total|processed|success|failure)'
+	) or diag("server log:\n" . log_excerpt($node, $log_offset));
+	return $ok;
 }
 
 1;
