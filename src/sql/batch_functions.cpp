@@ -22,8 +22,7 @@ namespace {
 
 using core::Json;
 
-Json dry_run_response(const core::Request& req, const ops::RunOutput& out, const std::string& started,
-                      TimestampTz t0) {
+Json dry_run_response(const core::Request& req, const ops::RunOutput& out, TimestampTz started) {
     core::Counts c = core::count(out.items);
     Json r = Json::object();
     r.set("operation_id", Json::null());
@@ -36,11 +35,12 @@ Json dry_run_response(const core::Request& req, const ops::RunOutput& out, const
     r.set("skipped_count", Json::number(c.skipped));
     r.set("cancelled_count", Json::number(c.cancelled));
     core::add_results(r, out.items);
-    r.set("started_at", Json::string(started));
-    r.set("completed_at", Json::string(pg::iso_timestamp(GetCurrentTimestamp())));
+    TimestampTz completed = GetCurrentTimestamp();
+    r.set("started_at", Json::string(pg::iso_timestamp(started)));
+    r.set("completed_at", Json::string(pg::iso_timestamp(completed)));
     long secs;
     int usecs;
-    TimestampDifference(t0, GetCurrentTimestamp(), &secs, &usecs);
+    TimestampDifference(started, completed, &secs, &usecs);
     r.set("duration_ms", Json::number(static_cast<int64_t>(secs) * 1000 + usecs / 1000));
     r.set("dry_run", Json::boolean(true));
     return r;
@@ -88,11 +88,10 @@ Json execute(FunctionCallInfo fcinfo, bool validate_only) {
 
     ops::ItemRun run(spi, target, req, actor, opts);
     if (req.dry_run && req.execution == core::Execution::Inline) {
-        TimestampTz t0 = GetCurrentTimestamp();
-        std::string started = pg::iso_timestamp(t0);
+        TimestampTz started = GetCurrentTimestamp();
         run.prepare();
         ops::RunOutput out = run.run();
-        return dry_run_response(req, out, started, t0);
+        return dry_run_response(req, out, started);
     }
     run.prepare();  // every request-level error is raised before the batch is recorded
 
