@@ -306,23 +306,19 @@ void Executor::end_batch(pg::Spi& spi, int64_t id, bool cancelling) {
 bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
     {
         pg::AsOwner owner;
-        spi.execute_cached("SELECT kind, submitted_by::pg_catalog.oid::pg_catalog.int8 FROM batch_ops.batch "
-                           " WHERE id OPERATOR(pg_catalog.=) $1",
+        spi.execute_cached("SELECT kind, submitted_by::pg_catalog.oid::pg_catalog.int8, status::pg_catalog.text "
+                           "  FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1",
                            {pg::int8_param(id)});
     }
     if (spi.rows() > 0 && spi.str(0, 0) == "sync") {
         // A sync queued by batch_retry: run it as its owner; it records its
         // own run, status and notification.
         Oid owner_role = static_cast<Oid>(spi.i64(0, 1));
+        const bool cancelling = spi.str(0, 2) == "cancelling";
         std::string activity = "batch_ops: sync batch " + std::to_string(id);
         pg::guard([&] { pgstat_report_activity(STATE_RUNNING, activity.c_str()); });
         ops::SyncDef def = ops::load_sync(spi, id, owner_role);
-        {
-            pg::AsOwner owner;
-            spi.execute_cached("SELECT status::pg_catalog.text FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1",
-                               {pg::int8_param(id)});
-        }
-        if (spi.rows() > 0 && spi.str(0, 0) == "cancelling") {
+        if (cancelling) {
             // batch_cancel while running: stop at this chunk boundary.
             ProgressRow p = finish_background(spi, id, true);
             notify_progress(p, true, throttle_);
@@ -386,16 +382,20 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
 
     std::vector<core::ItemResult> results;
     std::string success_message;
-    if (!pg::role_exists(submitter)) {
-        for (std::size_t k = 0; k < indices.size(); ++k) {
+    auto fail_all = [&](const std::string& message) {  // every pending item of the chunk
+        results.clear();
+        for (std::size_t pos : positions) {
             core::ItemResult r;
-            r.target_id = chunk->items[positions[k]].target_id;
+            r.target_id = chunk->items[pos].target_id;
             r.status = core::ItemStatus::Failed;
             r.error_code = core::item_error::error;
-            r.message = "role no longer exists";
+            r.message = message;
             r.attempts = 1;
             results.push_back(std::move(r));
         }
+    };
+    if (!pg::role_exists(submitter)) {
+        fail_all("role no longer exists");
     } else {
         core::Request sub = core::slice(req, indices);
         core::Actor actor{pg::role_name(submitter), pg::is_admin(submitter)};
@@ -420,15 +420,7 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
         } catch (const core::Error& e) {
             // The request no longer fits its target (unregistered, table gone):
             // every remaining item fails with the reason.
-            for (std::size_t k = 0; k < indices.size(); ++k) {
-                core::ItemResult r;
-                r.target_id = chunk->items[positions[k]].target_id;
-                r.status = core::ItemStatus::Failed;
-                r.error_code = core::item_error::error;
-                r.message = e.what();
-                r.attempts = 1;
-                results.push_back(std::move(r));
-            }
+            fail_all(e.what());
         }
     }
     core::Counts delta = core::count(results);
