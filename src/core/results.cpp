@@ -2,6 +2,25 @@
 
 namespace batch_ops::core {
 
+ItemResult failed_item(const std::string& id, const char* code, std::string message) {
+    ItemResult r;
+    r.target_id = id;
+    r.status = ItemStatus::Failed;
+    r.error_code = code;
+    r.message = std::move(message);
+    r.attempts = 1;
+    return r;
+}
+
+ItemResult succeeded_item(const std::string& id, std::string message) {
+    ItemResult r;
+    r.target_id = id;
+    r.status = ItemStatus::Succeeded;
+    r.message = std::move(message);
+    r.attempts = 1;
+    return r;
+}
+
 Counts count(const std::vector<ItemResult>& items) {
     Counts c;
     c.total = static_cast<int64_t>(items.size());

@@ -33,6 +33,11 @@ struct ItemResult {
     int attempts = 0;
 };
 
+// The result of an item that ran once and failed with CODE (one of item_error),
+// or succeeded.
+ItemResult failed_item(const std::string& id, const char* code, std::string message);
+ItemResult succeeded_item(const std::string& id, std::string message);
+
 struct Counts {
     int64_t total = 0;
     int64_t processed = 0;  // no longer pending

@@ -21,31 +21,13 @@ namespace batch_ops::ops {
 
 using core::ItemResult;
 using core::quoted;
+using core::failed_item;
+using core::succeeded_item;
 using core::ItemStatus;
 using core::Operation;
 namespace item_error = core::item_error;
 
 namespace {
-
-
-ItemResult failed(const std::string& id, const char* code, std::string message) {
-    ItemResult r;
-    r.target_id = id;
-    r.status = ItemStatus::Failed;
-    r.error_code = code;
-    r.message = std::move(message);
-    r.attempts = 1;
-    return r;
-}
-
-ItemResult succeeded(const std::string& id, std::string message) {
-    ItemResult r;
-    r.target_id = id;
-    r.status = ItemStatus::Succeeded;
-    r.message = std::move(message);
-    r.attempts = 1;
-    return r;
-}
 
 // Runs body in a subtransaction. A PostgreSQL error rolls it back and becomes
 // a failed Attempt, unless it must end the whole call (then it is rethrown).
@@ -214,14 +196,14 @@ void RunnerImpl::prepare_keys() {
         auto k = core::canonical_key(r_.target_ids[i], m_.key_kind);
         if (!k) {
             const char* type = m_.key_kind == core::TypeKind::Uuid ? "uuid" : "integer";
-            out_.items[i] = failed(r_.target_ids[i], item_error::validation_failed,
+            out_.items[i] = failed_item(r_.target_ids[i], item_error::validation_failed,
                                    quoted(r_.target_ids[i]) + " is not a valid " + type + " key");
             continue;
         }
         if (integer) {
             int64_t v = std::strtoll(k->c_str(), nullptr, 10);
             if (v < key_min_ || v > key_max_) {
-                out_.items[i] = failed(r_.target_ids[i], item_error::validation_failed,
+                out_.items[i] = failed_item(r_.target_ids[i], item_error::validation_failed,
                                        quoted(r_.target_ids[i]) + " is out of range for the key column");
                 continue;
             }
@@ -426,29 +408,29 @@ void RunnerImpl::explain_missing(const std::vector<std::size_t>& missing,
         if (it == found.end()) {
             auto a = archived.find(keys_[i]);
             if (a != archived.end() && owner_rule() && a->second != actor_.role)
-                out.emplace_back(i, failed(id, item_error::permission_denied, "row is owned by another role"));
+                out.emplace_back(i, failed_item(id, item_error::permission_denied, "row is owned by another role"));
             else if (a != archived.end())
-                out.emplace_back(i, failed(id, item_error::permission_denied,
+                out.emplace_back(i, failed_item(id, item_error::permission_denied,
                                            "row level security does not allow restoring this row"));
             else
-                out.emplace_back(i, failed(id, item_error::not_found, "row not found"));
+                out.emplace_back(i, failed_item(id, item_error::not_found, "row not found"));
             continue;
         }
         const Row& row = it->second;
         if (owner_rule() && row.owner != actor_.role) {
-            out.emplace_back(i, failed(id, item_error::permission_denied, "row is owned by another role"));
+            out.emplace_back(i, failed_item(id, item_error::permission_denied, "row is owned by another role"));
         } else if (r_.operation == Operation::Delete && soft_ && row.deleted) {
-            out.emplace_back(i, succeeded(id, "already deleted"));
+            out.emplace_back(i, succeeded_item(id, "already deleted"));
         } else if (r_.operation == Operation::Restore && !row.deleted) {
-            out.emplace_back(i, succeeded(id, "not deleted"));
+            out.emplace_back(i, succeeded_item(id, "not deleted"));
         } else if (r_.operation != Operation::Restore && row.deleted && m_.soft_delete_column) {
-            out.emplace_back(i, failed(id, item_error::not_found, "row is deleted"));
+            out.emplace_back(i, failed_item(id, item_error::not_found, "row is deleted"));
         } else if (r_.operation == Operation::StatusUpdate) {
-            out.emplace_back(i, failed(id, item_error::invalid_transition,
+            out.emplace_back(i, failed_item(id, item_error::invalid_transition,
                                        "cannot change status from " + quoted(row.status.value_or("")) + " to " +
                                            quoted(r_.new_status)));
         } else {
-            out.emplace_back(i, failed(id, item_error::permission_denied,
+            out.emplace_back(i, failed_item(id, item_error::permission_denied,
                                        "row level security does not allow this change"));
         }
     }
@@ -545,7 +527,7 @@ void RunnerImpl::prepare_items() {
     for (std::size_t i = 0; i < n; ++i) {
         out_.items[i].target_id = item_id(i);
         if (auto problem = core::check_bulk_item(r_.items[i], m_, actor_, r_.skip_validation)) {
-            out_.items[i] = failed(item_id(i), problem->error_code.c_str(), problem->message);
+            out_.items[i] = failed_item(item_id(i), problem->error_code.c_str(), problem->message);
             continue;
         }
         runnable_.push_back(i);
@@ -596,7 +578,7 @@ core::Attempt RunnerImpl::apply_items(core::Range range) {
                 spi_.execute(insert_sql(cols, fill_owner), {pg::jsonb_text_param(arr.dump()), pg::text_param(actor_.role)});
                 if (spi_.rows() != members.size()) {
                     if (members.size() == 1) {
-                        outcomes.emplace_back(members[0], failed(item_id(members[0]), item_error::error,
+                        outcomes.emplace_back(members[0], failed_item(item_id(members[0]), item_error::error,
                                                                  "row was not created: a trigger skipped it"));
                         continue;
                     }
@@ -606,7 +588,7 @@ core::Attempt RunnerImpl::apply_items(core::Range range) {
                     });
                 }
                 for (std::size_t k = 0; k < members.size(); ++k)
-                    outcomes.emplace_back(members[k], succeeded(spi_.str(k, 0), "created"));
+                    outcomes.emplace_back(members[k], succeeded_item(spi_.str(k, 0), "created"));
             }
         },
         opts_.dry_run);
@@ -622,7 +604,7 @@ void RunnerImpl::run_ranges(const std::function<core::Attempt(core::Range)>& app
         [&](std::size_t p, const core::Attempt& a) {
             std::size_t i = runnable_[p];
             auto c = core::classify_sqlstate(a.sqlstate);
-            out_.items[i] = failed(item_id(i), c.error_code, core::item_error_message(c, a.sqlstate, a.message));
+            out_.items[i] = failed_item(item_id(i), c.error_code, core::item_error_message(c, a.sqlstate, a.message));
         },
         [](const core::Attempt& a) { return core::is_item_specific(a.sqlstate); });
     out_.statements += stats.attempts;
@@ -676,7 +658,7 @@ std::optional<std::string> RunnerImpl::missing_privilege() const {
 }
 
 void RunnerImpl::fail_all(const std::string& message) {
-    for (auto p : runnable_) out_.items[p] = failed(item_id(p), item_error::permission_denied, message);
+    for (auto p : runnable_) out_.items[p] = failed_item(item_id(p), item_error::permission_denied, message);
     runnable_.clear();
 }
 

@@ -384,15 +384,8 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
     std::string success_message;
     auto fail_all = [&](const std::string& message) {  // every pending item of the chunk
         results.clear();
-        for (std::size_t pos : positions) {
-            core::ItemResult r;
-            r.target_id = chunk->items[pos].target_id;
-            r.status = core::ItemStatus::Failed;
-            r.error_code = core::item_error::error;
-            r.message = message;
-            r.attempts = 1;
-            results.push_back(std::move(r));
-        }
+        for (std::size_t pos : positions)
+            results.push_back(core::failed_item(chunk->items[pos].target_id, core::item_error::error, message));
     };
     if (!pg::role_exists(submitter)) {
         fail_all("role no longer exists");

@@ -47,6 +47,24 @@ const Json& results_of(const Json& response) {
 // ---------------------------------------------------------------------------
 // count / adds_up
 
+TEST(ItemResults, FailedAndSucceededRanOnce) {
+    ItemResult f = failed_item("7", item_error::not_found, "row not found");
+    EXPECT_EQ(f.target_id, "7");
+    EXPECT_EQ(f.status, ItemStatus::Failed);
+    EXPECT_EQ(f.error_code, "NOT_FOUND");
+    EXPECT_EQ(f.message, "row not found");
+    EXPECT_EQ(f.attempts, 1);
+    ItemResult s = succeeded_item("8", "deleted");
+    EXPECT_EQ(s.target_id, "8");
+    EXPECT_EQ(s.status, ItemStatus::Succeeded);
+    EXPECT_EQ(s.error_code, "");
+    EXPECT_EQ(s.message, "deleted");
+    EXPECT_EQ(s.attempts, 1);
+    Counts c = count({f, s});
+    EXPECT_EQ(c.failure, 1);
+    EXPECT_EQ(c.success, 1);
+}
+
 TEST(Count, AddsUp) {
     std::vector<ItemResult> items = {
         item("1", ItemStatus::Succeeded), item("2", ItemStatus::Failed, "NOT_FOUND"),
