@@ -1,11 +1,13 @@
 # batch_ops: PGXS build (the official build). C++17 objects linked into one
 # shared library; see README.md for the test commands.
 EXTENSION   = batch_ops
-EXT_VERSION = 0.1.0
+EXT_VERSION = 0.2.0
 MODULE_big  = batch_ops
 SRCS        = $(sort $(wildcard src/*/*.cpp))
 OBJS        = $(SRCS:.cpp=.o)
-DATA        = sql/batch_ops--$(EXT_VERSION).sql
+# The first release's script, then one upgrade script per release: CREATE EXTENSION
+# runs them in order, and ALTER EXTENSION batch_ops UPDATE runs the new ones.
+DATA        = $(sort $(wildcard sql/batch_ops--*.sql))
 PGFILEDESC  = "batch_ops - reliable batch operations inside PostgreSQL"
 
 # pg_regress suites live in sql/ and expected/ (the extension script is not a test).

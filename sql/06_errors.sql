@@ -32,4 +32,4 @@ ROLLBACK;
 UPDATE pg_extension SET extversion = '0.0.1' WHERE extname = 'batch_ops';
 SELECT * FROM batch_ops.batch_status(1);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
-UPDATE pg_extension SET extversion = '0.1.0' WHERE extname = 'batch_ops';
+UPDATE pg_extension SET extversion = '0.2.0' WHERE extname = 'batch_ops';

@@ -8,7 +8,7 @@
 #include "core/json.hpp"
 #include "ops/retry.hpp"
 #include "pg/security.hpp"
-#include "sql/settings.hpp"
+#include "pg/settings.hpp"
 
 extern "C" {
 #include "commands/async.h"

@@ -1,6 +1,6 @@
 // SQL entry points for submitting and inspecting batches.
 #include "sql/entry.hpp"
-#include "sql/settings.hpp"
+#include "pg/settings.hpp"
 
 #include "core/error.hpp"
 #include "core/results.hpp"

@@ -1,7 +1,7 @@
 // SQL entry points that watch and steer batches: batch_wait, batch_cancel,
 // batch_health, batch_cleanup.
 #include "sql/entry.hpp"
-#include "sql/settings.hpp"
+#include "pg/settings.hpp"
 
 #include <algorithm>
 

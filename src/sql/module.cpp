@@ -1,5 +1,5 @@
 // The library's entry: PG_MODULE_MAGIC and _PG_init.
-#include "sql/settings.hpp"
+#include "pg/settings.hpp"
 #include "workers/shared.hpp"
 
 extern "C" {

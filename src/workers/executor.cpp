@@ -18,7 +18,7 @@
 #include "pg/jsonb.hpp"
 #include "pg/security.hpp"
 #include "pg/spi.hpp"
-#include "sql/settings.hpp"
+#include "pg/settings.hpp"
 #include "workers/shared.hpp"
 
 extern "C" {

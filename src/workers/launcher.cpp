@@ -4,7 +4,7 @@
 // syntax: it owns no destructible objects.
 #include "workers/executor.hpp"
 
-#include "sql/settings.hpp"
+#include "pg/settings.hpp"
 #include "workers/shared.hpp"
 
 extern "C" {

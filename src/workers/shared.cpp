@@ -5,7 +5,7 @@
 // objects, so PostgreSQL errors may pass through it.
 #include "workers/shared.hpp"
 
-#include "sql/settings.hpp"
+#include "pg/settings.hpp"
 
 extern "C" {
 #include "access/xact.h"

@@ -1,4 +1,4 @@
-#include "sql/settings.hpp"
+#include "pg/settings.hpp"
 
 namespace batch_ops::settings {
 
