@@ -28,11 +28,13 @@ PG_INCLUDE_SERVER := $(shell $(PG_CONFIG) --includedir-server)
 override CPPFLAGS := -I$(CURDIR)/src $(filter-out -I$(PG_INCLUDE_SERVER),$(CPPFLAGS)) -isystem $(PG_INCLUDE_SERVER)
 override CXXFLAGS := -std=c++17 -fPIC -O2 -g -Wall -Wextra -Wno-register -Wno-unused-parameter -Wno-missing-field-initializers -fno-strict-aliasing -fwrapv
 SHLIB_LINK += -lstdc++ $(libpq)
-PG_CPPFLAGS += -DBATCH_OPS_VERSION=\"$(EXT_VERSION)\"
-override CPPFLAGS += -I$(shell $(PG_CONFIG) --includedir)
+override CPPFLAGS += -I$(shell $(PG_CONFIG) --includedir) -DBATCH_OPS_VERSION=\"$(EXT_VERSION)\"
 
 %.o: %.cpp
 	$(CXX) $(CXXFLAGS) $(CPPFLAGS) -MMD -MP -c -o $@ $<
+
+# The flags (the version among them) are in this file: objects are rebuilt when it changes.
+$(OBJS): Makefile
 
 -include $(SRCS:.cpp=.d)
 
