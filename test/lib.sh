@@ -148,7 +148,7 @@ as_pg() {
 # Dependencies
 # ---------------------------------------------------------------------------------------
 BO_REQUIRED_PKGS=(postgresql-15 postgresql-server-dev-15 libpq-dev libipc-run-perl
-                  make g++ cmake libgtest-dev pkg-config)
+                  make g++ cmake libgtest-dev pkg-config python3 binutils)
 BO_OPTIONAL_PKGS=(postgresql-contrib)
 
 _bo_pkg_installed() {

@@ -14,41 +14,45 @@ namespace {
 
 // The columns of a BatchRow, selected from batch_ops.batch AS b.
 const char* const kBatchColumns =
-    "b.id, b.kind, b.operation, b.target_type, b.status::pg_catalog.text, b.dry_run, "
-    "b.submitted_by::pg_catalog.oid::pg_catalog.int8, "
-    "pg_catalog.to_jsonb(b.created_at) #>> '{}', pg_catalog.to_jsonb(b.started_at) #>> '{}', "
-    "pg_catalog.to_jsonb(b.finished_at) #>> '{}', pg_catalog.to_jsonb(b.updated_at) #>> '{}', "
+    "b.id, b.kind, b.operation, b.target_type, b.status::pg_catalog.text AS status, b.dry_run, "
+    "b.submitted_by::pg_catalog.oid AS submitted_by, "
+    "pg_catalog.to_jsonb(b.created_at) #>> '{}' AS created_at, pg_catalog.to_jsonb(b.started_at) #>> '{}' AS started_at, "
+    "pg_catalog.to_jsonb(b.finished_at) #>> '{}' AS finished_at, pg_catalog.to_jsonb(b.updated_at) #>> '{}' AS updated_at, "
     "b.total, b.processed, b.success_count, b.failure_count, b.skipped_count, b.cancelled_count, "
     "b.attempt, b.last_error, b.last_error_code, b.current_item, "
-    "pg_catalog.round(EXTRACT(epoch FROM b.finished_at - b.started_at) * 1000)::pg_catalog.int8, "
-    "(SELECT pg_catalog.max(e.id) FROM batch_ops.export e WHERE e.batch_id OPERATOR(pg_catalog.=) b.id)";
+    "pg_catalog.round(EXTRACT(epoch FROM b.finished_at - b.started_at) * 1000)::pg_catalog.int8 AS duration_ms, "
+    "(SELECT pg_catalog.max(e.id) FROM batch_ops.export e WHERE e.batch_id OPERATOR(pg_catalog.=) b.id) AS export_id";
 
-BatchRow read_batch_row(const pg::Spi& spi) {
+BatchRow read_batch_row(const pg::Row& row) {
     BatchRow b;
-    b.id = spi.i64(0, 0);
-    b.kind = spi.str(0, 1);
-    b.operation = spi.str(0, 2);
-    b.target_type = spi.str(0, 3);
-    b.status = spi.str(0, 4);
-    b.dry_run = spi.boolean(0, 5);
-    b.submitted_by = static_cast<Oid>(spi.i64(0, 6));
-    b.created_at = spi.str(0, 7);
-    b.started_at = spi.str(0, 8);
-    b.finished_at = spi.str(0, 9);
-    b.updated_at = spi.str(0, 10);
-    b.total = spi.i64(0, 11);
-    b.processed = spi.i64(0, 12);
-    b.success = spi.i64(0, 13);
-    b.failure = spi.i64(0, 14);
-    b.skipped = spi.i64(0, 15);
-    b.cancelled = spi.i64(0, 16);
-    b.attempt = static_cast<int>(spi.i64(0, 17));
-    b.last_error = spi.opt_str(0, 18);
-    b.last_error_code = spi.opt_str(0, 19);
-    b.current_item = spi.opt_str(0, 20);
-    if (!spi.is_null(0, 21)) b.duration_ms = spi.i64(0, 21);
-    if (!spi.is_null(0, 22)) b.export_id = spi.i64(0, 22);
+    b.id = row.i64("id");
+    b.kind = row.text("kind");
+    b.operation = row.opt_text("operation").value_or("");
+    b.target_type = row.opt_text("target_type").value_or("");
+    b.status = row.text("status");
+    b.dry_run = row.boolean("dry_run");
+    b.submitted_by = static_cast<Oid>(row.i64("submitted_by"));
+    b.created_at = row.opt_text("created_at").value_or("");
+    b.started_at = row.opt_text("started_at").value_or("");
+    b.finished_at = row.opt_text("finished_at").value_or("");
+    b.updated_at = row.opt_text("updated_at").value_or("");
+    b.total = row.i64("total");
+    b.processed = row.i64("processed");
+    b.success = row.i64("success_count");
+    b.failure = row.i64("failure_count");
+    b.skipped = row.i64("skipped_count");
+    b.cancelled = row.i64("cancelled_count");
+    b.attempt = static_cast<int>(row.i64("attempt"));
+    b.last_error = row.opt_text("last_error");
+    b.last_error_code = row.opt_text("last_error_code");
+    b.current_item = row.opt_text("current_item");
+    b.duration_ms = row.opt_i64("duration_ms");
+    b.export_id = row.opt_i64("export_id");
     return b;
+}
+
+[[noreturn]] void batch_missing(int64_t id) {
+    throw core::Error(core::sqlstate::no_data_found, "batch " + std::to_string(id) + " does not exist");
 }
 
 }  // namespace
@@ -72,7 +76,6 @@ int64_t insert_batch(pg::Spi& spi, const NewBatch& b, bool* existing) {
         pg::int4_param(b.max_attempts),
         r.idempotency_key ? pg::text_param(*r.idempotency_key) : pg::null_param(TEXTOID),
     };
-    pg::AsOwner owner;
     // The batch row and its "submitted" event, in one statement.
     const char* insert =
         "WITH b AS (INSERT INTO batch_ops.batch (operation, target_type, request, status, execution, dry_run, "
@@ -84,30 +87,29 @@ int64_t insert_batch(pg::Spi& spi, const NewBatch& b, bool* existing) {
         "e AS (INSERT INTO batch_ops.batch_event (batch_id, event, actor) "
         "      SELECT b.id, 'submitted', $9::pg_catalog.regrole FROM b) "
         "SELECT id FROM b";
-    if (!r.idempotency_key) {
-        spi.execute_cached(insert, params);
-        return spi.i64(0, 0);
-    }
-    for (int tries = 0; tries < 3; ++tries) {
-        spi.execute_cached(
-            "SELECT id, request OPERATOR(pg_catalog.=) $3 FROM batch_ops.batch "
-            " WHERE submitted_by OPERATOR(pg_catalog.=) $9::pg_catalog.regrole "
-            "   AND idempotency_key OPERATOR(pg_catalog.=) $12",
-            params);
-        if (spi.rows() > 0) {
-            if (!spi.boolean(0, 1))
-                throw core::request_error("\"idempotency_key\" was already used with another request",
-                                          "Batch " + std::to_string(spi.i64(0, 0)) +
-                                              " was submitted with this key and a different request body.",
-                                          "Use a new key for a new request.");
-            *existing = true;
-            return spi.i64(0, 0);
+    return pg::as_owner([&]() -> int64_t {
+        if (!r.idempotency_key) return spi.query_cached(insert, params).one().i64("id");
+        for (int tries = 0; tries < 3; ++tries) {
+            pg::Rows found = spi.query_cached(
+                "SELECT id, request OPERATOR(pg_catalog.=) $3 AS same FROM batch_ops.batch "
+                " WHERE submitted_by OPERATOR(pg_catalog.=) $9::pg_catalog.regrole "
+                "   AND idempotency_key OPERATOR(pg_catalog.=) $12",
+                params);
+            if (auto row = found.maybe_one()) {
+                int64_t id = row->i64("id");
+                if (!row->boolean("same"))
+                    throw core::request_error("\"idempotency_key\" was already used with another request",
+                                              "Batch " + std::to_string(id) +
+                                                  " was submitted with this key and a different request body.",
+                                              "Use a new key for a new request.");
+                *existing = true;
+                return id;
+            }
+            if (auto row = spi.query_cached(insert, params).maybe_one()) return row->i64("id");
+            // A concurrent submission with the same key committed first: read it.
         }
-        spi.execute_cached(insert, params);
-        if (spi.rows() > 0) return spi.i64(0, 0);
-        // A concurrent submission with the same key committed first: read it.
-    }
-    throw core::Error(core::sqlstate::object_not_in_state, "could not resolve idempotency key");
+        throw core::Error(core::sqlstate::object_not_in_state, "could not resolve idempotency key");
+    });
 }
 
 namespace {
@@ -150,10 +152,10 @@ void store_range(pg::Spi& spi, int64_t batch_id, int number, int first_seq, cons
                         any_attempts ? pg::text_array_param(attempts) : pg::null_param(TEXTARRAYOID)});
 }
 
-std::vector<std::string> text_array(const pg::Spi& spi, int col, std::size_t n, bool* isnull_all) {
+std::vector<std::string> text_array(const pg::Row& row, const char* col, std::size_t n, bool* isnull_all) {
     std::vector<std::string> out(n);
     bool isnull;
-    Datum d = spi.datum(0, col, &isnull);
+    Datum d = row.copy_datum(col, &isnull);
     *isnull_all = isnull;
     if (isnull) return out;
     Datum* elems;
@@ -170,43 +172,48 @@ std::vector<std::string> text_array(const pg::Spi& spi, int col, std::size_t n, 
 void store_items(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResult>& items,
                  const std::string& success_message, int chunk_size) {
     if (chunk_size <= 0) chunk_size = 1000;
-    pg::AsOwner owner;
-    const std::size_t n = items.size();
-    int number = 0;
-    for (std::size_t b = 0; b < n; b += static_cast<std::size_t>(chunk_size), ++number) {
-        const std::size_t e = std::min(n, b + static_cast<std::size_t>(chunk_size));
-        store_range(spi, batch_id, number, static_cast<int>(b + 1), items.data() + b, items.data() + e,
-                    success_message);
-    }
+    pg::as_owner([&] {
+        const std::size_t n = items.size();
+        int number = 0;
+        for (std::size_t b = 0; b < n; b += static_cast<std::size_t>(chunk_size), ++number) {
+            const std::size_t e = std::min(n, b + static_cast<std::size_t>(chunk_size));
+            store_range(spi, batch_id, number, static_cast<int>(b + 1), items.data() + b, items.data() + e,
+                        success_message);
+        }
+    });
 }
 
 void store_chunk(pg::Spi& spi, int64_t batch_id, const Chunk& chunk) {
-    pg::AsOwner owner;
-    store_range(spi, batch_id, chunk.number, chunk.first_seq, chunk.items.data(),
-                chunk.items.data() + chunk.items.size(), chunk.success_message);
+    pg::as_owner([&] {
+        store_range(spi, batch_id, chunk.number, chunk.first_seq, chunk.items.data(),
+                    chunk.items.data() + chunk.items.size(), chunk.success_message);
+    });
 }
 
 std::optional<Chunk> first_pending_chunk(pg::Spi& spi, int64_t batch_id, int from_chunk) {
-    pg::AsOwner owner;
-    spi.execute_cached(
-        "SELECT chunk, first_seq, target_ids, statuses, error_codes, messages, attempts::pg_catalog.text[], "
-        "       success_message "
-        "  FROM batch_ops.batch_item WHERE batch_id OPERATOR(pg_catalog.=) $1 AND chunk OPERATOR(pg_catalog.>=) $2 "
-        "   AND pg_catalog.strpos(statuses, 'p') > 0 ORDER BY chunk LIMIT 1",
-        {pg::int8_param(batch_id), pg::int4_param(from_chunk)});
-    if (spi.rows() == 0) return std::nullopt;
+    pg::Rows rows = pg::as_owner([&] {
+        return spi.query_cached(
+            "SELECT chunk, first_seq, target_ids, statuses, error_codes, messages, "
+            "       attempts::pg_catalog.text[] AS attempts, success_message "
+            "  FROM batch_ops.batch_item WHERE batch_id OPERATOR(pg_catalog.=) $1 "
+            "   AND chunk OPERATOR(pg_catalog.>=) $2 "
+            "   AND pg_catalog.strpos(statuses, 'p') > 0 ORDER BY chunk LIMIT 1",
+            {pg::int8_param(batch_id), pg::int4_param(from_chunk)});
+    });
+    std::optional<pg::Row> row = rows.maybe_one();
+    if (!row) return std::nullopt;
     Chunk c;
-    c.number = static_cast<int>(spi.i64(0, 0));
-    c.first_seq = static_cast<int>(spi.i64(0, 1));
-    std::string statuses = spi.str(0, 3);
-    c.success_message = spi.opt_str(0, 7).value_or("");
+    c.number = static_cast<int>(row->i64("chunk"));
+    c.first_seq = static_cast<int>(row->i64("first_seq"));
+    std::string statuses = row->text("statuses");
+    c.success_message = row->opt_text("success_message").value_or("");
     const std::size_t n = statuses.size();
     bool none;
-    std::vector<std::string> ids = text_array(spi, 2, n, &none);
-    std::vector<std::string> codes = text_array(spi, 4, n, &none);
-    std::vector<std::string> messages = text_array(spi, 5, n, &none);
+    std::vector<std::string> ids = text_array(*row, "target_ids", n, &none);
+    std::vector<std::string> codes = text_array(*row, "error_codes", n, &none);
+    std::vector<std::string> messages = text_array(*row, "messages", n, &none);
     bool no_attempts;
-    std::vector<std::string> attempts = text_array(spi, 6, n, &no_attempts);
+    std::vector<std::string> attempts = text_array(*row, "attempts", n, &no_attempts);
     c.items.resize(n);
     for (std::size_t i = 0; i < n; ++i) {
         ItemResult& r = c.items[i];
@@ -244,9 +251,9 @@ BatchRow finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResu
     detail.set("failure_count", core::Json::number(c.failure));
     detail.set("skipped_count", core::Json::number(c.skipped));
     detail.set("cancelled_count", core::Json::number(c.cancelled));
-    pg::AsOwner owner;
     // The final counts and status, the event saying so, and the row as it now is.
-    spi.execute_cached(
+    pg::Rows rows = pg::as_owner([&] {
+        return spi.query_cached(
         std::string("WITH u AS (UPDATE batch_ops.batch AS b SET status = $2::batch_ops.batch_state, processed = $3, "
                     "  success_count = $4, failure_count = $5, skipped_count = $6, cancelled_count = $7, "
                     "  last_error = $8, last_error_code = $9, current_item = $10, "
@@ -263,51 +270,55 @@ BatchRow finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResu
          last_code ? pg::text_param(*last_code) : pg::null_param(TEXTOID),
          current ? pg::text_param(*current) : pg::null_param(TEXTOID),
          {OIDOID, ObjectIdGetDatum(actor), false}, pg::jsonb_text_param(detail.dump())});
-    BatchRow b = read_batch_row(spi);
+    });
+    std::optional<pg::Row> row = rows.maybe_one();
+    if (!row) batch_missing(batch_id);
+    BatchRow b = read_batch_row(*row);
     if (b.status == "failed" || b.status == "cancelled") cascade_upstream_failure(spi, batch_id);
     return b;
 }
 
 int64_t store_export(pg::Spi& spi, int64_t batch_id, const char* format, const std::string& content, int64_t rows) {
-    pg::AsOwner owner;
-    spi.execute(
-        "INSERT INTO batch_ops.export (batch_id, format, content, row_count) VALUES ($1, $2, $3, $4) RETURNING id",
-        {pg::int8_param(batch_id), pg::text_param(format), pg::text_param(content),
-         pg::int4_param(static_cast<int32_t>(rows))});
-    return spi.i64(0, 0);
+    return pg::as_owner([&] {
+        return spi
+            .query("INSERT INTO batch_ops.export (batch_id, format, content, row_count) VALUES ($1, $2, $3, $4) "
+                   "RETURNING id",
+                   {pg::int8_param(batch_id), pg::text_param(format), pg::text_param(content),
+                    pg::int4_param(static_cast<int32_t>(rows))})
+            .one()
+            .i64("id");
+    });
 }
 
 void append_export(pg::Spi& spi, int64_t batch_id, core::ExportFormat format, const std::string& content,
                    int64_t rows) {
-    {
-        pg::AsOwner owner;
-        spi.execute_cached(
+    pg::as_owner([&] {
+        pg::Rows found = spi.query_cached(
             "SELECT id, content FROM batch_ops.export WHERE batch_id OPERATOR(pg_catalog.=) $1 ORDER BY id LIMIT 1 "
             "FOR UPDATE",
             {pg::int8_param(batch_id)});
-    }
-    if (spi.rows() == 0) {
-        store_export(spi, batch_id, core::to_string(format), content, rows);
-        return;
-    }
-    int64_t id = spi.i64(0, 0);
-    std::string merged = core::merge_export(format, spi.str(0, 1), content);
-    pg::AsOwner owner;
-    spi.execute_cached(
-        "UPDATE batch_ops.export SET content = $2, row_count = row_count + $3 WHERE id OPERATOR(pg_catalog.=) $1",
-        {pg::int8_param(id), pg::text_param(merged), pg::int4_param(static_cast<int32_t>(rows))});
+        std::optional<pg::Row> row = found.maybe_one();
+        if (!row) {
+            store_export(spi, batch_id, core::to_string(format), content, rows);
+            return;
+        }
+        int64_t id = row->i64("id");
+        std::string merged = core::merge_export(format, row->text("content"), content);
+        spi.execute_cached(
+            "UPDATE batch_ops.export SET content = $2, row_count = row_count + $3 WHERE id OPERATOR(pg_catalog.=) $1",
+            {pg::int8_param(id), pg::text_param(merged), pg::int4_param(static_cast<int32_t>(rows))});
+    });
 }
 
 BatchRow load_batch(pg::Spi& spi, int64_t id) {
-    {
-        pg::AsOwner owner;
-        spi.execute_cached(std::string("SELECT ") + kBatchColumns +
-                        " FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1",
-                    {pg::int8_param(id)});
-    }
-    if (spi.rows() == 0)
-        throw core::Error(core::sqlstate::no_data_found, "batch " + std::to_string(id) + " does not exist");
-    BatchRow b = read_batch_row(spi);
+    pg::Rows rows = pg::as_owner([&] {
+        return spi.query_cached(std::string("SELECT ") + kBatchColumns +
+                                    " FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1",
+                                {pg::int8_param(id)});
+    });
+    std::optional<pg::Row> row = rows.maybe_one();
+    if (!row) batch_missing(id);
+    BatchRow b = read_batch_row(*row);
     Oid me = pg::current_role();
     if (b.submitted_by != me && !pg::is_admin(me))
         throw core::Error(core::sqlstate::insufficient_privilege, "permission denied for batch " + std::to_string(id),
@@ -316,37 +327,40 @@ BatchRow load_batch(pg::Spi& spi, int64_t id) {
 }
 
 Datum job_status_record(pg::Spi& spi, int64_t id) {
-    {
-        pg::AsOwner owner;
-        spi.execute_cached(
+    pg::Rows rows = pg::as_owner([&] {
+        return spi.query_cached(
             "SELECT ROW(j.job_id, j.status, j.progress, b.current_item, j.estimated_remaining, j.created_at, "
             "           b.updated_at, b.last_error, j.total, j.processed, j.success_count, j.failure_count, "
-            "           j.attempt)::batch_ops.job_status "
+            "           j.attempt)::batch_ops.job_status AS record "
             "  FROM batch_ops.jobs j JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) j.job_id "
             " WHERE j.job_id OPERATOR(pg_catalog.=) $1",
             {pg::int8_param(id)});
-    }
+    });
+    // The batch can be gone since the caller looked (batch_cleanup committed).
+    std::optional<pg::Row> row = rows.maybe_one();
+    if (!row) batch_missing(id);
     bool isnull = true;
-    return spi.copy_datum(0, 0, &isnull);
+    return row->copy_datum("record", &isnull);
 }
 
 std::vector<ItemResult> load_items(pg::Spi& spi, int64_t id) {
-    pg::AsOwner owner;
-    spi.execute_cached(
-        "SELECT target_id, status::pg_catalog.text, error_code, message, attempts FROM batch_ops.job_items "
-        " WHERE job_id OPERATOR(pg_catalog.=) $1 ORDER BY seq",
-        {pg::int8_param(id)});
+    pg::Rows rows = pg::as_owner([&] {
+        return spi.query_cached(
+            "SELECT target_id, status::pg_catalog.text AS status, error_code, message, attempts "
+            "  FROM batch_ops.job_items WHERE job_id OPERATOR(pg_catalog.=) $1 ORDER BY seq",
+            {pg::int8_param(id)});
+    });
     std::vector<ItemResult> out;
-    out.reserve(spi.rows());
-    for (uint64_t i = 0; i < spi.rows(); ++i) {
+    out.reserve(rows.size());
+    for (pg::Row row : rows) {
         ItemResult r;
-        r.target_id = spi.str(i, 0);
-        auto st = spi.str(i, 1);
+        r.target_id = row.text("target_id");
+        auto st = row.text("status");
         for (char c : {'p', 's', 'f', 'k', 'c'})
             if (st == core::to_string(static_cast<ItemStatus>(c))) r.status = static_cast<ItemStatus>(c);
-        r.error_code = spi.opt_str(i, 2).value_or("");
-        r.message = spi.opt_str(i, 3).value_or("");
-        r.attempts = static_cast<int>(spi.i64(i, 4));
+        r.error_code = row.opt_text("error_code").value_or("");
+        r.message = row.opt_text("message").value_or("");
+        r.attempts = static_cast<int>(row.opt_i64("attempts").value_or(0));
         out.push_back(std::move(r));
     }
     return out;

@@ -13,6 +13,8 @@
 #include "pg/postgres.hpp"
 
 #include <exception>
+#include <optional>
+#include <utility>
 #include <string>
 #include <type_traits>
 
@@ -73,6 +75,43 @@ auto guard(F&& f) -> decltype(f()) {
         if (edata) throw PgError(edata);
         if (cxx) std::rethrow_exception(cxx);
         return result;
+    }
+}
+
+// Runs f(), then leave() in ordinary code (never in a destructor or a catch
+// block): also when f throws a C++ exception, before passing it on. When f
+// raises a PostgreSQL error (PgError) leave() is not called: the
+// (sub)transaction abort that must follow such an error restores what leave()
+// would (the SPI stack, the user id, GUC nest levels). Returns what f returns.
+template <typename F, typename L>
+auto then_leave(F&& f, L&& leave) -> decltype(f()) {
+    using R = decltype(f());
+    std::exception_ptr failure;
+    bool pg_failure = false;
+    if constexpr (std::is_void_v<R>) {
+        try {
+            f();
+        } catch (const PgError&) {
+            pg_failure = true;
+            failure = std::current_exception();
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        if (!pg_failure) leave(!failure);
+        if (failure) std::rethrow_exception(failure);
+    } else {
+        std::optional<R> result;
+        try {
+            result.emplace(f());
+        } catch (const PgError&) {
+            pg_failure = true;
+            failure = std::current_exception();
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        if (!pg_failure) leave(!failure);
+        if (failure) std::rethrow_exception(failure);
+        return std::move(*result);
     }
 }
 

@@ -85,6 +85,37 @@ void check_schema_version() {
                           "Run ALTER EXTENSION batch_ops UPDATE.");
 }
 
+SavedScope enter_role(Oid role, bool restricted) {
+    SavedScope s;
+    s.role = true;
+    guard([&] {
+        GetUserIdAndSecContext(&s.user, &s.sec);
+        int sec = s.sec | SECURITY_LOCAL_USERID_CHANGE;
+        if (restricted) sec |= SECURITY_RESTRICTED_OPERATION;
+        SetUserIdAndSecContext(role, sec);
+        s.nest_level = NewGUCNestLevel();
+        (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                                true, 0, false);
+    });
+    return s;
+}
+
+SavedScope enter_setting(const char* name, const char* value) {
+    SavedScope s;
+    guard([&] {
+        s.nest_level = NewGUCNestLevel();
+        (void)set_config_option(name, value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    });
+    return s;
+}
+
+void leave_scope(const SavedScope& s, bool ok) {
+    guard([&] {
+        AtEOXact_GUC(ok, s.nest_level);
+        if (s.role) SetUserIdAndSecContext(s.user, s.sec);
+    });
+}
+
 AsRole::AsRole(Oid role, bool restricted) {
     guard([&] {
         GetUserIdAndSecContext(&saved_user_, &saved_sec_);

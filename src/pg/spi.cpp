@@ -1,5 +1,7 @@
 #include "pg/spi.hpp"
 
+#include "core/error.hpp"
+
 #include <memory>
 #include <unordered_map>
 
@@ -91,6 +93,14 @@ std::string qualified_relation(Oid relid) {
     return std::string(s);
 }
 
+namespace {
+
+[[noreturn]] void internal(const std::string& what) {
+    throw core::Error(core::sqlstate::internal_error, "batch_ops internal error: " + what);
+}
+
+}  // namespace
+
 Spi::Spi() {
     guard([] {
         if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
@@ -98,12 +108,50 @@ Spi::Spi() {
     connected_ = true;
 }
 
+Spi::Spi(Scoped) : Spi() { scoped_ = true; }
+
 Spi::~Spi() {
+    // Legacy scope-bound connections only (with_spi finishes before this runs).
     // On the error path the transaction abort closes the connection.
-    if (connected_ && std::uncaught_exceptions() == 0) SPI_finish();
+    if (!scoped_ && connected_ && std::uncaught_exceptions() == 0) SPI_finish();  // pg-boundary: SPI_finish does not raise; legacy path, removed with the public constructor
 }
 
-uint64_t Spi::execute(const std::string& sql, const std::vector<Param>& params, bool read_only) {
+void Spi::finish() {
+    if (!connected_) return;
+    connected_ = false;
+    has_rows_ = false;
+    table_ = nullptr;
+    ++generation_;
+    guard([] { SPI_finish(); });
+}
+
+Rows Spi::take(uint64_t processed) {
+    ++generation_;
+    table_ = SPI_tuptable;
+    table_subxact_ = GetCurrentSubTransactionId();
+    has_rows_ = table_ != nullptr;
+    count_ = has_rows_ ? processed : 0;
+    return Rows(this, generation_, has_rows_ ? count_ : processed);
+}
+
+void Spi::check(uint64_t generation) const {
+    if (!connected_) internal("a result was used after its SPI connection ended");
+    if (generation != generation_) internal("a result was used after the next statement replaced it");
+}
+
+namespace {
+
+// Frees the rows of the previous statement, so that a loop of statements on
+// one connection keeps one result at a time. Only when they were made in the
+// subtransaction still running: a rolled-back subtransaction has freed its
+// results already, and results of a committed one stay until SPI_finish.
+void free_previous(SPITupleTable* t, SubTransactionId made_in) {
+    if (t && made_in == GetCurrentSubTransactionId()) SPI_freetuptable(t);
+}
+
+}  // namespace
+
+Rows Spi::query(const std::string& sql, const std::vector<Param>& params, bool read_only) {
     const int n = static_cast<int>(params.size());
     std::vector<Oid> types(n ? n : 1);
     std::vector<Datum> values(n ? n : 1);
@@ -117,14 +165,21 @@ uint64_t Spi::execute(const std::string& sql, const std::vector<Param>& params, 
     Oid* t = types.data();
     Datum* v = values.data();
     const char* nl = nulls.data();
-    return guard([&] {
+    SPITupleTable* previous = has_rows_ ? table_ : nullptr;
+    SubTransactionId made_in = table_subxact_;
+    has_rows_ = false;
+    table_ = nullptr;
+    ++generation_;
+    uint64_t processed = guard([&] {
+        free_previous(previous, made_in);
         int rc = SPI_execute_with_args(q, n, t, v, nl, read_only, 0);
         if (rc < 0) elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
         return SPI_processed;
     });
+    return take(processed);
 }
 
-uint64_t Spi::execute_cached(const std::string& sql, const std::vector<Param>& params) {
+Rows Spi::query_cached(const std::string& sql, const std::vector<Param>& params) {
     // Keyed by the statement text; the parameter types of a given text never change.
     static std::unordered_map<std::string, SPIPlanPtr> plans;
     auto it = plans.find(sql);
@@ -137,7 +192,7 @@ uint64_t Spi::execute_cached(const std::string& sql, const std::vector<Param>& p
         });
         it = plans.emplace(sql, plan).first;
     }
-    return execute_plan(it->second, params);
+    return query_plan(it->second, params);
 }
 
 SPIPlanPtr Spi::prepare(const std::string& sql, const std::vector<Oid>& types) {
@@ -152,7 +207,7 @@ SPIPlanPtr Spi::prepare(const std::string& sql, const std::vector<Oid>& types) {
     });
 }
 
-uint64_t Spi::execute_plan(SPIPlanPtr plan, const std::vector<Param>& params, bool read_only) {
+Rows Spi::query_plan(SPIPlanPtr plan, const std::vector<Param>& params, bool read_only) {
     const int n = static_cast<int>(params.size());
     std::vector<Datum> values(n ? n : 1);
     std::vector<char> nulls(n ? n : 1, ' ');
@@ -162,18 +217,173 @@ uint64_t Spi::execute_plan(SPIPlanPtr plan, const std::vector<Param>& params, bo
     }
     Datum* v = values.data();
     const char* nl = nulls.data();
-    return guard([&] {
+    SPITupleTable* previous = has_rows_ ? table_ : nullptr;
+    SubTransactionId made_in = table_subxact_;
+    has_rows_ = false;
+    table_ = nullptr;
+    ++generation_;
+    uint64_t processed = guard([&] {
+        free_previous(previous, made_in);
         int rc = SPI_execute_plan(plan, v, nl, read_only, 0);
         if (rc < 0) elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
         return SPI_processed;
     });
+    return take(processed);
 }
 
-uint64_t Spi::rows() const { return SPI_tuptable ? SPI_processed : 0; }
-
-Datum Spi::datum(uint64_t row, int col, bool* isnull) const {
-    return guard([&] { return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col + 1, isnull); });
+TupleDesc Spi::descriptor(const Rows& rows) const {
+    check(rows.generation_);
+    if (!has_rows_) internal("the statement returned no rows to describe");
+    return table_->tupdesc;
 }
+
+Datum Spi::value(uint64_t row, int attnum, bool* isnull) const {
+    if (!has_rows_) internal("the statement returned no rows");
+    if (row >= count_)
+        internal("row " + std::to_string(row) + " was read, but the statement returned " + std::to_string(count_));
+    if (attnum < 1 || attnum > table_->tupdesc->natts) internal("column " + std::to_string(attnum) + " does not exist");
+    HeapTuple tuple = table_->vals[row];
+    TupleDesc desc = table_->tupdesc;
+    bool n = false;
+    Datum d = guard([&] { return SPI_getbinval(tuple, desc, attnum, &n); });
+    *isnull = n;
+    return d;
+}
+
+Oid Spi::type_of(int attnum) const {
+    TupleDesc desc = table_->tupdesc;
+    return guard([&] { return SPI_gettypeid(desc, attnum); });
+}
+
+namespace {
+
+std::string output_text(Datum d, Oid type) {
+    char* s = guard([&] {
+        if (type == TEXTOID || type == VARCHAROID) return text_to_cstring(DatumGetTextPP(d));
+        Oid out;
+        bool varlena;
+        getTypeOutputInfo(type, &out, &varlena);
+        return OidOutputFunctionCall(out, d);
+    });
+    std::string r(s);
+    pfree(s);  // pg-boundary: pfree of our own palloc'd string does not raise
+    return r;
+}
+
+int64_t integer_value(Datum d, Oid type, const char* what) {
+    switch (type) {
+        case INT2OID: return DatumGetInt16(d);
+        case INT4OID: return DatumGetInt32(d);
+        case INT8OID: return DatumGetInt64(d);
+        case OIDOID: return static_cast<int64_t>(DatumGetObjectId(d));
+        default: internal(std::string("column ") + what + " is not an integer");
+    }
+}
+
+}  // namespace
+
+// ---- Rows and Row --------------------------------------------------------------------
+
+uint64_t Rows::size() const {
+    spi_->check(generation_);
+    return count_;
+}
+
+Row Rows::at(uint64_t i) const {
+    if (i >= size())
+        internal("row " + std::to_string(i) + " was read, but the statement returned " + std::to_string(count_));
+    return Row(spi_, generation_, i);
+}
+
+std::optional<Row> Rows::maybe_one() const {
+    if (size() > 1) internal("one row was expected, the statement returned " + std::to_string(count_));
+    if (count_ == 0) return std::nullopt;
+    return at(0);
+}
+
+Row Rows::one() const {
+    if (size() != 1) internal("one row was expected, the statement returned " + std::to_string(count_));
+    return at(0);
+}
+
+int Row::column(const char* col, bool* isnull, Datum* value) const {
+    spi_->check(generation_);
+    if (!spi_->has_rows_) internal("the statement returned no rows");
+    TupleDesc desc = spi_->table_->tupdesc;
+    int attnum = guard([&] { return SPI_fnumber(desc, col); });
+    if (attnum <= 0) internal(std::string("the statement has no column ") + col);
+    *value = spi_->value(index_, attnum, isnull);
+    return attnum;
+}
+
+bool Row::is_null(const char* col) const {
+    bool isnull;
+    Datum d;
+    column(col, &isnull, &d);
+    return isnull;
+}
+
+std::optional<std::string> Row::opt_text(const char* col) const {
+    bool isnull;
+    Datum d;
+    int attnum = column(col, &isnull, &d);
+    if (isnull) return std::nullopt;
+    return output_text(d, spi_->type_of(attnum));
+}
+
+std::string Row::text(const char* col) const {
+    auto v = opt_text(col);
+    if (!v) internal(std::string("column ") + col + " is null");
+    return *v;
+}
+
+std::optional<int64_t> Row::opt_i64(const char* col) const {
+    bool isnull;
+    Datum d;
+    int attnum = column(col, &isnull, &d);
+    if (isnull) return std::nullopt;
+    return integer_value(d, spi_->type_of(attnum), col);
+}
+
+int64_t Row::i64(const char* col) const {
+    auto v = opt_i64(col);
+    if (!v) internal(std::string("column ") + col + " is null");
+    return *v;
+}
+
+std::optional<bool> Row::opt_bool(const char* col) const {
+    bool isnull;
+    Datum d;
+    int attnum = column(col, &isnull, &d);
+    if (isnull) return std::nullopt;
+    if (spi_->type_of(attnum) != BOOLOID) internal(std::string("column ") + col + " is not a boolean");
+    return DatumGetBool(d);
+}
+
+bool Row::boolean(const char* col) const {
+    auto v = opt_bool(col);
+    if (!v) internal(std::string("column ") + col + " is null");
+    return *v;
+}
+
+Datum Row::copy_datum(const char* col, bool* isnull) const {
+    Datum d;
+    int attnum = column(col, isnull, &d);
+    if (*isnull) return d;
+    Oid type = spi_->type_of(attnum);
+    return guard([&] {
+        int16 typlen;
+        bool typbyval;
+        get_typlenbyval(type, &typlen, &typbyval);
+        return SPI_datumTransfer(d, typbyval, typlen);
+    });
+}
+
+// ---- legacy positional access (checked) ------------------------------------------------
+
+uint64_t Spi::rows() const { return has_rows_ ? count_ : 0; }
+
+Datum Spi::datum(uint64_t row, int col, bool* isnull) const { return value(row, col + 1, isnull); }
 
 bool Spi::is_null(uint64_t row, int col) const {
     bool isnull;
@@ -188,28 +398,16 @@ std::string Spi::str(uint64_t row, int col) const {
 
 std::optional<std::string> Spi::opt_str(uint64_t row, int col) const {
     bool isnull = false;
-    Oid type = InvalidOid;
-    char* s = guard([&] {
-        Datum d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col + 1, &isnull);
-        if (isnull) return static_cast<char*>(nullptr);
-        type = SPI_gettypeid(SPI_tuptable->tupdesc, col + 1);
-        if (type == TEXTOID) return text_to_cstring(DatumGetTextPP(d));
-        return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col + 1);
-    });
-    if (!s) return std::nullopt;
-    std::string out(s);
-    pfree(s);
-    return out;
+    Datum d = datum(row, col, &isnull);
+    if (isnull) return std::nullopt;
+    return output_text(d, type_of(col + 1));
 }
 
 int64_t Spi::i64(uint64_t row, int col) const {
     bool isnull;
     Datum d = datum(row, col, &isnull);
     if (isnull) return 0;
-    Oid type = guard([&] { return SPI_gettypeid(SPI_tuptable->tupdesc, col + 1); });
-    if (type == INT4OID) return DatumGetInt32(d);
-    if (type == INT2OID) return DatumGetInt16(d);
-    return DatumGetInt64(d);
+    return integer_value(d, type_of(col + 1), std::to_string(col + 1).c_str());
 }
 
 bool Spi::boolean(uint64_t row, int col) const {
@@ -221,10 +419,11 @@ bool Spi::boolean(uint64_t row, int col) const {
 Datum Spi::copy_datum(uint64_t row, int col, bool* isnull) const {
     Datum d = datum(row, col, isnull);
     if (*isnull) return d;
+    Oid type = type_of(col + 1);
     return guard([&] {
         int16 typlen;
         bool typbyval;
-        get_typlenbyval(SPI_gettypeid(SPI_tuptable->tupdesc, col + 1), &typlen, &typbyval);
+        get_typlenbyval(type, &typlen, &typbyval);
         return SPI_datumTransfer(d, typbyval, typlen);
     });
 }

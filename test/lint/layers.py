@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""The layers of src/ (src/README.md), checked over the includes (test/check lint).
+
+Dependencies point down: sql, workers -> ops -> pg -> core. A file may include
+its own layer and any layer below it; `sql` may also include `workers` (for
+_PG_init, the wake-up at commit and the shared memory batch_health reads).
+core includes no PostgreSQL header. PG_VERSION_NUM appears only in src/pg.
+Exit 1 with one line per finding.
+"""
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RANK = {"core": 0, "pg": 1, "ops": 2, "workers": 3, "sql": 3}
+ALSO = {("sql", "workers")}
+SERVER_HEADER = re.compile(r'#\s*include\s*[<"](postgres\.h|fmgr\.h|libpq-fe\.h|pg/|utils/|access/|catalog/|executor/|nodes/|storage/|postmaster/|commands/)')
+
+
+def main():
+    bad = 0
+    files = 0
+    for d, _, names in os.walk(os.path.join(ROOT, "src")):
+        for f in sorted(names):
+            if not f.endswith((".cpp", ".hpp")):
+                continue
+            files += 1
+            path = os.path.join(d, f)
+            rel = os.path.relpath(path, ROOT)
+            layer = rel.split(os.sep)[1]
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+            for n, line in enumerate(text.split("\n"), 1):
+                m = re.match(r'\s*#\s*include\s*"(\w+)/', line)
+                if m and m.group(1) in RANK and layer in RANK:
+                    to = m.group(1)
+                    if RANK[to] > RANK[layer] or (RANK[to] == RANK[layer] and to != layer and (layer, to) not in ALSO):
+                        print(f"{rel}:{n}: {layer} includes {to} (dependencies point down: sql, workers -> ops -> pg -> core)")
+                        bad += 1
+                if layer == "core" and SERVER_HEADER.match(line):
+                    print(f"{rel}:{n}: core includes a PostgreSQL header")
+                    bad += 1
+                if layer != "pg" and "PG_VERSION_NUM" in line:
+                    print(f"{rel}:{n}: PG_VERSION_NUM outside src/pg (put the difference behind a helper in src/pg)")
+                    bad += 1
+    print(f"layers: {files} files, {bad} finding(s)")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
