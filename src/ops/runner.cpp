@@ -15,6 +15,7 @@
 
 extern "C" {
 #include "catalog/pg_class.h"
+#include "utils/rls.h"
 }
 
 namespace batch_ops::ops {
@@ -33,21 +34,25 @@ namespace {
 // a failed Attempt, unless it must end the whole call (then it is rethrown).
 core::Attempt attempt(const std::function<void()>& body, bool report_transient) {
     pg::SubTransaction sub;
+    std::optional<pg::PgError> failure;
     try {
         body();
+    } catch (const pg::PgError& e) {
+        failure = e;  // rolled back below, outside the handler
+    }
+    if (!failure) {
         sub.commit();
         return {};
-    } catch (const pg::PgError& e) {
-        sub.rollback();
-        const std::string state = e.sqlstate();
-        if (core::aborts_batch(state)) throw;
-        if (core::classify_sqlstate(state).transient && !report_transient) throw;
-        core::Attempt a;
-        a.ok = false;
-        a.sqlstate = state;
-        a.message = e.what();
-        return a;
     }
+    sub.rollback();
+    const std::string state = failure->sqlstate();
+    if (core::aborts_batch(state)) throw *failure;
+    if (core::classify_sqlstate(state).transient && !report_transient) throw *failure;
+    core::Attempt a;
+    a.ok = false;
+    a.sqlstate = state;
+    a.message = failure->what();
+    return a;
 }
 
 using core::csv_field;
@@ -65,7 +70,17 @@ private:
     void prepare_keys();
     void build_keyed_sql();
     core::Attempt apply_keys(core::Range range);
-    void explain_missing(const std::vector<std::size_t>& missing, std::vector<std::pair<std::size_t, ItemResult>>& out);
+    void apply_key_round(const std::vector<std::size_t>& items, std::vector<std::size_t>* again,
+                         std::vector<std::pair<std::size_t, ItemResult>>& explained,
+                         std::vector<std::pair<std::size_t, std::string>>& rows);
+    // Why the statement did not change these items. An item the rules say it
+    // should have changed (a live row of the caller's, in an allowed status:
+    // it was changed, deleted or re-inserted concurrently after the
+    // statement's snapshot) goes to `again` when given, to be run once more,
+    // so that its code describes what a statement saw, never a newer row.
+    void explain_missing(const std::vector<std::size_t>& missing, std::vector<std::pair<std::size_t, ItemResult>>& out,
+                         std::vector<std::size_t>* again);
+    bool rls_applies() const;
 
     // bulk_create
     void prepare_items();
@@ -107,6 +122,7 @@ private:
     std::string explain_archive_sql_;
     std::vector<pg::Param> extra_params_;  // $3 ...
     bool soft_ = false;
+    std::optional<std::vector<std::string>> from_statuses_;  // status_update: the statuses it may change
     std::unordered_map<std::size_t, std::string> export_rows_;  // item -> row text
     std::vector<std::string> export_columns_;
     std::map<std::string, std::string> insert_sql_;
@@ -267,7 +283,7 @@ void RunnerImpl::build_keyed_sql() {
     const std::string K = pg::ident(m_.key_column);
     // The key as stored: only read (through its output function, giving the
     // canonical text) when some item did not match.
-    const std::string ret = " RETURNING " + K;
+    const std::string ret = " RETURNING " + K + " AS k";
     switch (r_.operation) {
         case Operation::Delete:
             soft_ = core::effective_soft_delete(r_, m_);
@@ -298,6 +314,7 @@ void RunnerImpl::build_keyed_sql() {
         }
         case Operation::StatusUpdate: {
             auto from = core::allowed_from_statuses(r_, m_);
+            from_statuses_ = from;
             const ColumnInfo* c = t_.column(*m_.status_column);
             if (!c)
                 throw core::Error(core::sqlstate::undefined_column, "status column of target " + quoted(m_.name) +
@@ -346,9 +363,10 @@ void RunnerImpl::build_keyed_sql() {
                 restore_archive_sql_ = "WITH moved AS (DELETE FROM " + t_.archive_table + " WHERE " + key_filter() +
                                        owner_filter() + " RETURNING " + cols + ") INSERT INTO " + T + " (" + cols +
                                        ") SELECT " + cols + " FROM moved" + ret;
-                explain_archive_sql_ = "SELECT a." + K + "::pg_catalog.text, " +
+                explain_archive_sql_ = "SELECT a." + K + "::pg_catalog.text AS k, " +
                                        (m_.owner_column ? "a." + pg::ident(*m_.owner_column) + "::pg_catalog.text"
                                                         : std::string("NULL::pg_catalog.text")) +
+                                       " AS owner" +
                                        " FROM " + t_.archive_table + " a WHERE " + key_filter("a");
             }
             break;
@@ -357,13 +375,14 @@ void RunnerImpl::build_keyed_sql() {
             export_columns_ = core::export_columns(r_, m_);
             std::string sel;
             if (r_.export_format == core::ExportFormat::Csv) {
-                for (const auto& c : export_columns_) sel += ", t." + pg::ident(c) + "::pg_catalog.text";
+                for (std::size_t i = 0; i < export_columns_.size(); ++i)
+                    sel += ", t." + pg::ident(export_columns_[i]) + "::pg_catalog.text AS c" + std::to_string(i + 1);
             } else {
                 std::string inner;
                 for (const auto& c : export_columns_) inner += (inner.empty() ? "t." : ", t.") + pg::ident(c);
-                sel = ", (SELECT pg_catalog.to_json(r) FROM (SELECT " + inner + ") r)::pg_catalog.text";
+                sel = ", (SELECT pg_catalog.to_json(r) FROM (SELECT " + inner + ") r)::pg_catalog.text AS j";
             }
-            main_sql_ = "SELECT t." + K + "::pg_catalog.text" + sel + " FROM " + T + " t WHERE " + key_filter("t") +
+            main_sql_ = "SELECT t." + K + "::pg_catalog.text AS k" + sel + " FROM " + T + " t WHERE " + key_filter("t") +
                         live_filter("t") + owner_filter("t");
             break;
         }
@@ -376,31 +395,34 @@ void RunnerImpl::build_keyed_sql() {
         deleted = m_.soft_delete_kind == core::SoftDeleteKind::Boolean ? "(" + sd + " IS TRUE)"
                                                                        : "(" + sd + " IS NOT NULL)";
     }
-    explain_sql_ = "SELECT t." + K + "::pg_catalog.text, " + deleted + ", " +
+    explain_sql_ = "SELECT t." + K + "::pg_catalog.text AS k, " + deleted + " AS deleted, " +
                    (m_.owner_column ? "t." + pg::ident(*m_.owner_column) + "::pg_catalog.text"
                                     : std::string("NULL::pg_catalog.text")) +
-                   ", " +
+                   " AS owner, " +
                    (m_.status_column ? "t." + pg::ident(*m_.status_column) + "::pg_catalog.text"
                                      : std::string("NULL::pg_catalog.text")) +
-                   " FROM " + T + " t WHERE " + key_filter("t");
+                   " AS status FROM " + T + " t WHERE " + key_filter("t");
+}
+
+bool RunnerImpl::rls_applies() const {
+    Oid relid = t_.relid;
+    return pg::guard([&] { return check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED; });
 }
 
 void RunnerImpl::explain_missing(const std::vector<std::size_t>& missing,
-                             std::vector<std::pair<std::size_t, ItemResult>>& out) {
+                                 std::vector<std::pair<std::size_t, ItemResult>>& out, std::vector<std::size_t>* again) {
     pg::Param ks = key_array(missing);
-    struct Row {
+    struct Seen {
         bool deleted;
         std::optional<std::string> owner;
         std::optional<std::string> status;
     };
-    std::unordered_map<std::string, Row> found;
-    spi_.execute(explain_sql_, {ks});
-    for (uint64_t i = 0; i < spi_.rows(); ++i)
-        found[spi_.str(i, 0)] = Row{spi_.boolean(i, 1), spi_.opt_str(i, 2), spi_.opt_str(i, 3)};
+    std::unordered_map<std::string, Seen> found;
+    for (pg::Row row : spi_.query(explain_sql_, {ks}))
+        found[row.text("k")] = Seen{row.boolean("deleted"), row.opt_text("owner"), row.opt_text("status")};
     std::unordered_map<std::string, std::optional<std::string>> archived;
     if (r_.operation == Operation::Restore && !explain_archive_sql_.empty()) {
-        spi_.execute(explain_archive_sql_, {ks});
-        for (uint64_t i = 0; i < spi_.rows(); ++i) archived[spi_.str(i, 0)] = spi_.opt_str(i, 1);
+        for (pg::Row row : spi_.query(explain_archive_sql_, {ks})) archived[row.text("k")] = row.opt_text("owner");
     }
     for (auto i : missing) {
         const std::string& id = r_.target_ids[i];
@@ -416,7 +438,7 @@ void RunnerImpl::explain_missing(const std::vector<std::size_t>& missing,
                 out.emplace_back(i, failed_item(id, item_error::not_found, "row not found"));
             continue;
         }
-        const Row& row = it->second;
+        const Seen& row = it->second;
         if (owner_rule() && row.owner != actor_.role) {
             out.emplace_back(i, failed_item(id, item_error::permission_denied, "row is owned by another role"));
         } else if (r_.operation == Operation::Delete && soft_ && row.deleted) {
@@ -425,84 +447,39 @@ void RunnerImpl::explain_missing(const std::vector<std::size_t>& missing,
             out.emplace_back(i, succeeded_item(id, "not deleted"));
         } else if (r_.operation != Operation::Restore && row.deleted && m_.soft_delete_column) {
             out.emplace_back(i, failed_item(id, item_error::not_found, "row is deleted"));
-        } else if (r_.operation == Operation::StatusUpdate) {
+        } else if (r_.operation == Operation::StatusUpdate && from_statuses_ &&
+                   std::find(from_statuses_->begin(), from_statuses_->end(), row.status.value_or("")) ==
+                       from_statuses_->end()) {
             out.emplace_back(i, failed_item(id, item_error::invalid_transition,
                                        "cannot change status from " + quoted(row.status.value_or("")) + " to " +
                                            quoted(r_.new_status)));
-        } else {
+        } else if (rls_applies()) {
             out.emplace_back(i, failed_item(id, item_error::permission_denied,
                                        "row level security does not allow this change"));
+        } else if (again) {
+            again->push_back(i);
+        } else {
+            out.emplace_back(i, failed_item(id, item_error::error,
+                                       "the row was changed concurrently while the batch ran; retry the batch"));
         }
     }
 }
 
 core::Attempt RunnerImpl::apply_keys(core::Range range) {
-    std::vector<std::size_t> missing;  // items the statements did not change
     std::vector<std::pair<std::size_t, ItemResult>> explained;
     std::vector<std::pair<std::size_t, std::string>> rows;
-    const bool is_export = r_.operation == Operation::Export;
     core::Attempt a = attempt(
         [&] {
-            missing.clear();
             explained.clear();
             rows.clear();
             std::vector<std::size_t> items(runnable_.begin() + range.begin, runnable_.begin() + range.end);
-            std::vector<pg::Param> params = {key_array(items), pg::text_param(actor_.role)};
-            params.insert(params.end(), extra_params_.begin(), extra_params_.end());
-
-            // Keys are distinct, so when the statement changed as many rows as
-            // there are keys, every item succeeded and the returned keys need
-            // not be read: the common case costs no per-row work here.
-            bool all_done = false;
-            std::unordered_set<std::string> done;
-            std::unordered_map<std::string, std::string> payload;
-            if (!main_sql_.empty()) {
-                // A range that is a small slice of the table (a worker's chunk)
-                // is found through the key's unique index; the planner's
-                // default costs would scan the whole table for every chunk.
-                std::optional<pg::SettingScope> index_only;
-                if (static_cast<double>(range.size()) * 20.0 < table_rows()) index_only.emplace("enable_seqscan", "off");
-                uint64_t n = spi_.execute(main_sql_, params);
-                index_only.reset();
-                all_done = n == range.size() && !is_export;
-                if (!all_done) {
-                    done.reserve(n * 2);
-                    for (uint64_t i = 0; i < n; ++i) {
-                        std::string k = spi_.str(i, 0);
-                        if (is_export) {
-                            if (r_.export_format == core::ExportFormat::Csv) {
-                                std::string line;
-                                for (std::size_t c = 0; c < export_columns_.size(); ++c) {
-                                    if (c) line += ",";
-                                    line += csv_field(spi_.opt_str(i, static_cast<int>(c + 1)));
-                                }
-                                payload[k] = std::move(line);
-                            } else {
-                                payload[k] = spi_.str(i, 1);
-                            }
-                        }
-                        done.insert(std::move(k));
-                    }
-                }
+            // At most three statements: the items a statement missed because
+            // they changed concurrently run again (see explain_missing).
+            for (int round = 0; !items.empty(); ++round) {
+                std::vector<std::size_t> again;
+                apply_key_round(items, round < 2 ? &again : nullptr, explained, rows);
+                items.swap(again);
             }
-            if (!restore_archive_sql_.empty() && !all_done) {
-                std::vector<std::size_t> rest;
-                for (auto i : items)
-                    if (!done.count(keys_[i])) rest.push_back(i);
-                if (!rest.empty()) {
-                    params[0] = key_array(rest);
-                    spi_.execute(restore_archive_sql_, params);
-                    for (uint64_t i = 0; i < spi_.rows(); ++i) done.insert(spi_.str(i, 0));
-                }
-            }
-            if (all_done) return;
-            for (std::size_t p = range.begin; p < range.end; ++p) {
-                std::size_t i = runnable_[p];
-                auto it = done.find(keys_[i]);
-                if (it == done.end()) missing.push_back(i);
-                else if (is_export) rows.emplace_back(i, std::move(payload[keys_[i]]));
-            }
-            if (!missing.empty()) explain_missing(missing, explained);
         },
         opts_.dry_run);
     if (a.ok) {
@@ -518,6 +495,68 @@ core::Attempt RunnerImpl::apply_keys(core::Range range) {
         for (auto& [i, row] : rows) export_rows_[i] = std::move(row);
     }
     return a;
+}
+
+void RunnerImpl::apply_key_round(const std::vector<std::size_t>& items, std::vector<std::size_t>* again,
+                                 std::vector<std::pair<std::size_t, ItemResult>>& explained,
+                                 std::vector<std::pair<std::size_t, std::string>>& rows) {
+    const bool is_export = r_.operation == Operation::Export;
+    std::vector<pg::Param> params = {key_array(items), pg::text_param(actor_.role)};
+    params.insert(params.end(), extra_params_.begin(), extra_params_.end());
+
+    // Keys are distinct, so when the statement changed as many rows as there
+    // are keys, every item succeeded and the returned keys need not be read:
+    // the common case costs no per-row work here.
+    bool all_done = false;
+    std::unordered_set<std::string> done;
+    std::unordered_map<std::string, std::string> payload;
+    if (!main_sql_.empty()) {
+        // A range that is a small slice of the table (a worker's chunk) is
+        // found through the key's unique index; the planner's default costs
+        // would scan the whole table for every chunk.
+        auto run_main = [&] { return spi_.query(main_sql_, params); };
+        pg::Rows result = static_cast<double>(items.size()) * 20.0 < table_rows()
+                              ? pg::with_setting("enable_seqscan", "off", run_main)
+                              : run_main();
+        const uint64_t n = result.size();
+        all_done = n == items.size() && !is_export;
+        if (!all_done) {
+            done.reserve(n * 2);
+            for (pg::Row row : result) {
+                std::string k = row.text("k");
+                if (is_export) {
+                    if (r_.export_format == core::ExportFormat::Csv) {
+                        std::string line;
+                        for (std::size_t c = 0; c < export_columns_.size(); ++c) {
+                            if (c) line += ",";
+                            line += csv_field(row.opt_text(("c" + std::to_string(c + 1)).c_str()));
+                        }
+                        payload[k] = std::move(line);
+                    } else {
+                        payload[k] = row.text("j");
+                    }
+                }
+                done.insert(std::move(k));
+            }
+        }
+    }
+    if (!restore_archive_sql_.empty() && !all_done) {
+        std::vector<std::size_t> rest;
+        for (auto i : items)
+            if (!done.count(keys_[i])) rest.push_back(i);
+        if (!rest.empty()) {
+            params[0] = key_array(rest);
+            for (pg::Row row : spi_.query(restore_archive_sql_, params)) done.insert(row.text("k"));
+        }
+    }
+    if (all_done) return;
+    std::vector<std::size_t> missing;
+    for (std::size_t i : items) {
+        auto it = done.find(keys_[i]);
+        if (it == done.end()) missing.push_back(i);
+        else if (is_export) rows.emplace_back(i, std::move(payload[keys_[i]]));
+    }
+    if (!missing.empty()) explain_missing(missing, explained, again);
 }
 
 void RunnerImpl::prepare_items() {
@@ -551,7 +590,7 @@ const std::string& RunnerImpl::insert_sql(const std::vector<std::string>& column
     }
     std::string sql = "INSERT INTO " + t_.table + " (" + cols + ") SELECT " + vals +
                       " FROM pg_catalog.jsonb_populate_recordset(NULL::" + t_.table + ", $1) r RETURNING " +
-                      pg::ident(m_.key_column) + "::pg_catalog.text";
+                      pg::ident(m_.key_column) + "::pg_catalog.text AS k";
     return insert_sql_.emplace(sig, std::move(sql)).first->second;
 }
 
@@ -575,8 +614,9 @@ core::Attempt RunnerImpl::apply_items(core::Range range) {
                 const bool fill_owner = m_.owner_column && std::find(cols.begin(), cols.end(), *m_.owner_column) == cols.end();
                 core::Json arr = core::Json::array();
                 for (auto i : members) arr.push(r_.items[i]);
-                spi_.execute(insert_sql(cols, fill_owner), {pg::jsonb_text_param(arr.dump()), pg::text_param(actor_.role)});
-                if (spi_.rows() != members.size()) {
+                pg::Rows created =
+                    spi_.query(insert_sql(cols, fill_owner), {pg::jsonb_text_param(arr.dump()), pg::text_param(actor_.role)});
+                if (created.size() != members.size()) {
                     if (members.size() == 1) {
                         outcomes.emplace_back(members[0], failed_item(item_id(members[0]), item_error::error,
                                                                  "row was not created: a trigger skipped it"));
@@ -588,7 +628,7 @@ core::Attempt RunnerImpl::apply_items(core::Range range) {
                     });
                 }
                 for (std::size_t k = 0; k < members.size(); ++k)
-                    outcomes.emplace_back(members[k], succeeded_item(spi_.str(k, 0), "created"));
+                    outcomes.emplace_back(members[k], succeeded_item(created.at(k).text("k"), "created"));
             }
         },
         opts_.dry_run);
@@ -691,6 +731,16 @@ void RunnerImpl::finish_export() {
 }
 
 void RunnerImpl::prepare() {
+    // What the batch may do was fixed when it was submitted (a delete records
+    // whether it is soft); it is checked again here, when it runs: the target
+    // may have been registered again since, and the submitter's rights changed.
+    if (r_.operation == Operation::Delete && r_.soft_delete.value_or(false) && !m_.soft_delete_column)
+        throw core::Error(core::sqlstate::object_not_in_state,
+                          "target " + quoted(m_.name) + " no longer has a soft-delete column",
+                          "The batch was submitted as a soft delete; it is never run as a hard delete.",
+                          "Register the target again with its soft_delete_column, or submit a new batch.");
+    core::check_supported(r_, m_);
+    core::check_request_privilege(r_, m_, actor_);
     if (r_.operation == Operation::BulkCreate) {
         prepare_items();
         out_.success_message = "created";

@@ -75,6 +75,18 @@ Json execute(FunctionCallInfo fcinfo, bool validate_only) {
                           "Add batch_ops to shared_preload_libraries and restart the server, or send "
                           "\"execution\": \"inline\".");
 
+    // A delete records whether it is soft, as decided now: a retry after the
+    // target changed never turns it into a hard delete (API.md section 9).
+    if (req.operation == core::Operation::Delete && !req.soft_delete) {
+        bool soft = core::effective_soft_delete(req, target.model);
+        core::Json recorded = pg::from_jsonb(jb);
+        core::Json data = recorded.find("operation_data") ? *recorded.find("operation_data") : core::Json::object();
+        data.set("soft_delete", core::Json::boolean(soft));
+        recorded.set("operation_data", std::move(data));
+        request_datum = pg::to_jsonb(recorded);
+        req.soft_delete = soft;
+    }
+
     ops::RunOptions opts;
     opts.dry_run = req.dry_run;
     opts.lock_timeout_ms = settings::lock_timeout_ms;
