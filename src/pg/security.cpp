@@ -14,7 +14,7 @@ extern "C" {
 }
 
 #ifndef BATCH_OPS_VERSION
-#define BATCH_OPS_VERSION "0.1.0"
+#error "BATCH_OPS_VERSION must be defined (the Makefile passes EXT_VERSION)"
 #endif
 
 namespace batch_ops::pg {
