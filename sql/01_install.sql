@@ -112,3 +112,8 @@ SELECT DISTINCT c.setting AS search_path_setting
    AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'batch_ops')
    AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e' AND c.setting LIKE 'search\_path=%'
  ORDER BY 1;
+
+-- Worker transactions are bounded by default (0 would disable it); max_workers
+-- needs a restart (it exists because this server preloads batch_ops).
+SELECT name, boot_val, unit, context FROM pg_settings
+ WHERE name IN ('batch_ops.statement_timeout', 'batch_ops.max_workers') ORDER BY 1;
