@@ -14,8 +14,8 @@
 -- integer) visible, a reader of batch_ops.jobs ran alice's function with its
 -- own privileges. With SET the body always sees pg_catalog first (pg_temp is
 -- never searched for functions or operators) and is no longer inlined; every
--- name in it is qualified as well. test/t/011_upgrade.pl and
--- sql/12_search_path.sql check this.
+-- name in it is qualified as well. sql/01_install.sql checks that no SQL
+-- function of the extension lacks it; sql/12_hijack.sql replays the attack.
 CREATE OR REPLACE FUNCTION batch_ops.is_admin() RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
