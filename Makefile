@@ -28,13 +28,15 @@ PG_INCLUDE_SERVER := $(shell $(PG_CONFIG) --includedir-server)
 override CPPFLAGS := -I$(CURDIR)/src $(filter-out -I$(PG_INCLUDE_SERVER),$(CPPFLAGS)) -isystem $(PG_INCLUDE_SERVER)
 override CXXFLAGS := -std=c++17 -fPIC -O2 -g -Wall -Wextra -Wno-register -Wno-unused-parameter -Wno-missing-field-initializers -fno-strict-aliasing -fwrapv
 SHLIB_LINK += -lstdc++ $(libpq)
-override CPPFLAGS += -I$(shell $(PG_CONFIG) --includedir) -DBATCH_OPS_VERSION=\"$(EXT_VERSION)\"
+# The library refuses a schema of another version (src/pg/security.cpp). After
+# include $(PGXS), PG_CPPFLAGS would no longer reach CPPFLAGS: add it directly, and
+# rebuild security.o when the version here changes.
+override CPPFLAGS += -DBATCH_OPS_VERSION=\"$(EXT_VERSION)\"
+src/pg/security.o: Makefile
+override CPPFLAGS += -I$(shell $(PG_CONFIG) --includedir)
 
 %.o: %.cpp
 	$(CXX) $(CXXFLAGS) $(CPPFLAGS) -MMD -MP -c -o $@ $<
-
-# The flags (the version among them) are in this file: objects are rebuilt when it changes.
-$(OBJS): Makefile
 
 -include $(SRCS:.cpp=.d)
 

@@ -80,3 +80,40 @@ EXCEPTION WHEN others THEN
     RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
 GRANT EXECUTE ON FUNCTION app.try(text) TO PUBLIC;
+
+-- Every SQL or PL/pgSQL function of the extension pins its search_path (API.md
+-- section 9): none is missing (test 12_hijack shows why it matters).
+SELECT count(*) > 0 AS has_sql_functions
+  FROM pg_depend d JOIN pg_proc p ON p.oid = d.objid JOIN pg_language l ON l.oid = p.prolang
+ WHERE d.refclassid = 'pg_extension'::regclass
+   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'batch_ops')
+   AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e' AND l.lanname <> 'c';
+SELECT p.oid::regprocedure AS function_without_search_path, l.lanname
+  FROM pg_depend d JOIN pg_proc p ON p.oid = d.objid JOIN pg_language l ON l.oid = p.prolang
+ WHERE d.refclassid = 'pg_extension'::regclass
+   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'batch_ops')
+   AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e' AND l.lanname <> 'c'
+   AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) AS c(setting) WHERE c.setting LIKE 'search\_path=%')
+ ORDER BY 1;
+-- The C functions that run none of the caller's code pin it too; the others
+-- (inline batches and syncs) keep the caller's search_path on purpose.
+SELECT p.oid::regprocedure AS c_function_without_search_path
+  FROM pg_proc p
+ WHERE p.pronamespace = 'batch_ops'::regnamespace
+   AND p.proname IN ('register_target', 'unregister_target', 'batch_status', 'batch_result', 'batch_wait',
+                     'batch_cancel', 'batch_retry', 'batch_statistics', 'batch_health', 'batch_cleanup',
+                     'export_data')
+   AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) AS c(setting) WHERE c.setting LIKE 'search\_path=%')
+ ORDER BY 1;
+-- A pinned search_path names only schemas no user can write to.
+SELECT DISTINCT c.setting AS search_path_setting
+  FROM pg_depend d JOIN pg_proc p ON p.oid = d.objid, unnest(p.proconfig) AS c(setting)
+ WHERE d.refclassid = 'pg_extension'::regclass
+   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'batch_ops')
+   AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e' AND c.setting LIKE 'search\_path=%'
+ ORDER BY 1;
+
+-- Worker transactions are bounded by default (0 would disable it); max_workers
+-- needs a restart (it exists because this server preloads batch_ops).
+SELECT name, boot_val, unit, context FROM pg_settings
+ WHERE name IN ('batch_ops.statement_timeout', 'batch_ops.max_workers') ORDER BY 1;

@@ -14,7 +14,7 @@ extern "C" {
 }
 
 #ifndef BATCH_OPS_VERSION
-#error "BATCH_OPS_VERSION comes from the Makefile (EXT_VERSION)"
+#error "BATCH_OPS_VERSION must be defined (the Makefile passes EXT_VERSION)"
 #endif
 
 namespace batch_ops::pg {

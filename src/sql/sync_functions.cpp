@@ -51,8 +51,10 @@ BATCH_OPS_FUNCTION(batch_ops_batch_sync) {
             // Queued for the workers; an incremental sync runs chunk by chunk.
             if (!workers::preloaded())
                 throw core::Error(core::sqlstate::object_not_in_state,
-                                  "background syncs need batch_ops in shared_preload_libraries", {},
-                                  "Run it inline: batch_ops.batch_sync(id).");
+                                  "background syncs need batch_ops in shared_preload_libraries",
+                                  "Without it there are no workers to run queued syncs.",
+                                  "Add batch_ops to shared_preload_libraries and restart the server, or run the "
+                                  "sync inline: batch_ops.batch_sync(id).");
             pg::AsOwner owner;
             spi.execute_cached(
                 "WITH u AS (UPDATE batch_ops.batch SET status = 'queued', total = 0, processed = 0, "
