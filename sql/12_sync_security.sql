@@ -119,7 +119,7 @@ SELECT (batch_ops.batch_execute('{"operation": "export", "target_type": "sec_ite
     "execution": "inline", "operation_data": {"export_format": "json"}}')->>'operation_id')::bigint AS export_batch \gset
 SELECT id AS export_id FROM batch_ops.export WHERE batch_id = :export_batch \gset
 SELECT max(id) + 1000 AS no_export FROM batch_ops.export \gset
-SET ROLE regress_alice;
+SET ROLE regress_bob;
 SELECT app.try_masked(format('SELECT batch_ops.batch_status(%s)', :export_batch)) AS operation_batch_status,
        app.try_masked(format('SELECT batch_ops.batch_statistics(%s)', :export_batch)) AS operation_batch_statistics,
        app.try_masked(format('SELECT batch_ops.batch_sync(%s)', :export_batch)) AS operation_batch_sync;
