@@ -152,6 +152,15 @@ void RemoteConnection::connect(const std::string& conninfo, int connect_timeout_
     // Whatever the string's options set: backslashes are no escapes in plain
     // string literals, as for our parser, which checked the source text.
     command("SET standard_conforming_strings = on");
+    check_session();
+    session_checked_ = true;
+}
+
+void RemoteConnection::check_session() {
+    // The settings the remote server reported last (ParameterStatus): a
+    // statement of ours (the source's description) could have changed them
+    // with set_config() for the statements after it.
+    const char* encoding = GetDatabaseEncodingName();
     const char* scs = PQparameterStatus(conn_, "standard_conforming_strings");
     const char* enc = PQparameterStatus(conn_, "client_encoding");
     if (!scs || strcmp(scs, "on") != 0 || !enc || pg_strcasecmp(enc, encoding) != 0)
@@ -210,6 +219,7 @@ PGresult* RemoteConnection::wait_result() {
 }
 
 PGresult* RemoteConnection::start(const std::string& sql) {
+    if (session_checked_) check_session();
     // The extended protocol, with no parameters: the remote server parses the
     // text as one statement and refuses more ("cannot insert multiple
     // commands into a prepared statement"), so no text of ours can make it

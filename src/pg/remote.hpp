@@ -74,8 +74,12 @@ private:
     PGresult* wait_result();  // next result of an async query, waiting on the socket
     void wait_socket(int events, long timeout_ms);
     [[noreturn]] void fail(const char* what, PGresult* res);
+    // 08001 unless the session reads text as ours does (standard_conforming_strings
+    // on, client_encoding this database's), as the server last reported.
+    void check_session();
 
     PGconn* conn_ = nullptr;
+    bool session_checked_ = false;  // checked once set up; then before every statement
 };
 
 }  // namespace batch_ops::pg
