@@ -14,6 +14,7 @@ extern "C" {
 #include "access/transam.h"
 #include "catalog/namespace.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "parser/parser.h"
 #include "utils/regproc.h"
@@ -28,6 +29,39 @@ namespace sqlstate = core::sqlstate;
 
 namespace {
 
+// SPI rows are read only after their count was checked: a statement that had
+// to return a row and did not is an error with a SQLSTATE, never a read of
+// row 0.
+void expect_row(pg::Spi& spi, const char* state, const std::string& message) {
+    if (spi.rows() == 0) throw Error(state, message);
+}
+
+bool is_superuser(Oid role) {
+    return pg::guard([&] { return superuser_arg(role); });
+}
+
+// The message of a failed run: PostgreSQL's message and, on a line of its
+// own as psql shows it, its DETAIL.
+std::string failure_message(const std::string& message, const std::string& detail) {
+    std::string m = "sync failed: " + message;
+    if (!detail.empty()) m += "\nDETAIL:  " + detail;
+    return m;
+}
+
+std::string failure_message(const pg::PgError& e) {
+    const ErrorData* ed = e.data();
+    return failure_message(e.what(), ed && ed->detail ? ed->detail : "");
+}
+
+std::string failure_message(const core::Error& e) { return failure_message(e.what(), e.detail()); }
+
+// A sync runs as its owner: a dropped owner fails the run.
+void check_owner_exists(const SyncDef& d) {
+    if (!pg::role_exists(d.owner))
+        throw Error(sqlstate::undefined_object, "role no longer exists",
+                    "The role that created sync " + quoted(d.name) + " (OID " + std::to_string(d.owner) +
+                        ") was dropped.");
+}
 
 // The one place request text becomes SQL (API.md section 5): the text must
 // parse as exactly one SELECT (query) or exactly one expression.
@@ -146,6 +180,20 @@ bool unique_on(pg::Spi& spi, Oid relid, const std::vector<std::string>& cols) {
     return spi.rows() > 0;
 }
 
+// A local table or view source, resolved with the current search_path.
+Oid source_table(const std::string& name) {
+    const char* src = name.c_str();
+    try {
+        return pg::guard([&] {
+            List* names = stringToQualifiedNameList(src);
+            return RangeVarGetRelid(makeRangeVarFromNameList(names), AccessShareLock, false);
+        });
+    } catch (const pg::PgError& e) {
+        const ErrorData* ed = e.data();
+        throw Error(e.sqlstate(), std::string("sync source: ") + e.what(), ed && ed->detail ? ed->detail : "");
+    }
+}
+
 // The plan of a sync: what to select from the source and how to load it.
 struct Plan {
     std::string source_sql;                                  // "schema.table" or "(query)"
@@ -163,17 +211,7 @@ Plan make_plan(pg::Spi& spi, const SyncDef& d, const std::string* staged = nullp
         check_query(d.source);
         p.source_sql = "(" + d.source + ")";
     } else {
-        const char* src = d.source.c_str();
-        Oid relid;
-        try {
-            relid = pg::guard([&] {
-                List* names = stringToQualifiedNameList(src);
-                return RangeVarGetRelid(makeRangeVarFromNameList(names), AccessShareLock, false);
-            });
-        } catch (const pg::PgError& e) {
-            throw Error(e.sqlstate(), std::string("sync source: ") + e.what());
-        }
-        p.source_sql = pg::qualified_relation(relid);
+        p.source_sql = pg::qualified_relation(source_table(d.source));
     }
     p.target_sql = pg::qualified_relation(d.target);
     std::vector<Column> target = relation_columns(spi, d.target);
@@ -357,27 +395,15 @@ int64_t create_sync(pg::Spi& spi, const std::string& name, const std::string& so
     d.is_query = core::source_is_query(source);
     d.target = target;
     d.options = core::parse_sync_options(options_json);
-    d.owner = actor;
-    if (d.options.connection && !pg::is_admin(actor)) {
-        // As dblink does: a non-admin's connection string must carry a
-        // password (checked again when connecting).
-        const char* ci = d.options.connection->c_str();
-        bool has_password = pg::guard([&] {
-            char* err = nullptr;
-            PQconninfoOption* opts = PQconninfoParse(ci, &err);
-            bool found = false;
-            if (opts) {
-                for (PQconninfoOption* o = opts; o->keyword; ++o)
-                    if (strcmp(o->keyword, "password") == 0 && o->val && o->val[0]) found = true;
-                PQconninfoFree(opts);
-            }
-            if (err) PQfreemem(err);
-            return found;
-        });
-        if (!has_password)
-            throw Error(sqlstate::insufficient_privilege, "password is required in \"options.connection\"",
-                        "Roles that are not superusers or batch_ops_admin members must authenticate with a "
-                        "password, so that they cannot reach a server as the database server's OS user.");
+    d.owner = actor;  // a sync runs as its creator
+    if (d.options.connection && !is_superuser(actor) && !pg::conninfo_has_password(*d.options.connection)) {
+        // As dblink does for every role that is not a superuser (members of
+        // batch_ops_admin too): the connection string must carry a password
+        // (checked again, with its use, when connecting).
+        throw Error(sqlstate::insufficient_privilege, "password is required in \"options.connection\"",
+                    "Roles that are not superusers (members of batch_ops_admin too) must authenticate to the sync "
+                    "source with a password, so that they cannot reach a server as the database server's OS user.",
+                    "Put the password into the connection string.");
     }
     // Privileges on the target, checked now for a clear error (the load runs
     // with the caller's privileges anyway).
@@ -396,10 +422,13 @@ int64_t create_sync(pg::Spi& spi, const std::string& name, const std::string& so
         else (void)remote_relation(d.source);
         for (const auto& [col, expr] : d.options.columns) check_expression(col, expr);
     } else {
-        Plan p = make_plan(spi, d);  // every check of a run, now
-        // A table source is kept schema-qualified: workers run syncs with
-        // search_path = pg_catalog, pg_temp.
-        if (!d.is_query) d.source = p.source_sql;
+        // A table source is resolved with the caller's search_path and kept
+        // schema-qualified: syncs run with search_path = pg_catalog, pg_temp.
+        if (!d.is_query) d.source = pg::qualified_relation(source_table(d.source));
+        // Every check of a run, now, as a run makes them: as the owner (the
+        // caller), in a security restricted operation, with that search_path.
+        pg::AsRole as(actor, true);
+        (void)make_plan(spi, d);
     }
 
     core::Json request = core::Json::object();
@@ -424,6 +453,7 @@ int64_t create_sync(pg::Spi& spi, const std::string& name, const std::string& so
         {pg::text_param(target_name), pg::jsonb_text_param(request.dump()), {OIDOID, ObjectIdGetDatum(actor), false},
          pg::text_param(name), pg::text_param(d.source), pg::bool_param(d.is_query),
          {OIDOID, ObjectIdGetDatum(target), false}, pg::jsonb_text_param(options_json.dump())});
+    expect_row(spi, sqlstate::internal_error, "sync " + quoted(name) + " was not recorded");
     return spi.i64(0, 0);
 }
 
@@ -432,20 +462,28 @@ SyncDef load_sync(pg::Spi& spi, int64_t id, Oid actor) {
         pg::AsOwner owner;
         spi.execute_cached(
             "SELECT b.kind, s.name, s.source, s.source_is_query, s.target::pg_catalog.oid::pg_catalog.int8, "
-            "       s.options::pg_catalog.text, s.created_by::pg_catalog.oid::pg_catalog.int8, s.watermark, "
+            "       s.options::pg_catalog.text, "
+            "       COALESCE(s.created_by, b.submitted_by)::pg_catalog.oid::pg_catalog.int8, s.watermark, "
             "       s.id IS NULL, b.id IS NULL "
             "  FROM (SELECT $1::pg_catalog.int8 AS id) k "
             "  LEFT JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) k.id "
             "  LEFT JOIN batch_ops.sync s ON s.id OPERATOR(pg_catalog.=) k.id",
             {pg::int8_param(id)});
     }
+    const std::string missing = "batch " + std::to_string(id) + " does not exist";
+    expect_row(spi, sqlstate::no_data_found, missing);
     const bool no_sync = spi.boolean(0, 8), no_batch = spi.boolean(0, 9);
-    if (no_sync && no_batch)
-        throw Error(sqlstate::no_data_found, "batch " + std::to_string(id) + " does not exist");
-    if (no_sync || spi.str(0, 0) != "sync")
-        if (!no_batch)
-            throw Error(sqlstate::invalid_parameter_value, "batch " + std::to_string(id) + " is not a sync batch",
-                        {}, "Sync batches are made by batch_ops.create_sync().");
+    if (no_sync && no_batch) throw Error(sqlstate::no_data_found, missing);
+    // Ownership first, with the words of any other batch (ops::load_batch):
+    // another role learns nothing of a batch beyond the 42501 that API.md
+    // section 12 gives for another role's batch or sync (not its kind).
+    const Oid owner = static_cast<Oid>(spi.i64(0, 6));
+    if (owner != actor && !pg::is_admin(actor))
+        throw Error(sqlstate::insufficient_privilege, "permission denied for batch " + std::to_string(id),
+                    "The batch was submitted by another role.");
+    if (!no_batch && (no_sync || spi.opt_str(0, 0) != std::optional<std::string>("sync")))
+        throw Error(sqlstate::invalid_parameter_value, "batch " + std::to_string(id) + " is not a sync batch", {},
+                    "Sync batches are made by batch_ops.create_sync().");
     SyncDef d;
     d.id = id;
     d.name = spi.str(0, 1);
@@ -453,11 +491,8 @@ SyncDef load_sync(pg::Spi& spi, int64_t id, Oid actor) {
     d.is_query = spi.boolean(0, 3);
     d.target = static_cast<Oid>(spi.i64(0, 4));
     std::string options = spi.str(0, 5);
-    d.owner = static_cast<Oid>(spi.i64(0, 6));
+    d.owner = owner;
     d.watermark = spi.opt_str(0, 7);
-    if (d.owner != actor && !pg::is_admin(actor))
-        throw Error(sqlstate::insufficient_privilege, "permission denied for batch " + std::to_string(id),
-                    "The sync was created by another role.");
     if (no_batch) {
         // A definition restored by pg_dump (its batch history is not dumped):
         // its batch row comes back, with the same id.
@@ -479,6 +514,10 @@ SyncDef load_sync(pg::Spi& spi, int64_t id, Oid actor) {
 }
 
 SyncResult run_sync(pg::Spi& spi, const SyncDef& d) {
+    // Who started the run, the actor of its events: the caller of batch_sync
+    // inline; in a worker (batch_retry, batch_sync in the background) the
+    // sync's owner, as which the worker runs it.
+    const Oid actor = pg::current_role();
     SyncResult r;
     TimestampTz t0 = GetCurrentTimestamp();
     r.sync_time = pg::iso_timestamp(t0);
@@ -490,16 +529,22 @@ SyncResult run_sync(pg::Spi& spi, const SyncDef& d) {
             "  finished_at = NULL, updated_at = pg_catalog.clock_timestamp() WHERE id OPERATOR(pg_catalog.=) $1 "
             "  RETURNING id) INSERT INTO batch_ops.batch_event (batch_id, event, actor) "
             "SELECT u.id, 'started', $2::pg_catalog.regrole FROM u",
-            {pg::int8_param(d.id), {OIDOID, ObjectIdGetDatum(pg::current_role()), false}});
+            {pg::int8_param(d.id), {OIDOID, ObjectIdGetDatum(actor), false}});
     }
     // Extract, transform and load in a subtransaction: a failure leaves no
     // partial load behind and is reported, not raised.
     pg::SubTransaction sub;
     try {
+        check_owner_exists(d);
+        // The source query, the column expressions and the load run as the
+        // sync's owner, in a security restricted operation, whoever started
+        // the run (API.md section 5): never with the caller's rights.
+        pg::AsRole as(d.owner, true);
         std::optional<pg::RemoteConnection> remote;
         std::string staged;
         if (d.options.connection) {
-            remote.emplace(*d.options.connection, d.options.connect_timeout_s, !pg::is_admin(pg::current_role()));
+            // The owner's superuser-ness decides, as dblink's for its caller.
+            remote.emplace(*d.options.connection, d.options.connect_timeout_s, !is_superuser(d.owner));
             if (d.options.statement_timeout_ms > 0)
                 remote->command("SET statement_timeout = " + std::to_string(d.options.statement_timeout_ms));
             std::string remote_source = d.is_query ? "(" + d.source + ")" : remote_relation(d.source);
@@ -518,6 +563,7 @@ SyncResult run_sync(pg::Spi& spi, const SyncDef& d) {
         if (p.watermark && d.options.incremental)
             params.push_back(d.watermark ? pg::text_param(*d.watermark) : pg::null_param(TEXTOID));
         spi.execute(sql, params);
+        expect_row(spi, sqlstate::internal_error, "the sync load returned no counts");
         r.inserted = spi.i64(0, 0);
         r.updated = spi.i64(0, 1);
         r.deleted = spi.i64(0, 2);
@@ -529,16 +575,19 @@ SyncResult run_sync(pg::Spi& spi, const SyncDef& d) {
         sub.commit();
         r.success = true;
         r.message = "synced";
+    } catch (const pg::RemotePasswordRequired&) {
+        sub.rollback();
+        throw;  // a missing privilege raises (API.md section 5)
     } catch (const pg::PgError& e) {
         sub.rollback();
         const std::string& state = e.sqlstate();
         if (state == "57014" || state.rfind("57P", 0) == 0) throw;  // cancelled or shutting down: not a sync failure
         r.success = false;
-        r.message = std::string("sync failed: ") + e.what();
+        r.message = failure_message(e);
     } catch (const core::Error& e) {
         sub.rollback();
         r.success = false;
-        r.message = std::string("sync failed: ") + e.what();
+        r.message = failure_message(e);
     }
     long secs;
     int usecs;
@@ -573,7 +622,7 @@ SyncResult run_sync(pg::Spi& spi, const SyncDef& d) {
                        : (d.watermark ? pg::text_param(*d.watermark) : pg::null_param(TEXTOID)),
          pg::jsonb_text_param(detail.dump()),
          pg::int8_param(static_cast<int64_t>(secs) * 1000000 + usecs),
-         {OIDOID, ObjectIdGetDatum(pg::current_role()), false}});
+         {OIDOID, ObjectIdGetDatum(actor), false}});
     announce(spi, d.id);
     return r;
 }
@@ -589,6 +638,7 @@ core::Json sync_statistics(pg::Spi& spi, int64_t id, Oid actor) {
         "         FILTER (WHERE success IS NOT NULL))::pg_catalog.int8 "
         "  FROM batch_ops.sync_run WHERE batch_id OPERATOR(pg_catalog.=) $1",
         {pg::int8_param(id)});
+    expect_row(spi, sqlstate::internal_error, "no statistics for batch " + std::to_string(id));
     core::Json j = core::Json::object();
     j.set("batch_id", core::Json::number(id));
     j.set("runs", core::Json::number(spi.i64(0, 0)));
@@ -617,9 +667,11 @@ int64_t begin_sync_run(pg::Spi& spi, int64_t id) {
     spi.execute_cached(
         "WITH r AS (INSERT INTO batch_ops.sync_run (batch_id, started_at, success, message) "
         "  VALUES ($1, pg_catalog.clock_timestamp(), NULL, 'running') RETURNING id, batch_id), "
-        "e AS (INSERT INTO batch_ops.batch_event (batch_id, event) SELECT r.batch_id, 'started' FROM r) "
+        "e AS (INSERT INTO batch_ops.batch_event (batch_id, event, actor) SELECT r.batch_id, 'started', "
+        "  (SELECT s.created_by FROM batch_ops.sync s WHERE s.id OPERATOR(pg_catalog.=) r.batch_id) FROM r) "
         "SELECT id FROM r",
         {pg::int8_param(id)});
+    expect_row(spi, sqlstate::internal_error, "the run of sync batch " + std::to_string(id) + " was not recorded");
     return spi.i64(0, 0);
 }
 
@@ -627,6 +679,8 @@ SyncStep run_sync_chunk(pg::Spi& spi, const SyncDef& d, int chunk_size) {
     SyncStep st;
     pg::SubTransaction sub;
     try {
+        check_owner_exists(d);
+        pg::AsRole as(d.owner, true);  // as run_sync: the owner, restricted
         Plan p = make_plan(spi, d);
         const std::string wm = "s." + pg::ident(p.watermark->name);
         pg::Param last = d.watermark ? pg::text_param(*d.watermark) : pg::null_param(TEXTOID);
@@ -637,6 +691,7 @@ SyncStep run_sync_chunk(pg::Spi& spi, const SyncDef& d, int chunk_size) {
                     {last, pg::int8_param(chunk_size > 0 ? chunk_size - 1 : 0)});
         std::optional<std::string> upper = spi.rows() ? spi.opt_str(0, 0) : std::nullopt;
         spi.execute(load_sql(p, d, true), {last, upper ? pg::text_param(*upper) : pg::null_param(TEXTOID)});
+        expect_row(spi, sqlstate::internal_error, "the sync load returned no counts");
         st.result.inserted = spi.i64(0, 0);
         st.result.updated = spi.i64(0, 1);
         st.result.deleted = spi.i64(0, 2);
@@ -648,10 +703,10 @@ SyncStep run_sync_chunk(pg::Spi& spi, const SyncDef& d, int chunk_size) {
         sub.rollback();
         const std::string& state = e.sqlstate();
         if (state == "57014" || state.rfind("57P", 0) == 0) throw;
-        st.result.message = std::string("sync failed: ") + e.what();
+        st.result.message = failure_message(e);
     } catch (const core::Error& e) {
         sub.rollback();
-        st.result.message = std::string("sync failed: ") + e.what();
+        st.result.message = failure_message(e);
     }
     pg::AsOwner owner;
     if (st.result.success && st.watermark)
@@ -679,8 +734,9 @@ void record_sync_chunk(pg::Spi& spi, int64_t id, int64_t run_id, const SyncStep&
         "    last_error = CASE WHEN $8 AND NOT $7 THEN $9 ELSE b.last_error END, "
         "    last_error_code = CASE WHEN $8 AND NOT $7 THEN 'ERROR' ELSE b.last_error_code END "
         "  WHERE b.id OPERATOR(pg_catalog.=) $1 RETURNING b.id) "
-        "INSERT INTO batch_ops.batch_event (batch_id, event, detail) "
+        "INSERT INTO batch_ops.batch_event (batch_id, event, actor, detail) "
         "SELECT u.id, CASE WHEN NOT $8 THEN 'chunk' WHEN $7 THEN 'synced' ELSE 'sync_failed' END, "
+        "       (SELECT s.created_by FROM batch_ops.sync s WHERE s.id OPERATOR(pg_catalog.=) u.id), "
         "       pg_catalog.jsonb_build_object('records_synced', $3 + $4 + $5, 'watermark', $6) FROM u",
         {pg::int8_param(id), pg::int8_param(run_id), pg::int8_param(r.inserted), pg::int8_param(r.updated),
          pg::int8_param(r.deleted), st.watermark ? pg::text_param(*st.watermark) : pg::null_param(TEXTOID),

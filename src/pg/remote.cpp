@@ -8,7 +8,9 @@
 extern "C" {
 #include "access/table.h"
 #include "commands/copy.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "parser/parse_node.h"
 #include "parser/parse_relation.h"
 #include "storage/latch.h"
@@ -82,6 +84,20 @@ std::string trimmed_error(PGconn* conn) {
 
 }  // namespace
 
+bool conninfo_has_password(const std::string& conninfo) {
+    // PQconninfoParse does not raise: plain libpq.
+    char* err = nullptr;
+    PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+    bool found = false;
+    if (opts) {
+        for (PQconninfoOption* o = opts; o->keyword; ++o)
+            if (strcmp(o->keyword, "password") == 0 && o->val && o->val[0]) found = true;
+        PQconninfoFree(opts);
+    }
+    if (err) PQfreemem(err);
+    return found;
+}
+
 RemoteConnection::RemoteConnection(const std::string& conninfo, int connect_timeout_s, bool require_password) {
     try {
         connect(conninfo, connect_timeout_s, require_password);
@@ -94,8 +110,21 @@ RemoteConnection::RemoteConnection(const std::string& conninfo, int connect_time
 }
 
 void RemoteConnection::connect(const std::string& conninfo, int connect_timeout_s, bool require_password) {
-    const char* keys[] = {"dbname", "fallback_application_name", nullptr};
-    const char* values[] = {conninfo.c_str(), "batch_ops sync", nullptr};
+    static const char* const kPasswordDetail =
+        "Roles that are not superusers (members of batch_ops_admin too) must authenticate to the sync source "
+        "with the password of the connection string, so that they cannot reach a server as the database "
+        "server's OS user.";
+    // As dblink_connstr_check: without a password of its own in the string,
+    // libpq could take one from the server's environment or password file.
+    if (require_password && !conninfo_has_password(conninfo))
+        throw RemotePasswordRequired("42501", "password is required to connect to the sync source",
+                                     kPasswordDetail, "Put the password into \"options.connection\".");
+    // Keywords after the expanded "dbname" override the connection string's:
+    // the remote session reads our text in this database's encoding (and
+    // sends COPY data in it), whatever the string asks for.
+    const char* encoding = GetDatabaseEncodingName();
+    const char* keys[] = {"dbname", "fallback_application_name", "client_encoding", nullptr};
+    const char* values[] = {conninfo.c_str(), "batch_ops sync", encoding, nullptr};
     conn_ = PQconnectStartParams(keys, values, 1);
     if (!conn_) throw core::Error(kConnectionFailure, "could not connect to the sync source: out of memory");
     if (PQstatus(conn_) == CONNECTION_BAD)
@@ -112,13 +141,33 @@ void RemoteConnection::connect(const std::string& conninfo, int connect_timeout_
         wait_socket(st == PGRES_POLLING_READING ? WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE, remaining);
         st = PQconnectPoll(conn_);
     }
+    // As dblink_security_check: the password must actually have been used
+    // (trust or peer authentication would let the role in as whoever it names).
     if (require_password && !PQconnectionUsedPassword(conn_))
-        throw core::Error("42501", "password is required to connect to the sync source",
-                          "Roles that are not superusers or batch_ops_admin members must authenticate with a "
-                          "password, so that they cannot reach a server as the database server's OS user.",
-                          "Put the password into \"options.connection\".");
+        throw RemotePasswordRequired("42501", "password is required to connect to the sync source",
+                                     kPasswordDetail,
+                                     "Connect with a role and a pg_hba.conf line that authenticate by password.");
     if (PQsetnonblocking(conn_, 1) != 0)
         throw core::Error(kConnectionFailure, "could not use the sync source connection: " + trimmed_error(conn_));
+    // Whatever the string's options set: backslashes are no escapes in plain
+    // string literals, as for our parser, which checked the source text.
+    command("SET standard_conforming_strings = on");
+    check_session();
+    session_checked_ = true;
+}
+
+void RemoteConnection::check_session() {
+    // The settings the remote server reported last (ParameterStatus): a
+    // statement of ours (the source's description) could have changed them
+    // with set_config() for the statements after it.
+    const char* encoding = GetDatabaseEncodingName();
+    const char* scs = PQparameterStatus(conn_, "standard_conforming_strings");
+    const char* enc = PQparameterStatus(conn_, "client_encoding");
+    if (!scs || strcmp(scs, "on") != 0 || !enc || pg_strcasecmp(enc, encoding) != 0)
+        throw core::Error(kConnectionFailure, "could not set up the sync source session",
+                          std::string("The remote session has standard_conforming_strings = ") + (scs ? scs : "?") +
+                              " and client_encoding = " + (enc ? enc : "?") + "; the sync needs on and " +
+                              encoding + ".");
 }
 
 RemoteConnection::~RemoteConnection() {
@@ -137,18 +186,28 @@ void RemoteConnection::wait_socket(int events, long timeout_ms) {
 
 void RemoteConnection::fail(const char* what, PGresult* res) {
     std::string message = std::string(what) + ": ";
-    std::string state = kConnectionFailure;
+    std::string state = kConnectionFailure, detail, hint;
     if (res) {
+        // The remote error's parts, as PostgreSQL would report them.
         const char* s = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         if (s && strlen(s) == 5) state = s;
-        std::string m = PQresultErrorMessage(res);
-        while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
-        message += m.empty() ? trimmed_error(conn_) : m;
+        const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        const char* d = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+        const char* h = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+        if (primary && primary[0]) {
+            message += primary;
+        } else {
+            std::string m = PQresultErrorMessage(res);
+            while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+            message += m.empty() ? trimmed_error(conn_) : m;
+        }
+        if (d) detail = d;
+        if (h) hint = h;
         PQclear(res);
     } else {
         message += trimmed_error(conn_);
     }
-    throw core::Error(state, message);
+    throw core::Error(state, message, detail, hint);
 }
 
 PGresult* RemoteConnection::wait_result() {
@@ -160,7 +219,12 @@ PGresult* RemoteConnection::wait_result() {
 }
 
 PGresult* RemoteConnection::start(const std::string& sql) {
-    if (!PQsendQuery(conn_, sql.c_str()))
+    if (session_checked_) check_session();
+    // The extended protocol, with no parameters: the remote server parses the
+    // text as one statement and refuses more ("cannot insert multiple
+    // commands into a prepared statement"), so no text of ours can make it
+    // run a second one, however its lexer splits the text.
+    if (!PQsendQueryParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0))
         throw core::Error(kConnectionFailure, "could not send a query to the sync source: " + trimmed_error(conn_));
     int r;
     while ((r = PQflush(conn_)) == 1) wait_socket(WL_SOCKET_WRITEABLE | WL_SOCKET_READABLE, -1);
@@ -211,7 +275,10 @@ uint64_t RemoteConnection::copy_into(const std::string& query, Oid relid) {
         // DoCopy sets it up.
         ParseNamespaceItem* nsitem = addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, nullptr, false, false);
         nsitem->p_rte->requiredPerms = ACL_INSERT;
-        CopyFromState cstate = BeginCopyFrom(pstate, rel, nullptr, nullptr, false, copy_source, NIL, NIL);
+        // The remote session sends the rows in this database's encoding.
+        List* options = list_make1(makeDefElem(pstrdup("encoding"),
+                                               (Node*)makeString(pstrdup(GetDatabaseEncodingName())), -1));
+        CopyFromState cstate = BeginCopyFrom(pstate, rel, nullptr, nullptr, false, copy_source, NIL, options);
         uint64 n = CopyFrom(cstate);
         EndCopyFrom(cstate);
         free_parsestate(pstate);

@@ -3,9 +3,15 @@
 // WaitLatchOrSocket, so the backend stays cancellable (pg_cancel_backend,
 // statement timeouts, shutdown) and never blocks in libpq.
 //
+// Every statement goes to the remote server through the extended query
+// protocol (one Parse message: never more than one statement, whatever the
+// text), in a session whose standard_conforming_strings is on and whose
+// client_encoding is this database's encoding, so that the remote server
+// splits and reads the text as our parser did.
+//
 // Errors are thrown as core::Error (08001 for connection problems, the
-// remote SQLSTATE for remote query errors); the connection is closed by the
-// destructor on every path.
+// remote SQLSTATE, message, detail and hint for remote query errors); the
+// connection is closed by the destructor on every path.
 #pragma once
 
 #include "pg/guard.hpp"
@@ -13,11 +19,24 @@
 #include <string>
 #include <vector>
 
+#include "core/error.hpp"
+
 extern "C" {
 #include "libpq-fe.h"
 }
 
 namespace batch_ops::pg {
+
+// 42501: the connection did not authenticate with a password of the
+// connection string although the role had to. A missing privilege, not a
+// failure of the source: sync runs raise it instead of recording a failed run.
+class RemotePasswordRequired : public core::Error {
+public:
+    using core::Error::Error;
+};
+
+// True when the libpq connection string sets a non-empty password.
+bool conninfo_has_password(const std::string& conninfo);
 
 struct RemoteColumn {
     std::string name;
@@ -27,14 +46,15 @@ struct RemoteColumn {
 class RemoteConnection {
 public:
     // Connects within `connect_timeout_s`; `require_password`: the
-    // connection must have authenticated with a password (as dblink demands
-    // of non-superusers), else 42501.
+    // connection string must carry a password and the connection must have
+    // used it (as dblink demands of non-superusers), else
+    // RemotePasswordRequired (42501), before any query is sent.
     RemoteConnection(const std::string& conninfo, int connect_timeout_s, bool require_password);
     ~RemoteConnection();
     RemoteConnection(const RemoteConnection&) = delete;
     RemoteConnection& operator=(const RemoteConnection&) = delete;
 
-    // Runs a command that returns no rows (SET ...).
+    // Runs one command that returns no rows (SET ...).
     void command(const std::string& sql);
     // The columns the query yields (runs it wrapped in LIMIT 0).
     std::vector<RemoteColumn> describe(const std::string& query);
@@ -54,8 +74,12 @@ private:
     PGresult* wait_result();  // next result of an async query, waiting on the socket
     void wait_socket(int events, long timeout_ms);
     [[noreturn]] void fail(const char* what, PGresult* res);
+    // 08001 unless the session reads text as ours does (standard_conforming_strings
+    // on, client_encoding this database's), as the server last reported.
+    void check_session();
 
     PGconn* conn_ = nullptr;
+    bool session_checked_ = false;  // checked once set up; then before every statement
 };
 
 }  // namespace batch_ops::pg

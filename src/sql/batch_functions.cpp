@@ -191,21 +191,25 @@ BATCH_OPS_FUNCTION(batch_ops_export_data) {
     int64_t export_id = PG_GETARG_INT64(0);
     pg::check_schema_version();
     pg::Spi spi;
-    int64_t batch_id;
     {
         pg::AsOwner owner;
-        spi.execute("SELECT batch_id FROM batch_ops.export WHERE id OPERATOR(pg_catalog.=) $1",
+        spi.execute("SELECT b.submitted_by::pg_catalog.oid::pg_catalog.int8 FROM batch_ops.export e "
+                    "  JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) e.batch_id "
+                    " WHERE e.id OPERATOR(pg_catalog.=) $1",
                     {pg::int8_param(export_id)});
-        if (spi.rows() == 0)
-            throw core::Error(core::sqlstate::no_data_found, "export " + std::to_string(export_id) + " does not exist");
-        batch_id = spi.i64(0, 0);
     }
-    (void)ops::load_batch(spi, batch_id);  // the caller's batch, or an admin
+    // Another role's export does not exist, as far as the caller can tell
+    // (the same error as a missing one: its id tells nothing).
+    const Oid me = pg::current_role();
+    if (spi.rows() == 0 || (static_cast<Oid>(spi.i64(0, 0)) != me && !pg::is_admin(me)))
+        throw core::Error(core::sqlstate::no_data_found, "export " + std::to_string(export_id) + " does not exist");
     {
         pg::AsOwner owner;
         spi.execute("SELECT content FROM batch_ops.export WHERE id OPERATOR(pg_catalog.=) $1",
                     {pg::int8_param(export_id)});
     }
+    if (spi.rows() == 0)
+        throw core::Error(core::sqlstate::no_data_found, "export " + std::to_string(export_id) + " does not exist");
     bool isnull = true;
     Datum d = spi.copy_datum(0, 0, &isnull);
     return d;

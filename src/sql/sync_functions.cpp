@@ -32,16 +32,20 @@ BATCH_OPS_FUNCTION(batch_ops_batch_sync) {
     bool background = PG_GETARG_BOOL(1);
     pg::check_schema_version();
     pg::guard([] { PreventCommandIfReadOnly("batch_sync()"); });
+    // The caller: the actor of the events (the sync itself runs as its owner).
+    const Oid caller = pg::current_role();
     core::Json r = core::Json::object();
     {
         pg::Spi spi;
-        ops::SyncDef def = ops::load_sync(spi, id, pg::current_role());
+        ops::SyncDef def = ops::load_sync(spi, id, caller);
         {
             pg::AsOwner owner;
             spi.execute_cached("SELECT status::pg_catalog.text FROM batch_ops.batch "
                                " WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
                                {pg::int8_param(id)});
         }
+        if (spi.rows() == 0)  // removed since load_sync (batch_cleanup)
+            throw core::Error(core::sqlstate::no_data_found, "batch " + std::to_string(id) + " does not exist");
         std::string status = spi.str(0, 0);
         if (status == "running" || status == "queued" || status == "cancelling")
             throw core::Error(core::sqlstate::object_not_in_state,
@@ -64,7 +68,7 @@ BATCH_OPS_FUNCTION(batch_ops_batch_sync) {
                 "  WHERE id OPERATOR(pg_catalog.=) $1 RETURNING id) "
                 "INSERT INTO batch_ops.batch_event (batch_id, event, actor) "
                 "SELECT u.id, 'queued', $2::pg_catalog.regrole FROM u",
-                {pg::int8_param(id), {OIDOID, ObjectIdGetDatum(pg::current_role()), false}});
+                {pg::int8_param(id), {OIDOID, ObjectIdGetDatum(caller), false}});
             workers::wake_at_commit();
             ops::announce(spi, id);  // created/succeeded/failed -> queued
             r.set("success", core::Json::boolean(true));
@@ -78,7 +82,7 @@ BATCH_OPS_FUNCTION(batch_ops_batch_sync) {
     if (background) return pg::to_jsonb(r);  // built outside SPI's memory
     {
         pg::Spi spi;
-        ops::SyncDef def = ops::load_sync(spi, id, pg::current_role());
+        ops::SyncDef def = ops::load_sync(spi, id, caller);
         ops::SyncResult res = ops::run_sync(spi, def);
         r.set("success", core::Json::boolean(res.success));
         r.set("batch_id", core::Json::number(id));
