@@ -33,18 +33,8 @@ namespace {
 // Runs body in a subtransaction. A PostgreSQL error rolls it back and becomes
 // a failed Attempt, unless it must end the whole call (then it is rethrown).
 core::Attempt attempt(const std::function<void()>& body, bool report_transient) {
-    pg::SubTransaction sub;
-    std::optional<pg::PgError> failure;
-    try {
-        body();
-    } catch (const pg::PgError& e) {
-        failure = e;  // rolled back below, outside the handler
-    }
-    if (!failure) {
-        sub.commit();
-        return {};
-    }
-    sub.rollback();
+    std::optional<pg::PgError> failure = pg::subtransaction(body);
+    if (!failure) return {};
     const std::string state = failure->sqlstate();
     if (core::aborts_batch(state)) throw *failure;
     if (core::classify_sqlstate(state).transient && !report_transient) throw *failure;

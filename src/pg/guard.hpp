@@ -135,4 +135,23 @@ private:
     bool active_ = false;
 };
 
+// Runs f() in a subtransaction, the scoped form of SubTransaction: committed
+// when f returns, rolled back when f raises a PostgreSQL error, which is then
+// returned (not thrown) for the caller to record; the transaction goes on.
+// Any other exception is passed on with the subtransaction left to the
+// enclosing transaction's abort. Both ends run in ordinary code.
+template <typename F>
+std::optional<PgError> subtransaction(F&& f) {
+    SubTransaction sub;
+    std::optional<PgError> failure;
+    try {
+        f();
+    } catch (const PgError& e) {
+        failure = e;
+    }
+    if (failure) sub.rollback();
+    else sub.commit();
+    return failure;
+}
+
 }  // namespace batch_ops::pg
