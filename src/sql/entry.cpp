@@ -65,9 +65,12 @@ Datum run(Body body, FunctionCallInfo fcinfo, Failure* f) noexcept {
 Datum call(Body body, FunctionCallInfo fcinfo) {
     Failure f;
     Datum result = run(body, fcinfo, &f);
-    if (f.pg) ReThrowError(f.pg);
+    // This frame owns no destructible object (Failure is a plain struct): the
+    // error boundary itself, where C++ hands the error to PostgreSQL.
+    if (f.pg) ReThrowError(f.pg);  // pg-boundary: the entry boundary; nothing here needs destroying
     if (f.set)
-        ereport(ERROR, (errcode(f.sqlerrcode), errmsg_internal("%s", f.message),
+        ereport(ERROR,  // pg-boundary: the entry boundary; nothing here needs destroying
+                (errcode(f.sqlerrcode), errmsg_internal("%s", f.message),
                         f.detail[0] ? errdetail_internal("%s", f.detail) : 0,
                         f.hint[0] ? errhint("%s", f.hint) : 0));
     return result;

@@ -44,10 +44,19 @@ NEVER_RAISE = {
     "IsTransactionState", "IsTransactionOrTransactionBlock", "IsSubTransaction", "InSecurityRestrictedOperation",
     "GetUserIdAndSecContext", "SetLatch", "ResetLatch", "MemoryContextSwitchTo", "pfree", "list_length",
     "RecoveryInProgress", "superuser_arg", "GetCurrentTimestamp", "TimestampDifferenceExceeds",
-    "errstart_cold", "pg_usleep", "IsBinaryUpgrade", "MyLatch", "proc_exit",
+    "errstart_cold", "pg_usleep", "IsBinaryUpgrade", "MyLatch", "proc_exit", "strlcpy", "pqsignal",
+    "LWLockRelease", "GetCurrentTransactionId",
 }
 
 COMMENT_OK = "pg-boundary:"
+
+# Our own methods that reach PostgreSQL: never in a destructor or a catch block.
+PG_METHODS = {"commit", "rollback", "query", "query_cached", "query_plan", "execute", "execute_cached",
+              "execute_plan", "finish", "prepare"}
+
+# Parts of an ereport(...) call: counted once, as ereport.
+ERREPORT_PARTS = {"errcode", "errmsg", "errmsg_internal", "errdetail", "errdetail_internal", "errhint",
+                  "errcontext", "errmsg_plural", "errdetail_log", "errposition", "errhidestmt", "errhidecontext"}
 
 
 def postgres_symbols(binary):
@@ -137,13 +146,22 @@ def check_file(rel, text, pg_syms):
 
     for m in re.finditer(r"(?<![\w.>:])(\w+)\s*\(", code):
         name = m.group(1)
-        if name in NEVER_RAISE:
+        before = code[max(0, m.start() - 2):m.start()]
+        is_method = before.endswith(".") or before.endswith("->")
+        if is_method and name in PG_METHODS:
+            pos = m.start()
+            if inside(pos, dtors) or inside(pos, catches):
+                ln = line_of(pos)
+                if COMMENT_OK not in (lines[ln - 1] if ln - 1 < len(lines) else ""):
+                    where = "a destructor" if inside(pos, dtors) else "a catch block"
+                    findings.append((ln, f".{name}() reaches PostgreSQL and is called in {where}"))
+            continue
+        if name in NEVER_RAISE or name in ERREPORT_PARTS:
             continue
         if name not in RAISING_MACROS and name not in pg_syms:
             continue
         # ns::name( is C++ (our own or the standard library), a.name( / p->name( a method.
-        before = code[max(0, m.start() - 2):m.start()]
-        if before.endswith("::") or before.endswith(".") or before.endswith("->"):
+        if before.endswith("::") or is_method:
             continue
         pos = m.start()
         ln = line_of(pos)
