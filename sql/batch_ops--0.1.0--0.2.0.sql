@@ -65,3 +65,113 @@ ALTER FUNCTION batch_ops.batch_statistics(bigint) SET search_path = pg_catalog, 
 ALTER FUNCTION batch_ops.batch_health() SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION batch_ops.batch_cleanup(interval) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION batch_ops.export_data(bigint) SET search_path = pg_catalog, pg_temp;
+
+-- ---------------------------------------------------------------------------
+-- Issue 10, psql that reads well: a description of every object, so that
+-- \dx+ batch_ops, \d+ and \df+ explain themselves. (sql/13_comments.sql checks
+-- that every member of the extension has one and a reference entry.)
+-- ---------------------------------------------------------------------------
+COMMENT ON SCHEMA batch_ops IS
+    'batch_ops: batch operations on registered tables, run inline or by background workers, with per-item results';
+COMMENT ON TYPE batch_ops.batch_state IS
+    'status of a batch: created (a sync not yet run), queued, running, cancelling, succeeded, failed, cancelled';
+COMMENT ON TYPE batch_ops.item_state IS
+    'status of an item: pending, succeeded, failed, skipped (upstream failed), cancelled';
+COMMENT ON TYPE batch_ops.job_status IS
+    'the record batch_status() and batch_wait() return';
+
+COMMENT ON TABLE batch_ops.target IS
+    'registered targets: a table batches may act on, with its key, owner, status and soft-delete columns (admin: register_target)';
+COMMENT ON COLUMN batch_ops.target.name IS 'the name requests use as "target_type"';
+COMMENT ON COLUMN batch_ops.target.relation IS 'the table';
+COMMENT ON COLUMN batch_ops.target.key_column IS 'the unique column that "target_ids" name';
+COMMENT ON COLUMN batch_ops.target.owner_column IS 'a role name per row: users act on their own rows only';
+COMMENT ON COLUMN batch_ops.target.status_column IS 'the column status_update changes';
+COMMENT ON COLUMN batch_ops.target.soft_delete_column IS 'timestamptz or boolean column a soft delete sets';
+COMMENT ON COLUMN batch_ops.target.archive_relation IS 'where archive moves rows (restore moves them back)';
+COMMENT ON COLUMN batch_ops.target.allowed_statuses IS 'the statuses status_update may set (NULL: any)';
+COMMENT ON COLUMN batch_ops.target.updatable_columns IS 'the columns update may set (NULL: all but the key and the owner)';
+COMMENT ON COLUMN batch_ops.target.status_transitions IS '{"from": ["to", ...]}: allowed status changes (NULL: any)';
+
+COMMENT ON TABLE batch_ops.batch IS
+    'one row per batch: its request, status, counts, attempts and last error (users see their own)';
+COMMENT ON COLUMN batch_ops.batch.kind IS 'operation, or sync (a sync batch, see batch_ops.sync)';
+COMMENT ON COLUMN batch_ops.batch.operation IS 'delete, update, status_update, export, archive, restore, bulk_create or sync';
+COMMENT ON COLUMN batch_ops.batch.request IS 'the request as submitted, with what was decided then (a delete records whether it is soft)';
+COMMENT ON COLUMN batch_ops.batch.status IS 'queued, running, cancelling, succeeded, failed, cancelled (created: a sync not yet run)';
+COMMENT ON COLUMN batch_ops.batch.execution IS 'inline (ran in the caller''s transaction) or background (run by the workers)';
+COMMENT ON COLUMN batch_ops.batch.dry_run IS 'true: nothing was changed; the results say what would have happened';
+COMMENT ON COLUMN batch_ops.batch.priority IS 'higher runs first among the submitter''s own batches';
+COMMENT ON COLUMN batch_ops.batch.depends_on IS 'batches that must succeed before this one runs';
+COMMENT ON COLUMN batch_ops.batch.submitted_by IS 'the role the batch runs as';
+COMMENT ON COLUMN batch_ops.batch.processed IS 'items that reached a final state';
+COMMENT ON COLUMN batch_ops.batch.attempt IS 'the run: 1, then + 1 per retry (batch_retry or automatic)';
+COMMENT ON COLUMN batch_ops.batch.max_attempts IS 'automatic attempts after transient errors (serialization failure, deadlock, lock not available)';
+COMMENT ON COLUMN batch_ops.batch.automatic_attempts IS 'automatic attempts made in the current run';
+COMMENT ON COLUMN batch_ops.batch.next_attempt_at IS 'while backing off after a transient error: when it runs again';
+COMMENT ON COLUMN batch_ops.batch.last_error IS 'why the batch failed (cleared when it succeeds)';
+COMMENT ON COLUMN batch_ops.batch.last_error_code IS 'the item code or SQLSTATE of last_error';
+COMMENT ON COLUMN batch_ops.batch.current_item IS 'the last target id of the latest committed chunk';
+COMMENT ON COLUMN batch_ops.batch.worker_pid IS 'the executor running the batch (pg_stat_activity.pid)';
+COMMENT ON COLUMN batch_ops.batch.idempotency_key IS 'the same key from the same role returns this batch instead of a new one';
+
+COMMENT ON TABLE batch_ops.batch_item IS
+    'item results, one row per chunk (read them per item through batch_ops.job_items)';
+COMMENT ON TABLE batch_ops.batch_event IS
+    'history of every batch: submitted, started, chunk, succeeded, failed, retried, cancelled, synced ...';
+COMMENT ON COLUMN batch_ops.batch_event.actor IS 'the role that caused the event';
+COMMENT ON TABLE batch_ops.export IS
+    'export results (download with batch_ops.export_data(id))';
+COMMENT ON TABLE batch_ops.sync IS
+    'sync definitions (create_sync): a source query or table, the target, options';
+COMMENT ON COLUMN batch_ops.sync.source IS 'a table or view name, or one SELECT; with options.connection, on a remote server';
+COMMENT ON COLUMN batch_ops.sync.created_by IS 'the owner: the sync always runs as this role';
+COMMENT ON COLUMN batch_ops.sync.watermark IS 'incremental syncs: the last committed watermark value';
+COMMENT ON TABLE batch_ops.sync_run IS
+    'one row per execution of a sync: when, success, rows inserted, updated and deleted';
+
+COMMENT ON VIEW batch_ops.jobs IS
+    'batches with progress, duration and estimated time remaining (a user sees its own)';
+COMMENT ON VIEW batch_ops.job_items IS
+    'every item of every batch with its status, error code, message and attempts (a user sees its own)';
+
+COMMENT ON FUNCTION batch_ops.is_admin() IS
+    'true when the current role is a superuser or a member of batch_ops_admin';
+COMMENT ON FUNCTION batch_ops._estimated_remaining(text, timestamptz, integer, integer) IS
+    'internal: the estimated time left of a running batch, from its rate so far';
+COMMENT ON FUNCTION batch_ops.register_target(text, regclass, name, name, name, name, regclass, text[], name[], jsonb) IS
+    'admin: make a table a target that batches may act on';
+COMMENT ON FUNCTION batch_ops.unregister_target(text) IS
+    'admin: remove a target (its batches stay)';
+COMMENT ON FUNCTION batch_ops.batch_execute(jsonb) IS
+    'submit a batch: runs inline or is queued for the workers; returns the response';
+COMMENT ON FUNCTION batch_ops.batch_validate(jsonb) IS
+    'dry run of a request: what would happen to each item; nothing changed, nothing kept';
+COMMENT ON FUNCTION batch_ops.batch_status(bigint) IS
+    'status, progress and counts of a batch';
+COMMENT ON FUNCTION batch_ops.batch_result(bigint) IS
+    'the response of a batch, with its per-item results, at any time';
+COMMENT ON FUNCTION batch_ops.batch_wait(bigint, interval) IS
+    'wait until a batch ends or the timeout passes; returns what batch_status returns';
+COMMENT ON FUNCTION batch_ops.batch_cancel(bigint) IS
+    'cancel a batch: queued ones at once, a running one at once with its chunk in flight rolled back';
+COMMENT ON FUNCTION batch_ops.batch_retry(bigint) IS
+    'run a failed batch again: only its failed and skipped items; its dependents are re-armed';
+COMMENT ON FUNCTION batch_ops.batch_retry(bigint[]) IS
+    'retry many batches; one row per id, never fails as a whole for one bad id';
+COMMENT ON FUNCTION batch_ops.create_sync(text, text, regclass, jsonb) IS
+    'define a sync from a table, view or query (local or remote) into a table';
+COMMENT ON FUNCTION batch_ops.batch_sync(bigint, boolean) IS
+    'run a sync now (inline), or queue it for the workers (background = true)';
+COMMENT ON FUNCTION batch_ops.batch_statistics(bigint) IS
+    'runs, successes, failures, records synced and average duration of a sync';
+COMMENT ON FUNCTION batch_ops.batch_health() IS
+    'workers, active and queued batches, supported operations and targets';
+COMMENT ON FUNCTION batch_ops.batch_cleanup(interval) IS
+    'admin: delete batches that ended before now() - older_than, with their items, events and exports';
+COMMENT ON FUNCTION batch_ops.export_data(bigint) IS
+    'download an export (its id is in the response of the export batch)';
+COMMENT ON SEQUENCE batch_ops.batch_id_seq IS 'batch ids (identity of batch_ops.batch.id)';
+COMMENT ON SEQUENCE batch_ops.batch_event_id_seq IS 'event ids (identity of batch_ops.batch_event.id)';
+COMMENT ON SEQUENCE batch_ops.export_id_seq IS 'export ids (identity of batch_ops.export.id)';
+COMMENT ON SEQUENCE batch_ops.sync_run_id_seq IS 'sync run ids (identity of batch_ops.sync_run.id)';
