@@ -397,3 +397,206 @@ server_log_tail() {
     bo_say "(no server log)"
   fi
 }
+
+# ---------------------------------------------------------------------------------------
+# Other PostgreSQL majors (17, 18): built from Debian's source package into a prefix
+# ---------------------------------------------------------------------------------------
+#   bo_pg_server MAJOR     make sure /opt/batch_ops-pgMAJOR holds a PostgreSQL MAJOR
+#                          server built from Debian's source package postgresql-MAJOR
+#                          (17: the trixie suite, 18: sid), and set BO_PG_SERVER_CONFIG to
+#                          its pg_config. Cached: nothing is built when the prefix already
+#                          holds the version of the source package (or, when the archive
+#                          cannot be reached, any build of that major).
+#
+# Only the source is taken from the newer suites: their Sources index is read with apt
+# in a private state directory (/var/cache/batch_ops-apt), with the mirror URI and the
+# keyring of the system's bookworm entry, so the system's apt sources never change
+# (later apt-get install calls stay on bookworm, even if this is interrupted). apt checks
+# the download against the signed index. The build runs under nice in a temp dir under
+# /tmp and is installed with DESTDIR, then moved into place: a prefix is complete or absent.
+# Knobs: BATCH_OPS_PG_PREFIX_BASE (default /opt/batch_ops-pg), BATCH_OPS_PG_BUILD_SECS
+# (time limit of one server build, default 3600).
+declare -A BO_PG_SUITE=([17]=trixie [18]=sid)
+BO_PG_PREFIX_BASE="${BATCH_OPS_PG_PREFIX_BASE:-/opt/batch_ops-pg}"
+BO_APT_STATE=/var/cache/batch_ops-apt
+BO_PG_BUILD_PKGS=(gcc make perl bzip2 bison flex libreadline-dev zlib1g-dev libipc-run-perl)
+
+bo_pg_prefix() { printf '%s%s' "$BO_PG_PREFIX_BASE" "$1"; }
+
+# _bo_debian_mirror: "URI KEYRING" of the system's entry for the bookworm suite.
+_bo_debian_mirror() {
+  local f uri="" key="" suites="" line k v
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [[ -e "$f" ]] || continue
+    uri="" key="" suites=""
+    while IFS= read -r line || [[ -n "$line" ]]; do
+      if [[ -z "${line// /}" ]]; then   # end of a stanza
+        if [[ " $suites " == *" bookworm "* && -n "$uri" ]]; then
+          echo "$uri ${key:-/usr/share/keyrings/debian-archive-keyring.gpg}"; return 0
+        fi
+        uri="" key="" suites=""
+        continue
+      fi
+      [[ "$line" == \#* || "$line" != *:* ]] && continue
+      k="${line%%:*}" v="${line#*:}"
+      v="${v#"${v%%[![:space:]]*}"}"
+      case "${k,,}" in
+        uris) uri="${v%% *}" ;;
+        suites) suites="$v" ;;
+        signed-by) key="$v" ;;
+      esac
+    done <"$f"
+    if [[ " $suites " == *" bookworm "* && -n "$uri" ]]; then
+      echo "$uri ${key:-/usr/share/keyrings/debian-archive-keyring.gpg}"; return 0
+    fi
+  done
+  echo "http://deb.debian.org/debian /usr/share/keyrings/debian-archive-keyring.gpg"
+}
+
+# _bo_apt_src CMD ARGS...: apt-get or apt-cache on the private deb-src list.
+_bo_apt_src() {
+  local cmd=$1
+  shift
+  "$cmd" -q -o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$BO_APT_STATE/sources.list.d" \
+    -o Dir::State::Lists="$BO_APT_STATE/lists" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
+    -o APT::Sandbox::User=root "$@"
+}
+
+# _bo_apt_src_update SUITE: the Sources index of SUITE (only), in the private state dir.
+_bo_apt_src_update() {
+  local mirror
+  read -r -a mirror < <(_bo_debian_mirror)
+  mkdir -p "$BO_APT_STATE/sources.list.d" "$BO_APT_STATE/lists/partial" || return 1
+  rm -f "$BO_APT_STATE/sources.list.d/"*
+  printf 'Types: deb-src\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: %s\n' \
+    "${mirror[0]}" "$1" "${mirror[1]}" >"$BO_APT_STATE/sources.list.d/batch_ops-$1.sources" || return 1
+  _bo_apt_src apt-get update </dev/null
+}
+
+# _bo_pg_source_version MAJOR: upstream version of postgresql-MAJOR in the index (18.6).
+_bo_pg_source_version() {
+  local v
+  v="$(_bo_apt_src apt-cache showsrc "postgresql-$1" 2>/dev/null \
+       | sed -n 's/^Version: //p' | sort -V | tail -n 1)"
+  v="${v#*:}"
+  v="${v%-*}"
+  [[ -n "$v" ]] && echo "$v"
+}
+
+# _bo_pg_prefix_version PREFIX: "18.6" from PREFIX/bin/pg_config, or nothing.
+_bo_pg_prefix_version() {
+  local v
+  [[ -x "$1/bin/pg_config" ]] || return 1
+  v="$("$1/bin/pg_config" --version 2>/dev/null)" || return 1
+  v="${v#PostgreSQL }"
+  echo "${v%% *}"
+}
+
+bo_pg_server() {
+  local major=$1 prefix have want suite lockfd rc=0 log
+  prefix="$(bo_pg_prefix "$major")"
+  suite="${BO_PG_SUITE[$major]:-}"
+  log="$BO_LOG_DIR/pg$major-server-build.log"
+  BO_PG_SERVER_CONFIG=""
+  if [[ -z "$suite" ]]; then bo_warn "no Debian suite known for PostgreSQL $major"; return 1; fi
+  mkdir -p "$(dirname "$prefix")" "$BO_LOG_DIR" || return 1
+  # One build of a prefix at a time (two test/check runs on one machine).
+  exec {lockfd}>"$prefix.lock" || return 1
+  flock "$lockfd" || return 1
+  have="$(_bo_pg_prefix_version "$prefix" || true)"
+  if ! bo_is_root; then
+    [[ -n "$have" ]] && { BO_PG_SERVER_CONFIG="$prefix/bin/pg_config"; exec {lockfd}>&-; return 0; }
+    bo_warn "PostgreSQL $major is not built in $prefix; building it needs root"
+    exec {lockfd}>&-
+    return 1
+  fi
+  want=""
+  if _bo_apt_src_update "$suite" >"$BO_LOG_DIR/pg$major-apt-update.log" 2>&1; then
+    want="$(_bo_pg_source_version "$major" || true)"
+  fi
+  if [[ -z "$want" ]]; then
+    if [[ -n "$have" ]]; then
+      bo_warn "Debian's $suite suite could not be read; using the PostgreSQL $have already in $prefix"
+      BO_PG_SERVER_CONFIG="$prefix/bin/pg_config"
+      exec {lockfd}>&-
+      return 0
+    fi
+    bo_warn "no source of postgresql-$major in Debian's $suite suite (log: $BO_LOG_DIR/pg$major-apt-update.log)"
+    exec {lockfd}>&-
+    return 1
+  fi
+  if [[ "$have" == "$want" ]]; then
+    bo_say "== PostgreSQL $major: $want already built in $prefix"
+    BO_PG_SERVER_CONFIG="$prefix/bin/pg_config"
+    exec {lockfd}>&-
+    return 0
+  fi
+  bo_say "== PostgreSQL $major: building $want from Debian's source package into $prefix${have:+ (it holds $have)}"
+  bo_run "${BATCH_OPS_PG_BUILD_SECS:-3600}" "$log" \
+    bash -c 'source "$1" && _bo_pg_build "$2" "$3" "$4"' _ "$BO_ROOT/test/lib.sh" "$major" "$want" "$prefix" || rc=$?
+  if ((rc == 0)) && [[ "$(_bo_pg_prefix_version "$prefix" || true)" == "$want" ]]; then
+    BO_PG_SERVER_CONFIG="$prefix/bin/pg_config"
+  else
+    bo_warn "the build of PostgreSQL $want failed (log: $log)"
+    rc=1
+  fi
+  exec {lockfd}>&-
+  return "$rc"
+}
+
+# _bo_pg_build MAJOR VERSION PREFIX (in bo_run: its output goes to the build log).
+_bo_pg_build() {
+  local major=$1 version=$2 prefix=$3 work src jobs="$BO_JOBS" p missing=()
+  set -e
+  for p in "${BO_PG_BUILD_PKGS[@]}"; do _bo_pkg_installed "$p" || missing+=("$p"); done
+  if ((${#missing[@]})); then
+    echo "== installing the build dependencies: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null \
+      || { apt-get update -qq && apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null; }
+  fi
+  work="$(mktemp -d "/tmp/batch_ops_pg$major-build.XXXXXX")"
+  # shellcheck disable=SC2064 # $work is local: expand it now
+  trap "rm -rf -- '$work'" EXIT
+  cd "$work"
+  echo "== apt-get source --download-only postgresql-$major in $work"
+  _bo_apt_src apt-get source --download-only "postgresql-$major"
+  src="$(ls postgresql-"$major"_"$version".orig.tar.*)"
+  echo "== unpacking $src"
+  mkdir src
+  tar -xf "$src" -C src --strip-components=1
+  cd src
+  echo "== configure --prefix=$prefix"
+  nice -n 10 ./configure --prefix="$prefix" --enable-tap-tests --enable-debug \
+    --without-icu --with-readline --with-zlib PROVE=prove >../configure.log 2>&1 \
+    || { tail -n 40 ../configure.log; return 1; }
+  echo "== make -j$jobs (nice)"
+  nice -n 10 make -s -j"$jobs"
+  nice -n 10 make -s -C src/test/isolation -j"$jobs"
+  echo "== make install (DESTDIR)"
+  make -s install DESTDIR="$work/root"
+  make -s -C src/test/isolation install DESTDIR="$work/root"
+  make -s -C src/test/perl install DESTDIR="$work/root"
+  rm -rf -- "$prefix.new" "$prefix.old"
+  mv "$work/root$prefix" "$prefix.new"
+  [[ -e "$prefix" ]] && mv "$prefix" "$prefix.old"
+  mv "$prefix.new" "$prefix"
+  rm -rf -- "$prefix.old"
+  echo "== installed PostgreSQL $("$prefix/bin/pg_config" --version) in $prefix"
+}
+
+# bo_sync_tree SRC DST: make DST a copy of the work tree SRC (without .git, build/ and
+# test/out/) that keeps its build products: files gone from SRC are removed from DST,
+# the others are copied with their times, so make rebuilds only what changed.
+bo_sync_tree() {
+  local src=$1 dst=$2
+  mkdir -p "$dst" || return 1
+  comm -13 \
+    <(cd "$src" && find . \( -path ./.git -o -path ./build -o -path ./test/out \) -prune \
+        -o ! -type d -print | LC_ALL=C sort) \
+    <(cd "$dst" && find . \( -path ./test/out -o -path ./build \) -prune -o ! -type d \
+        ! -name '*.o' ! -name '*.d' ! -name '*.so' ! -name '*.bc' -print | LC_ALL=C sort) \
+    | (cd "$dst" && xargs -r -d '\n' rm -f --) || return 1
+  tar -C "$src" --exclude=./.git --exclude=./build --exclude=./test/out -cf - . \
+    | tar -C "$dst" -xpf - || return 1
+}
