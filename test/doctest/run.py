@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs the SQL examples of the documentation as written (test/check doctest).
 
-Every ```sql block of README.md and docs/*.md runs, in order, in a fresh database per
+Every ```sql block of README.md, docs/*.md and docs/reference/*.md runs, in order, in a fresh database per
 file (on the server that PGHOST/PGPORT/PGUSER name), in one psql session per file, so
 that \\gset variables and settings carry over from block to block. A block passes when
 psql reports no error in it.
@@ -135,8 +135,10 @@ def run_file(path):
 
 def main():
     docs = os.path.join(ROOT, "docs")
-    files = [os.path.join(ROOT, "README.md")] + sorted(
-        os.path.join(docs, n) for n in os.listdir(docs) if n.endswith(".md"))
+    files = [os.path.join(ROOT, "README.md")]
+    for folder in (docs, os.path.join(docs, "reference")):
+        if os.path.isdir(folder):
+            files += sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".md"))
     total_pass = total_fail = 0
     failures = []
     for f in files:
