@@ -1,5 +1,5 @@
 // The extension's own state: batch rows, compact item results, events,
-// exports. Every write runs as the extension owner (pg::AsOwner); every read
+// exports. Every write runs as the extension owner (pg::as_owner); every read
 // on behalf of a user checks that the batch is theirs (or they are an admin).
 #pragma once
 
