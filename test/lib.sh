@@ -585,18 +585,23 @@ _bo_pg_build() {
   echo "== installed PostgreSQL $("$prefix/bin/pg_config" --version) in $prefix"
 }
 
-# bo_sync_tree SRC DST: make DST a copy of the work tree SRC (without .git, build/ and
-# test/out/) that keeps its build products: files gone from SRC are removed from DST,
-# the others are copied with their times, so make rebuilds only what changed.
+# bo_sync_tree SRC DST: make DST a copy of the sources of the work tree SRC that keeps
+# its own build products (SRC's are for another major and never copied): files gone
+# from SRC are removed from DST, the others are copied with their times, so make
+# rebuilds only what changed. Not copied: .git, build/, test/out/, objects, libraries.
 bo_sync_tree() {
-  local src=$1 dst=$2
+  local src=$1 dst=$2 skip=(.git build test/out results tmp_check log) p
+  local not_built=(! -name '*.o' ! -name '*.d' ! -name '*.so' ! -name '*.bc' ! -name 'regression.*')
+  local prune=() excl=()
+  for p in "${skip[@]}"; do
+    prune+=(${prune[0]+-o} -path "./$p")
+    excl+=(--exclude="./$p")
+  done
   mkdir -p "$dst" || return 1
   comm -13 \
-    <(cd "$src" && find . \( -path ./.git -o -path ./build -o -path ./test/out \) -prune \
-        -o ! -type d -print | LC_ALL=C sort) \
-    <(cd "$dst" && find . \( -path ./test/out -o -path ./build \) -prune -o ! -type d \
-        ! -name '*.o' ! -name '*.d' ! -name '*.so' ! -name '*.bc' -print | LC_ALL=C sort) \
+    <(cd "$src" && find . \( "${prune[@]}" \) -prune -o ! -type d "${not_built[@]}" -print | LC_ALL=C sort) \
+    <(cd "$dst" && find . \( "${prune[@]}" \) -prune -o ! -type d "${not_built[@]}" -print | LC_ALL=C sort) \
     | (cd "$dst" && xargs -r -d '\n' rm -f --) || return 1
-  tar -C "$src" --exclude=./.git --exclude=./build --exclude=./test/out -cf - . \
-    | tar -C "$dst" -xpf - || return 1
+  tar -C "$src" "${excl[@]}" --exclude='*.o' --exclude='*.d' --exclude='*.so' --exclude='*.bc' \
+      --exclude='./regression.*' -cf - . | tar -C "$dst" -xpf - || return 1
 }
