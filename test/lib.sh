@@ -409,7 +409,7 @@ server_log_tail() {
 #                          cannot be reached, any build of that major).
 #
 # Only the source is taken from the newer suites: their Sources index is read with apt
-# in a private state directory (/var/cache/batch_ops-apt), with the mirror URI and the
+# in a private state directory (/var/cache/batch_ops-apt/SUITE), with the mirror URI and the
 # keyring of the system's bookworm entry, so the system's apt sources never change
 # (later apt-get install calls stay on bookworm, even if this is interrupted). apt checks
 # the download against the signed index. The build runs under nice in a temp dir under
@@ -453,23 +453,25 @@ _bo_debian_mirror() {
   echo "http://deb.debian.org/debian /usr/share/keyrings/debian-archive-keyring.gpg"
 }
 
-# _bo_apt_src CMD ARGS...: apt-get or apt-cache on the private deb-src list.
+# _bo_apt_src CMD ARGS...: apt-get or apt-cache on the private deb-src list of the suite
+# that _bo_apt_src_update set up last (one state dir per suite: runs for two majors may
+# be at work at once).
 _bo_apt_src() {
   local cmd=$1
   shift
-  "$cmd" -q -o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$BO_APT_STATE/sources.list.d" \
-    -o Dir::State::Lists="$BO_APT_STATE/lists" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
+  "$cmd" -q -o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$BO_APT_DIR/sources.list.d" \
+    -o Dir::State::Lists="$BO_APT_DIR/lists" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
     -o APT::Sandbox::User=root "$@"
 }
 
-# _bo_apt_src_update SUITE: the Sources index of SUITE (only), in the private state dir.
+# _bo_apt_src_update SUITE: the Sources index of SUITE (only), in its private state dir.
 _bo_apt_src_update() {
   local mirror
   read -r -a mirror < <(_bo_debian_mirror)
-  mkdir -p "$BO_APT_STATE/sources.list.d" "$BO_APT_STATE/lists/partial" || return 1
-  rm -f "$BO_APT_STATE/sources.list.d/"*
+  BO_APT_DIR="$BO_APT_STATE/$1"
+  mkdir -p "$BO_APT_DIR/sources.list.d" "$BO_APT_DIR/lists/partial" || return 1
   printf 'Types: deb-src\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: %s\n' \
-    "${mirror[0]}" "$1" "${mirror[1]}" >"$BO_APT_STATE/sources.list.d/batch_ops-$1.sources" || return 1
+    "${mirror[0]}" "$1" "${mirror[1]}" >"$BO_APT_DIR/sources.list.d/batch_ops-$1.sources" || return 1
   _bo_apt_src apt-get update </dev/null
 }
 
@@ -493,7 +495,7 @@ _bo_pg_prefix_version() {
 }
 
 bo_pg_server() {
-  local major=$1 prefix have want suite lockfd rc=0 log
+  local major=$1 prefix have want suite lockfd rc=0 log why
   prefix="$(bo_pg_prefix "$major")"
   suite="${BO_PG_SUITE[$major]:-}"
   log="$BO_LOG_DIR/pg$major-server-build.log"
@@ -536,6 +538,10 @@ bo_pg_server() {
     bash -c 'source "$1" && _bo_pg_build "$2" "$3" "$4"' _ "$BO_ROOT/test/lib.sh" "$major" "$want" "$prefix" || rc=$?
   if ((rc == 0)) && [[ "$(_bo_pg_prefix_version "$prefix" || true)" == "$want" ]]; then
     BO_PG_SERVER_CONFIG="$prefix/bin/pg_config"
+  elif grep -q '^E: Failed to fetch' "$log"; then
+    why="$(grep -m 1 '^E: Failed to fetch' "$log" | grep -oE '[0-9]{3} +[A-Z][A-Za-z ]*[a-z]' | head -n 1 | tr -s ' ')"
+    bo_warn "Debian's archive did not give the source of postgresql-$major $want (suite $suite)${why:+: $why}"
+    rc=1
   else
     bo_warn "the build of PostgreSQL $want failed (log: $log)"
     rc=1
@@ -552,9 +558,12 @@ _bo_pg_build() {
   if ((${#missing[@]})); then
     echo "== installing the build dependencies: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null \
-      || { apt-get update -qq && apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null; }
+    # (the other major's build may be installing too: wait for dpkg's lock)
+    apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" </dev/null \
+      || { apt-get update -qq -o DPkg::Lock::Timeout=600 \
+           && apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" </dev/null; }
   fi
+  BO_APT_DIR="$BO_APT_STATE/${BO_PG_SUITE[$major]}"
   work="$(mktemp -d "/tmp/batch_ops_pg$major-build.XXXXXX")"
   # shellcheck disable=SC2064 # $work is local: expand it now
   trap "rm -rf -- '$work'" EXIT
@@ -583,6 +592,23 @@ _bo_pg_build() {
   mv "$prefix.new" "$prefix"
   rm -rf -- "$prefix.old"
   echo "== installed PostgreSQL $("$prefix/bin/pg_config" --version) in $prefix"
+}
+
+# bo_pg_major_run MAJOR DST BUDGET SUITE_TIMEOUT: what test/check's suite pgMAJOR runs:
+# the server (bo_pg_server), a copy of the tree in DST (bo_sync_tree), then that copy's
+# test/check regress isolation tap against the server, within BUDGET seconds (counted
+# from after the server build). Holds the prefix's lock meanwhile: one run at a time
+# installs into a prefix. Its output ends with the copy's summary.
+bo_pg_major_run() {
+  local major=$1 dst=$2 budget=$3 suite_timeout=$4 prefix
+  prefix="$(bo_pg_prefix "$major")"
+  bo_say "== pg$major: PostgreSQL $major server in $prefix"
+  bo_pg_server "$major" || return 1   # it says why
+  bo_sync_tree "$BO_ROOT" "$dst" || { bo_warn "could not copy the tree to $dst"; return 1; }
+  bo_say "== pg$major: test/check regress isolation tap in $dst (PG_CONFIG=$BO_PG_SERVER_CONFIG, ${budget}s)"
+  flock -w 600 "$prefix.lock" env PG_CONFIG="$BO_PG_SERVER_CONFIG" \
+    BATCH_OPS_CHECK_BUDGET="$budget" BATCH_OPS_SUITE_TIMEOUT="$suite_timeout" BATCH_OPS_ALL_VERSIONS= \
+    bash "$dst/test/check" regress isolation tap
 }
 
 # bo_sync_tree SRC DST: make DST a copy of the sources of the work tree SRC that keeps
