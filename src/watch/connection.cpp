@@ -18,11 +18,26 @@ double monotonic_now() {
 
 namespace {
 
-// libpq's message without its trailing newline.
+// libpq's message on one line: no trailing newline, inner newlines and tabs as spaces.
 std::string trimmed(const char* msg) {
-    std::string s = msg ? msg : "";
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    std::string s;
+    for (const char* p = msg ? msg : ""; *p; ++p) {
+        char c = (*p == '\n' || *p == '\t') ? ' ' : *p;
+        if (c == ' ' && (s.empty() || s.back() == ' ')) continue;
+        s += c;
+    }
+    while (!s.empty() && s.back() == ' ') s.pop_back();
     return s;
+}
+
+// Notices (messages the server sends outside a statement's result): libpq would
+// print them on stderr. Keep the last FATAL one, the reason the server is about to
+// close the connection (e.g. "terminating connection due to administrator command").
+extern "C" void on_notice(void* arg, const PGresult* res) {
+    const char* severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char* message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    if (severity && message && (std::strcmp(severity, "FATAL") == 0 || std::strcmp(severity, "PANIC") == 0))
+        *static_cast<std::string*>(arg) = message;
 }
 
 // Waits until SOCK is ready for EVENTS or DEADLINE (monotonic seconds) passes.
@@ -73,6 +88,7 @@ Connection::Connection(const ConnParams& params, double timeout_s) {
         st = PQconnectPoll(conn_);
     }
     if (PQsetnonblocking(conn_, 1) != 0) lost("could not set the connection non-blocking");
+    PQsetNoticeReceiver(conn_, on_notice, &fatal_notice_);
 }
 
 Connection::~Connection() {
@@ -80,7 +96,8 @@ Connection::~Connection() {
 }
 
 void Connection::lost(const std::string& what) {
-    std::string msg = what + ": " + trimmed(PQerrorMessage(conn_));
+    std::string msg = fatal_notice_.empty() ? what + ": " + trimmed(PQerrorMessage(conn_))
+                                            : "the server ended the session: " + fatal_notice_;
     PQfinish(conn_);
     conn_ = nullptr;
     throw ConnectionLost(msg);
@@ -103,7 +120,7 @@ Result Connection::exec(const std::string& sql, const std::vector<std::optional<
         int rc = wait_socket(PQsocket(conn_), POLLOUT | POLLIN, deadline);
         if (rc < 0) throw Interrupted{};
         if (rc == 0) lost("no answer from the server within " + std::to_string(static_cast<int>(timeout_s)) + " s");
-        if (!PQconsumeInput(conn_)) lost("connection lost");
+        if (!PQconsumeInput(conn_)) lost("the connection broke");
     }
     Result last;
     std::optional<SqlError> error;
@@ -113,13 +130,13 @@ Result Connection::exec(const std::string& sql, const std::vector<std::optional<
             if (rc < 0) throw Interrupted{};
             if (rc == 0)
                 lost("no answer from the server within " + std::to_string(static_cast<int>(timeout_s)) + " s");
-            if (!PQconsumeInput(conn_)) lost("connection lost");
+            if (!PQconsumeInput(conn_)) lost("the connection broke");
         }
         Result r(PQgetResult(conn_));
         if (!r) break;
         ExecStatusType st = PQresultStatus(r.get());
         if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR) {
-            if (PQstatus(conn_) == CONNECTION_BAD) lost("connection lost");
+            if (PQstatus(conn_) == CONNECTION_BAD) lost("the connection broke");
             if (!error) {
                 auto field = [&](int code) {
                     const char* v = PQresultErrorField(r.get(), code);
@@ -134,7 +151,7 @@ Result Connection::exec(const std::string& sql, const std::vector<std::optional<
         }
         last = std::move(r);
     }
-    if (PQstatus(conn_) == CONNECTION_BAD) lost("connection lost");
+    if (PQstatus(conn_) == CONNECTION_BAD) lost("the connection broke");
     if (error) throw *error;
     if (!last) lost("no result from the server");
     return last;
@@ -157,9 +174,9 @@ int Connection::wait_for_notifications(double timeout_s) {
     if (timeout_s < 0) timeout_s = 0;
     int rc = wait_socket(PQsocket(conn_), POLLIN, monotonic_now() + timeout_s);
     if (rc <= 0) return 0;
-    if (!PQconsumeInput(conn_)) lost("connection lost");
+    if (!PQconsumeInput(conn_)) lost("the connection broke");
     // A server that shuts down sends an error and closes: PQconsumeInput may have read it.
-    if (PQstatus(conn_) == CONNECTION_BAD) lost("connection lost");
+    if (PQstatus(conn_) == CONNECTION_BAD) lost("the connection broke");
     return drain_notifications();
 }
 

@@ -73,6 +73,7 @@ public:
 private:
     [[noreturn]] void lost(const std::string& what);
     PGconn* conn_ = nullptr;
+    std::string fatal_notice_;  // the reason the server gave for closing, if any
 };
 
 }  // namespace watch

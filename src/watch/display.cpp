@@ -79,13 +79,24 @@ std::optional<double> RateMeter::rate() const {
     return static_cast<double>(samples_.back().second - samples_.front().second) / dt;
 }
 
+std::int64_t JobRow::ran() const {
+    // A cancel counts the items it cancelled as processed (the view's progress of a
+    // cancelled batch is 100): show what ran.
+    return status == "cancelled" ? std::min(processed, success + failure) : processed;
+}
+
+double JobRow::shown_progress() const {
+    if (status != "cancelled" || total <= 0) return progress;
+    return 100.0 * static_cast<double>(ran()) / static_cast<double>(total);
+}
+
 Speed speed_of(const JobRow& row, const RateMeter& meter) {
     Speed s;
     bool running = row.status == "running" || row.status == "cancelling";
     if (!row.ended() && !running) return s;  // queued or created: nothing to measure
     std::optional<double> average;
-    if (row.elapsed_s && *row.elapsed_s > 0 && row.processed > 0)
-        average = static_cast<double>(row.processed) / *row.elapsed_s;
+    if (row.elapsed_s && *row.elapsed_s > 0 && row.ran() > 0)
+        average = static_cast<double>(row.ran()) / *row.elapsed_s;
     if (row.ended()) {
         s.items_per_s = average;
         return s;
@@ -103,7 +114,7 @@ Speed speed_of(const JobRow& row, const RateMeter& meter) {
 }
 
 std::string format_line(const JobRow& row, const Speed& speed, int bar) {
-    double pct = std::clamp(row.progress, 0.0, 100.0);
+    double pct = std::clamp(row.shown_progress(), 0.0, 100.0);
     int filled = static_cast<int>(std::floor(pct * bar / 100.0 + 1e-9));
     filled = std::clamp(filled, 0, bar);
     char percent[16];
@@ -118,7 +129,8 @@ std::string format_line(const JobRow& row, const Speed& speed, int bar) {
         line += row.elapsed_s ? "in  " + hms(*row.elapsed_s) : "in  -";
     else
         line += speed.eta_s ? "ETA " + hms(*speed.eta_s) : "ETA -";
-    line += "  fail " + std::to_string(row.failure) + "  " + sanitize(row.status);
+    line += "  ok " + std::to_string(row.success) + "  fail " + std::to_string(row.failure) + "  " +
+            sanitize(row.status);
     if (row.attempt > 1) line += " (attempt " + std::to_string(row.attempt) + ")";
     if ((row.status == "failed" || row.status == "cancelled") && (!row.last_error.empty() || !row.last_error_code.empty())) {
         line += "  ";

@@ -27,6 +27,10 @@ struct JobRow {
     std::string json;  // --json: the row as PostgreSQL rendered it
 
     bool ended() const { return status == "succeeded" || status == "failed" || status == "cancelled"; }
+    // Items that ran: processed, less the items a cancel counted as processed.
+    std::int64_t ran() const;
+    // The bar's percentage: the view's progress, or for a cancelled batch what ran.
+    double shown_progress() const;
 };
 
 // Rate of progress from successive observations of one batch.
@@ -50,7 +54,7 @@ struct Speed {
 };
 Speed speed_of(const JobRow& row, const RateMeter& meter);
 
-// "status_update items [#####-----]  50.0%  120/s  ETA 0:00:04  fail 0  running": the
+// "status_update items [#####-----]  50.0%  120/s  ETA 0:00:04  ok 9  fail 1  running": the
 // line of one batch. BAR is the width of the bar; control characters of values
 // from the server are replaced (they could move the cursor of a terminal).
 std::string format_line(const JobRow& row, const Speed& speed, int bar);

@@ -217,11 +217,12 @@ std::string job_query(bool all) {
            " SELECT j.job_id, j.kind, j.operation, j.target_type, j.status, j.progress::float8 AS progress,"
            "  j.total, j.processed, j.success_count, j.failure_count, j.attempt, e.elapsed,"
            "  EXTRACT(epoch FROM j.estimated_remaining)::float8 AS eta, j.last_error_code, j.last_error,"
-           "  CASE WHEN $1::boolean THEN (to_jsonb(j) || jsonb_build_object("
-           "   'items_per_second', CASE WHEN e.elapsed > 0 THEN round((j.processed / e.elapsed)::numeric, 1) END,"
-           "   'eta_seconds', round(EXTRACT(epoch FROM j.estimated_remaining), 1),"
-           "   'ended', j.status = ANY ('{succeeded,failed,cancelled}'::text[]),"
-           "   'observed_at', n.now))::text END AS json"
+           // Every column of the view in its order, then the figures the program adds.
+           "  CASE WHEN $1::boolean THEN (SELECT row_to_json(x)::text FROM (SELECT j.*,"
+           "   CASE WHEN e.elapsed > 0 THEN round((j.processed / e.elapsed)::numeric, 1) END AS items_per_second,"
+           "   round(EXTRACT(epoch FROM j.estimated_remaining), 1) AS eta_seconds,"
+           "   j.status = ANY ('{succeeded,failed,cancelled}'::text[]) AS ended,"
+           "   n.now AS observed_at) x) END AS json"
            " FROM batch_ops.jobs j"
            " CROSS JOIN LATERAL (SELECT EXTRACT(epoch FROM coalesce(j.duration, clock_timestamp() - j.started_at))"
            "  ::float8 AS elapsed) e"
@@ -412,9 +413,13 @@ std::optional<int> Watcher::on_sql_error(const SqlError& e) {
     std::string msg = std::string("ERROR: ") + e.what();
     if (!e.detail.empty()) msg += "\nDETAIL: " + e.detail;
     if (!e.hint.empty()) msg += "\nHINT: " + e.hint;
-    if (e.sqlstate == "42501" || e.sqlstate == "42P01" || e.sqlstate == "3F000") {
-        display_.message(msg + "\n(is the batch_ops extension installed in this database, and may role \"" +
-                         user_ + "\" read batch_ops.jobs? it needs to be a member of batch_ops_user)");
+    if (e.sqlstate == "42501") {
+        display_.message(msg + "\nbatch_ops_watch: role \"" + user_ +
+                         "\" needs to be a member of batch_ops_user to read batch_ops.jobs");
+        return kExitNotVisible;
+    }
+    if (e.sqlstate == "42P01" || e.sqlstate == "3F000") {
+        display_.message(msg + "\nbatch_ops_watch: is the batch_ops extension installed in this database?");
         return kExitNotVisible;
     }
     display_.message(msg);
@@ -423,7 +428,7 @@ std::optional<int> Watcher::on_sql_error(const SqlError& e) {
 
 std::optional<int> Watcher::reconnect(const std::string& why) {
     conn_.reset();
-    display_.message("connection lost: " + why + "; reconnecting (for up to " + seconds_text(opts_.reconnect_timeout) +
+    display_.message("connection lost (" + why + "); reconnecting (for up to " + seconds_text(opts_.reconnect_timeout) +
                      " s)");
     double deadline = monotonic_now() + opts_.reconnect_timeout;
     double delay = 0.25;
