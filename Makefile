@@ -64,7 +64,8 @@ all: $(WATCH)
 install: install-watch
 installdirs: installdirs-watch
 uninstall: uninstall-watch
-.PHONY: install-watch installdirs-watch uninstall-watch
+clean: clean-watch
+.PHONY: install-watch installdirs-watch uninstall-watch clean-watch
 
 installdirs-watch:
 	$(MKDIR_P) '$(DESTDIR)$(bindir)'
@@ -75,6 +76,9 @@ install-watch: $(WATCH) installdirs-watch
 uninstall-watch:
 	rm -f '$(DESTDIR)$(bindir)/$(WATCH)'
 
+clean-watch:
+	rm -f $(WATCH) $(WATCH_OBJS) $(WATCH_SRCS:.cpp=.d)
+
 -include $(WATCH_SRCS:.cpp=.d)
 
-EXTRA_CLEAN = $(SRCS:.cpp=.d) $(WATCH) $(WATCH_OBJS) $(WATCH_SRCS:.cpp=.d) test/out build
+EXTRA_CLEAN = $(SRCS:.cpp=.d) test/out build
