@@ -2,7 +2,8 @@
 # test/lib.sh: helpers shared by test/demo and test/check. Source it; don't run it.
 #
 #   ensure_deps            install whatever Debian packages are missing (as root), or
-#                          say which ones to install and fail (not root)
+#                          say which ones to install and fail (not root); optional ones
+#                          (BO_OPTIONAL_PKGS, e.g. tmux) are best effort, never fatal
 #   build_install          make -jN && make install in the repo root
 #   start_cluster          initdb and start a throwaway PostgreSQL 15 cluster in a temp dir
 #                          under /tmp, owned by the postgres OS user when we are root. It
@@ -149,7 +150,9 @@ as_pg() {
 # ---------------------------------------------------------------------------------------
 BO_REQUIRED_PKGS=(postgresql-15 postgresql-server-dev-15 libpq-dev libipc-run-perl
                   make g++ cmake libgtest-dev pkg-config python3 binutils)
-BO_OPTIONAL_PKGS=(postgresql-contrib)
+# Optional: tmux runs batch_ops_watch in a real terminal (test/t/050_watch.pl skips that
+# subtest without it).
+BO_OPTIONAL_PKGS=(postgresql-contrib tmux)
 
 _bo_pkg_installed() {
   if command -v dpkg-query >/dev/null 2>&1; then
@@ -183,10 +186,20 @@ ensure_deps() {
       esac
     fi
   done
+  for p in "${BO_OPTIONAL_PKGS[@]}"; do
+    _bo_pkg_installed "$p" || optional+=("$p")
+  done
+  if ((${#missing[@]} == 0 && ${#optional[@]})); then
+    if bo_is_root; then
+      bo_say "== installing optional packages: ${optional[*]}"
+      export DEBIAN_FRONTEND=noninteractive
+      { apt-get update -qq && apt-get install -y -q --no-install-recommends "${optional[@]}" </dev/null; } \
+        || bo_warn "optional packages not installed: ${optional[*]} (the tests that need them are skipped)"
+    else
+      bo_warn "optional packages missing: ${optional[*]} (the tests that need them are skipped)"
+    fi
+  fi
   if ((${#missing[@]})); then
-    for p in "${BO_OPTIONAL_PKGS[@]}"; do
-      _bo_pkg_installed "$p" || optional+=("$p")
-    done
     if ! bo_is_root; then
       bo_warn "missing packages: ${missing[*]}"
       bo_warn "install them as root: apt-get install -y ${missing[*]} ${optional[*]}"
