@@ -59,12 +59,114 @@ namespace {
 volatile sig_atomic_t g_sigterm = 0;
 int g_slot = -1;
 bool g_busy = false;  // holding claimed batches that are not finished
+Oid g_dboid = InvalidOid;
+// The chunk in flight, for the fatal-signal handler (plain data only).
+volatile int64_t g_inflight_batch = 0;
+volatile int32_t g_inflight_chunk = -1;
+
+// Crash records of batches whose chunk killed its executor, relative to the
+// data directory (every backend's working directory): one file per crash,
+// crash.<database oid>.<batch id>.<pid>, holding "<chunk> <signal>".
+constexpr const char* kCrashDir = "pg_batch_ops";
+constexpr const char* kCrashPrefix = "crash.";
 
 void on_sigterm(SIGNAL_ARGS) {
     int save_errno = errno;
     g_sigterm = 1;
     SetLatch(MyLatch);
     errno = save_errno;
+}
+
+// Async-signal-safe decimal output.
+char* put_decimal(char* p, uint64_t v) {
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = static_cast<char>('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (n > 0) *p++ = tmp[--n];
+    return p;
+}
+
+// SIGSEGV, SIGBUS, SIGILL, SIGABRT: the process is about to die and the
+// postmaster to restart every backend. Shared memory does not survive that
+// restart, so the batch whose chunk was in flight is recorded in a file
+// (open/write/close are async-signal-safe), then the process dies of the same
+// signal (SA_RESETHAND restored the default action). The next claim fails the
+// batch instead of running the chunk again (Executor::claim).
+void on_fatal_signal(int signo) {
+    const int64_t batch = g_inflight_batch;
+    if (batch > 0) {
+        char path[128];
+        char* p = path;
+        for (const char* c = kCrashDir; *c; ++c) *p++ = *c;
+        *p++ = '/';
+        for (const char* c = kCrashPrefix; *c; ++c) *p++ = *c;
+        p = put_decimal(p, g_dboid);
+        *p++ = '.';
+        p = put_decimal(p, static_cast<uint64_t>(batch));
+        *p++ = '.';
+        p = put_decimal(p, static_cast<uint64_t>(MyProcPid));
+        *p = '\0';
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            char line[48];
+            char* q = line;
+            const int32_t chunk = g_inflight_chunk;
+            q = put_decimal(q, chunk < 0 ? 0 : static_cast<uint64_t>(chunk));
+            *q++ = ' ';
+            q = put_decimal(q, static_cast<uint64_t>(signo));
+            *q++ = '\n';
+            ssize_t written = write(fd, line, static_cast<size_t>(q - line));
+            (void)written;
+            close(fd);
+        }
+    }
+    raise(signo);
+}
+
+void install_fatal_signal_handlers() {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal_signal;
+    sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    for (int signo : {SIGSEGV, SIGBUS, SIGILL, SIGABRT}) sigaction(signo, &sa, nullptr);
+}
+
+struct CrashRecord {
+    int64_t batch = 0;
+    int chunk = 0;
+    int signo = 0;
+    long pid = 0;
+    std::string path;
+};
+
+// The crash records of this database.
+std::vector<CrashRecord> crash_records(Oid dboid) {
+    std::vector<CrashRecord> out;
+    DIR* dir = opendir(kCrashDir);
+    if (!dir) return out;
+    const std::string prefix = std::string(kCrashPrefix) + std::to_string(dboid) + ".";
+    while (struct dirent* de = readdir(dir)) {
+        const char* name = de->d_name;
+        if (strncmp(name, prefix.c_str(), prefix.size()) != 0) continue;
+        unsigned long long batch = 0;
+        long pid = 0;
+        if (sscanf(name + prefix.size(), "%llu.%ld", &batch, &pid) != 2) continue;
+        CrashRecord r;
+        r.batch = static_cast<int64_t>(batch);
+        r.pid = pid;
+        r.path = std::string(kCrashDir) + "/" + name;
+        if (FILE* f = fopen(r.path.c_str(), "r")) {
+            if (fscanf(f, "%d %d", &r.chunk, &r.signo) != 2) r.chunk = r.signo = 0;
+            fclose(f);
+        }
+        out.push_back(std::move(r));
+    }
+    closedir(dir);
+    return out;
 }
 
 void release_slot(int, Datum) {
@@ -133,6 +235,7 @@ private:
     Stop check_stop();
     bool extension_usable(pg::Spi& spi);
     std::vector<int64_t> claim(pg::Spi& spi, int max);
+    void quarantine(pg::Spi& spi, int64_t id, const CrashRecord& crash);
     // Runs the next chunk of a claimed batch; false once the batch has ended.
     bool run_chunk(pg::Spi& spi, int64_t id);
     void end_batch(pg::Spi& spi, int64_t id, bool cancelling);
@@ -177,6 +280,8 @@ private:
     std::set<int64_t> owned_;
     int64_t inflight_ = 0;          // the batch whose chunk runs now
     uint32_t handled_signals_ = 0;  // batch_cancel's SIGINTs accounted for (one per query cancel)
+    std::vector<int64_t> quarantined_;       // failed by the last claim: disowned after its commit
+    std::vector<std::string> crash_files_;   // crash records handled by the last claim
 };
 
 template <typename F>
@@ -304,6 +409,8 @@ void Executor::set_inflight(int64_t id) {
     if (s.cancel_inflight != id) s.cancel_inflight = 0;
     LWLockRelease(sh->lock);
     inflight_ = id;
+    g_inflight_batch = id;
+    g_inflight_chunk = -1;
 }
 
 void Executor::clear_inflight() {
@@ -314,6 +421,8 @@ void Executor::clear_inflight() {
     s.cancel_inflight = 0;
     LWLockRelease(sh->lock);
     inflight_ = 0;
+    g_inflight_batch = 0;
+    g_inflight_chunk = -1;
 }
 
 Interrupt Executor::interrupt_of(const std::exception& e) {
@@ -346,7 +455,34 @@ void Executor::absorb_interrupts() {
     }
 }
 
+void Executor::quarantine(pg::Spi& spi, int64_t id, const CrashRecord& crash) {
+    const char* signame = pg::guard([&] { return pg_strsignal(crash.signo); });
+    std::string reason = "the worker process running chunk " + std::to_string(crash.chunk) +
+                         " of this batch was terminated by signal " + std::to_string(crash.signo) + " (" +
+                         (signame ? signame : "unknown") +
+                         "); the batch is quarantined: it does not run again unless retried";
+    {
+        pg::AsOwner owner;
+        spi.execute_cached(
+            "INSERT INTO batch_ops.batch_event (batch_id, event, detail) "
+            "VALUES ($1, 'quarantined', pg_catalog.jsonb_build_object('chunk', $2, 'signal', $3, "
+            "  'worker_pid', $4, 'reason', $5))",
+            {pg::int8_param(id), pg::int4_param(crash.chunk), pg::int4_param(crash.signo),
+             pg::int8_param(crash.pid), pg::text_param(reason)});
+    }
+    ProgressRow p = fail_or_retry(spi, id, core::item_error::error, reason, false);
+    notify_progress(p, true, throttle_);
+    const char* r = reason.c_str();
+    pg::guard([&] {
+        ereport(LOG, (errmsg("batch_ops: batch %lld crashed its worker and was failed and quarantined",
+                                 static_cast<long long>(id)),
+                          errdetail_internal("%s", r)));
+    });
+}
+
 std::vector<int64_t> Executor::claim(pg::Spi& spi, int max) {
+    quarantined_.clear();
+    crash_files_.clear();
     pg::AsOwner owner;
     // A batch submitted while its upstream was still running may have
     // committed after that upstream failed (and missed its cascade): fail such
@@ -384,10 +520,22 @@ std::vector<int64_t> Executor::claim(pg::Spi& spi, int max) {
             {pg::int8_array_param(orphans), pg::int4_param(MyProcPid)});
         std::set<int64_t> taken;
         for (uint64_t i = 0; i < spi.rows(); ++i) taken.insert(spi.i64(i, 0));
+        std::vector<CrashRecord> crashes = crash_records(dboid_);
         std::vector<int64_t> resumed;
         for (int64_t id : orphans) {
             if (!taken.count(id)) {
                 disown(id);  // an inline sync, or a cancel, holds its row: later
+                continue;
+            }
+            auto crash = std::find_if(crashes.begin(), crashes.end(),
+                                      [&](const CrashRecord& c) { return c.batch == id; });
+            if (crash != crashes.end()) {
+                // Its chunk killed the executor: fail it rather than crash the
+                // server again.
+                quarantine(spi, id, *crash);
+                quarantined_.push_back(id);
+                for (const auto& c : crashes)
+                    if (c.batch == id) crash_files_.push_back(c.path);
                 continue;
             }
             resumed.push_back(id);
@@ -402,6 +550,19 @@ std::vector<int64_t> Executor::claim(pg::Spi& spi, int max) {
             for (int64_t id : resumed)
                 log_line("batch_ops: resuming batch " + std::to_string(id) +
                          ", left running without a live executor");
+        }
+        // Records of batches that no longer run are stale.
+        std::vector<int64_t> recorded;
+        for (const auto& c : crashes) recorded.push_back(c.batch);
+        if (!recorded.empty()) {
+            spi.execute_cached(
+                "SELECT id FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) ANY ($1) "
+                "   AND status IN ('running', 'cancelling')",
+                {pg::int8_array_param(recorded)});
+            std::set<int64_t> live;
+            for (uint64_t i = 0; i < spi.rows(); ++i) live.insert(spi.i64(i, 0));
+            for (const auto& c : crashes)
+                if (!live.count(c.batch)) crash_files_.push_back(c.path);
         }
     }
 
@@ -502,7 +663,8 @@ void Executor::end_batch(pg::Spi& spi, int64_t id, bool cancelling) {
 }
 
 bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
-    // Whose chunk is in flight: for batch_cancel (shared memory). Every chunk gets the whole batch_ops.statement_timeout.
+    // Whose chunk is in flight: for batch_cancel (shared memory) and for the
+    // crash handler. Every chunk gets the whole batch_ops.statement_timeout.
     set_inflight(id);
     if (settings::statement_timeout_ms > 0)
         pg::guard([] { enable_timeout_after(STATEMENT_TIMEOUT, settings::statement_timeout_ms); });
@@ -577,6 +739,7 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
         end_batch(spi, id, false);
         return false;
     }
+    g_inflight_chunk = chunk->number;
     std::vector<std::size_t> positions, indices;
     for (std::size_t i = 0; i < chunk->items.size(); ++i)
         if (chunk->items[i].status == core::ItemStatus::Pending) {
@@ -908,6 +1071,11 @@ void Executor::run() {
             continue;
         }
         if (gone) return;  // DROP EXTENSION: nothing to serve here any more
+        // Quarantined batches have ended: their crash records can go.
+        for (int64_t id : quarantined_) disown(id);
+        for (const auto& path : crash_files_) (void)unlink(path.c_str());
+        quarantined_.clear();
+        crash_files_.clear();
         if (claimed.empty()) {
             go_idle();
             continue;
@@ -946,8 +1114,10 @@ void batch_ops_executor_main(Datum arg) {
     g_slot = DatumGetInt32(arg);
     Oid dboid;
     memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+    g_dboid = dboid;
     pqsignal(SIGTERM, on_sigterm);
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    install_fatal_signal_handlers();
     BackgroundWorkerUnblockSignals();
 
     Shared* sh = shared();
@@ -963,6 +1133,10 @@ void batch_ops_executor_main(Datum arg) {
     e.cancel_check = false;
     LWLockRelease(sh->lock);
     before_shmem_exit(release_slot, 0);
+
+    // Where crash records go (see on_fatal_signal).
+    if (MakePGDirectory(kCrashDir) < 0 && errno != EEXIST)
+        ereport(LOG, (errcode_for_file_access(), errmsg("batch_ops could not create directory \"%s\": %m", kCrashDir)));
 
     BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
     pgstat_report_appname("batch_ops executor");
