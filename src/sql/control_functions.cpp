@@ -216,6 +216,8 @@ BATCH_OPS_FUNCTION(batch_ops_batch_health) {
             "       pg_catalog.to_jsonb(pg_catalog.now()) #>> '{}' "
             "  FROM batch_ops.batch",
             {});
+        if (spi.rows() == 0)
+            throw core::Error(core::sqlstate::internal_error, "batch_health() found no summary row");
         int64_t active = spi.i64(0, 0), queued = spi.i64(0, 1), oldest = spi.i64(0, 2);
         std::string targets = spi.str(0, 3), now = spi.str(0, 4);
 
@@ -272,7 +274,7 @@ BATCH_OPS_FUNCTION(batch_ops_batch_cleanup) {
         "  AND status IN ('succeeded', 'failed', 'cancelled') RETURNING 1) "
         "SELECT pg_catalog.count(*) FROM d",
         {{INTERVALOID, PointerGetDatum(iv), false}});
-    return Int64GetDatum(spi.i64(0, 0));
+    return Int64GetDatum(spi.rows() > 0 ? spi.i64(0, 0) : 0);
 }
 
 namespace {
