@@ -5,7 +5,9 @@
 #           takes (measured in the server, from the statement before it), median and
 #           maximum of N, and the time from the request until the batch has ended cancelled
 #   wait    a batch_wait of WAIT_SECONDS on a batch that keeps committing chunks and does
-#           not end: VmRSS and RssAnon of the waiting backend near its start and its end
+#           not end: VmRSS, RssAnon (its own memory) and RssShmem (shared buffers it has
+#           touched, which grows as the batch row moves to new pages) of the waiting
+#           backend near its start and its end
 set -euo pipefail
 CANCEL_SAMPLES=${CANCEL_SAMPLES:-15}
 WAIT_SECONDS=${WAIT_SECONDS:-60}
@@ -92,11 +94,11 @@ done
 [[ -n "$pid" ]] || { echo "the waiting backend was not found" >&2; exit 1; }
 kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 sleep 2
-rss0=$(kb "$pid" VmRSS) anon0=$(kb "$pid" RssAnon) chunks0=$(q -c "SELECT processed FROM batch_ops.batch WHERE id = $long")
+rss0=$(kb "$pid" VmRSS) anon0=$(kb "$pid" RssAnon) shm0=$(kb "$pid" RssShmem) chunks0=$(q -c "SELECT processed FROM batch_ops.batch WHERE id = $long")
 sleep $((WAIT_SECONDS - 4))
-rss1=$(kb "$pid" VmRSS) anon1=$(kb "$pid" RssAnon) chunks1=$(q -c "SELECT processed FROM batch_ops.batch WHERE id = $long")
+rss1=$(kb "$pid" VmRSS) anon1=$(kb "$pid" RssAnon) shm1=$(kb "$pid" RssShmem) chunks1=$(q -c "SELECT processed FROM batch_ops.batch WHERE id = $long")
 wait "$waiter"
-echo "backend $pid over $((WAIT_SECONDS - 4)) s: VmRSS ${rss0} -> ${rss1} kB ($((rss1 - rss0)) kB), RssAnon ${anon0} -> ${anon1} kB ($((anon1 - anon0)) kB); $((chunks1 - chunks0)) chunks committed meanwhile"
+echo "backend $pid over $((WAIT_SECONDS - 4)) s: VmRSS ${rss0} -> ${rss1} kB ($((rss1 - rss0)) kB), RssAnon ${anon0} -> ${anon1} kB ($((anon1 - anon0)) kB), RssShmem ${shm0} -> ${shm1} kB (shared buffers it touched); $((chunks1 - chunks0)) chunks committed meanwhile"
 echo "batch_wait returned: $(cat "${TMPDIR:-/tmp}/bo_bench_wait.out") (status|timed_out)"
 q -c "SELECT batch_ops.batch_cancel($long)" >/dev/null
 q -c "SELECT (batch_ops.batch_wait($long, '30 s')).status" >/dev/null
