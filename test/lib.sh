@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # test/lib.sh: helpers shared by test/demo and test/check. Source it; don't run it.
 #
-#   ensure_deps            install whatever Debian packages are missing (as root), or
-#                          say which ones to install and fail (not root)
+#   ensure_deps [PKG...]   install whatever Debian packages are missing (as root), or
+#                          say which ones to install and fail (not root); PKG...: more
+#                          packages to require (test/check fuzz passes BO_FUZZ_PKGS)
 #   build_install          make -jN && make install in the repo root
 #   start_cluster          initdb and start a throwaway PostgreSQL 15 cluster in a temp dir
 #                          under /tmp, owned by the postgres OS user when we are root. It
@@ -150,6 +151,8 @@ as_pg() {
 BO_REQUIRED_PKGS=(postgresql-15 postgresql-server-dev-15 libpq-dev libipc-run-perl
                   make g++ cmake libgtest-dev pkg-config python3 binutils)
 BO_OPTIONAL_PKGS=(postgresql-contrib)
+# The fuzz suite: clang++ with libFuzzer and the sanitizer runtimes, llvm-symbolizer.
+BO_FUZZ_PKGS=(clang libclang-rt-14-dev llvm)
 
 _bo_pkg_installed() {
   if command -v dpkg-query >/dev/null 2>&1; then
@@ -163,6 +166,8 @@ _bo_pkg_installed() {
     libpq-dev)                [[ -e /usr/include/postgresql/libpq-fe.h ]] ;;
     libipc-run-perl)          perl -MIPC::Run -e 1 >/dev/null 2>&1 ;;
     libgtest-dev)             [[ -e /usr/include/gtest/gtest.h ]] ;;
+    libclang-rt-14-dev)       compgen -G '/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a' >/dev/null ;;
+    llvm)                     command -v llvm-symbolizer >/dev/null 2>&1 ;;
     postgresql-contrib)       true ;;
     *)                        command -v "$1" >/dev/null 2>&1 ;;
   esac
@@ -170,7 +175,7 @@ _bo_pkg_installed() {
 
 ensure_deps() {
   local p missing=() optional=()
-  for p in "${BO_REQUIRED_PKGS[@]}"; do
+  for p in "${BO_REQUIRED_PKGS[@]}" "$@"; do
     _bo_pkg_installed "$p" || missing+=("$p")
   done
   for p in make g++ cmake pkg-config prove runuser timeout; do
