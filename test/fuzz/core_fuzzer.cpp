@@ -548,14 +548,14 @@ void check_on_target(const Request& r, const Target& t, const Actor& actor, cons
     }
 }
 
-void check_request(const Json& j, const Flags& flags) {
-    const Limits limits = limits_for(flags);
+// parse_request under `limits`: the request, or nullopt after checking its error.
+std::optional<Request> parse_checked(const Json& j, const Limits& limits) {
     Request r;
     try {
         r = parse_request(j, limits);
     } catch (const Error& e) {
         expect_request_error(e, "parse_request");
-        return;
+        return std::nullopt;
     }
     const std::size_t n = r.item_count();
     REQUIRE(n >= 1 && n <= static_cast<std::size_t>(limits.max_items), "item count within max_items");
@@ -592,6 +592,21 @@ void check_request(const Json& j, const Flags& flags) {
     const Json* ex = j.find("execution");
     if (!ex || ex->is_null())
         REQUIRE(r.execution == (r.dry_run ? Execution::Inline : Execution::Background), "default execution");
+
+    return r;
+}
+
+void check_request(const Json& j, const Flags& flags) {
+    // Every input is also parsed under the tiny limits, so that each limit is
+    // within reach of the seeds; the checks below run under the flags' limits,
+    // which are never stricter: what the tiny limits accept, they accept too.
+    Flags tiny{static_cast<uint8_t>((flags.bits & ~3) | 1)};
+    const bool tiny_ok = flags.limits_profile() != 1 && parse_checked(j, limits_for(tiny)).has_value();
+    std::optional<Request> parsed = parse_checked(j, limits_for(flags));
+    REQUIRE(parsed || !tiny_ok, "raising the limits rejects a request the tiny limits accept");
+    if (!parsed) return;
+    const Request& r = *parsed;
+    const std::size_t n = r.item_count();
 
     std::vector<const Json*> objects;
     collect_objects(j, objects);
