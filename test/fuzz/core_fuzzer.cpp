@@ -82,7 +82,7 @@ Limits limits_for(const Flags& f) {
             l.max_text_length = 8;
             l.max_key_length = 4;
             l.max_identifier_length = 8;
-            l.max_depends_on = 2;
+            l.max_depends_on = 0;  // any dependency is one too many
             break;
         case 2:
             l.max_items = 50;
