@@ -274,9 +274,10 @@ def main():
                                env=dict(os.environ, BATCH_OPS_FUZZ_PRINT="1"))
             got = [l for l in r.stdout.split(b"\n") if l.startswith(b"0 ")]
             # libFuzzer may run a file more than once; each run must decode it alike.
-            if r.returncode != 0 or not got or set(got) != {b"0 " + text}:
+            want = b"0 " + text
+            if r.returncode != 0 or not got or set(got) != {want}:
                 bad += 1
-                print(f"make_seeds: {name}: decoded as {got!r}, expected {b"0 " + text!r} (exit {r.returncode})")
+                print(f"make_seeds: {name}: decoded as {got!r}, expected {want!r} (exit {r.returncode})")
                 sys.stdout.write(r.stderr.decode(errors="replace")[-2000:])
         print(f"make_seeds: {len(names) - bad} of {len(names)} seeds decode as encoded")
         return 1 if bad else 0
