@@ -175,43 +175,49 @@ INSERT INTO app.p43_calls VALUES
  (9, $$SELECT batch_ops.batch_execute('{"operation": "status_update", "target_type": "p43", "target_ids": [9, 10, 98],
       "operation_data": {"new_status": "done"}}') OPERATOR(pg_catalog.->>) 'total_count'$$),
  (10, $$SELECT (batch_ops.batch_wait(pg_catalog.max(job_id), '60 s')).status FROM batch_ops.jobs
-      WHERE target_type OPERATOR(pg_catalog.=) 'p43'$$),
+      WHERE target_type OPERATOR(pg_catalog.=) 'p43' AND submitted_by OPERATOR(pg_catalog.=) current_user::pg_catalog.text$$),
  (11, $$SELECT (batch_ops.batch_status(pg_catalog.max(job_id))).status FROM batch_ops.jobs
-      WHERE target_type OPERATOR(pg_catalog.=) 'p43'$$),
+      WHERE target_type OPERATOR(pg_catalog.=) 'p43' AND submitted_by OPERATOR(pg_catalog.=) current_user::pg_catalog.text$$),
  (12, $$SELECT batch_ops.batch_result(pg_catalog.max(job_id)) OPERATOR(pg_catalog.->>) 'status' FROM batch_ops.jobs
-      WHERE target_type OPERATOR(pg_catalog.=) 'p43'$$),
+      WHERE target_type OPERATOR(pg_catalog.=) 'p43' AND submitted_by OPERATOR(pg_catalog.=) current_user::pg_catalog.text$$),
  (13, $$SELECT batch_ops.batch_cancel(pg_catalog.max(job_id)) FROM batch_ops.jobs
-      WHERE target_type OPERATOR(pg_catalog.=) 'p43'$$),
+      WHERE target_type OPERATOR(pg_catalog.=) 'p43' AND submitted_by OPERATOR(pg_catalog.=) current_user::pg_catalog.text$$),
  (14, $$SELECT batch_ops.batch_retry(pg_catalog.max(job_id)) FROM batch_ops.jobs
-      WHERE target_type OPERATOR(pg_catalog.=) 'p43' AND status OPERATOR(pg_catalog.=) 'failed'$$),
- (15, $$SELECT pg_catalog.count(*) FROM batch_ops.batch_retry(ARRAY(SELECT job_id FROM batch_ops.jobs
-      WHERE target_type OPERATOR(pg_catalog.=) 'p43' AND status OPERATOR(pg_catalog.=) 'failed'))$$),
- (16, $$SELECT (batch_ops.batch_wait(pg_catalog.max(job_id), '60 s')).status FROM batch_ops.jobs
-      WHERE target_type OPERATOR(pg_catalog.=) 'p43'$$),
- (17, $$SELECT pg_catalog.length(batch_ops.export_data(pg_catalog.max(x.id))) OPERATOR(pg_catalog.>) 0
+      WHERE target_type OPERATOR(pg_catalog.=) 'p43' AND submitted_by OPERATOR(pg_catalog.=) current_user::pg_catalog.text
+        AND status OPERATOR(pg_catalog.=) 'failed'$$),
+ (15, $$SELECT (batch_ops.batch_wait(pg_catalog.max(job_id), '60 s')).status FROM batch_ops.jobs
+      WHERE target_type OPERATOR(pg_catalog.=) 'p43' AND submitted_by OPERATOR(pg_catalog.=) current_user::pg_catalog.text$$),
+ (16, $$SELECT pg_catalog.count(*) FROM batch_ops.batch_retry(ARRAY(SELECT job_id FROM batch_ops.jobs
+      WHERE target_type OPERATOR(pg_catalog.=) 'p43' AND submitted_by OPERATOR(pg_catalog.=) current_user::pg_catalog.text
+        AND status OPERATOR(pg_catalog.=) 'failed'))$$),
+ (17, $$SELECT pg_catalog.count(*) FILTER (WHERE (batch_ops.batch_wait(job_id, '60 s')).status
+        OPERATOR(pg_catalog.=) ANY ('{succeeded,failed}'::pg_catalog.text[])) OPERATOR(pg_catalog.=) pg_catalog.count(*)
+      FROM batch_ops.jobs
+      WHERE target_type OPERATOR(pg_catalog.=) 'p43' AND submitted_by OPERATOR(pg_catalog.=) current_user::pg_catalog.text$$),
+ (18, $$SELECT pg_catalog.length(batch_ops.export_data(pg_catalog.max(x.id))) OPERATOR(pg_catalog.>) 0
       FROM batch_ops.export x$$),
- (18, $$SELECT batch_ops.create_sync(pg_catalog.textcat('p43_', current_user::pg_catalog.text), 'app.p43_src',
+ (19, $$SELECT batch_ops.create_sync(pg_catalog.textcat('p43_', current_user::pg_catalog.text), 'app.p43_src',
       'app.p43_dst', '{"mode": "incremental", "watermark_column": "changed", "columns": {"note": "upper(note)"}}')
       OPERATOR(pg_catalog.>) 0$$),
- (19, $$SELECT batch_ops.batch_sync(id) OPERATOR(pg_catalog.->>) 'success' FROM batch_ops.sync
+ (20, $$SELECT batch_ops.batch_sync(id) OPERATOR(pg_catalog.->>) 'success' FROM batch_ops.sync
       WHERE name OPERATOR(pg_catalog.=) pg_catalog.textcat('p43_', current_user::pg_catalog.text)$$),
- (20, $$SELECT batch_ops.batch_statistics(id) OPERATOR(pg_catalog.->>) 'runs' FROM batch_ops.sync
+ (21, $$SELECT batch_ops.batch_statistics(id) OPERATOR(pg_catalog.->>) 'runs' FROM batch_ops.sync
       WHERE name OPERATOR(pg_catalog.=) pg_catalog.textcat('p43_', current_user::pg_catalog.text)$$),
- (21, $$SELECT batch_ops.batch_sync(id, true) OPERATOR(pg_catalog.->>) 'status' FROM batch_ops.sync
+ (22, $$SELECT batch_ops.batch_sync(id, true) OPERATOR(pg_catalog.->>) 'status' FROM batch_ops.sync
       WHERE name OPERATOR(pg_catalog.=) pg_catalog.textcat('p43_', current_user::pg_catalog.text)$$),
- (22, $$SELECT (batch_ops.batch_wait(id, '60 s')).status FROM batch_ops.sync
+ (23, $$SELECT (batch_ops.batch_wait(id, '60 s')).status FROM batch_ops.sync
       WHERE name OPERATOR(pg_catalog.=) pg_catalog.textcat('p43_', current_user::pg_catalog.text)$$),
- (23, $$SELECT batch_ops.create_sync(pg_catalog.textcat('p43_q_', current_user::pg_catalog.text),
+ (24, $$SELECT batch_ops.create_sync(pg_catalog.textcat('p43_q_', current_user::pg_catalog.text),
       'SELECT id, note FROM app.p43_src', 'app.p43_dst') OPERATOR(pg_catalog.>) 0$$),
- (24, $$SELECT batch_ops.batch_sync(id) OPERATOR(pg_catalog.->>) 'success' FROM batch_ops.sync
+ (25, $$SELECT batch_ops.batch_sync(id) OPERATOR(pg_catalog.->>) 'success' FROM batch_ops.sync
       WHERE name OPERATOR(pg_catalog.=) pg_catalog.textcat('p43_q_', current_user::pg_catalog.text)$$),
- (25, $$SELECT batch_ops.batch_health() OPERATOR(pg_catalog.->>) 'status'$$),
- (26, $$SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>=) 0 FROM batch_ops.jobs$$),
- (27, $$SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>=) 0 FROM batch_ops.job_items$$),
- (28, $$SELECT batch_ops.is_admin()$$),
- (29, $$SELECT batch_ops.register_target('p43_again', 'app.p43', owner_column => 'owner')$$),
- (30, $$SELECT batch_ops.unregister_target('p43_again')$$),
- (31, $$SELECT batch_ops.batch_cleanup('100 years')$$);
+ (26, $$SELECT batch_ops.batch_health() OPERATOR(pg_catalog.->>) 'status'$$),
+ (27, $$SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>=) 0 FROM batch_ops.jobs$$),
+ (28, $$SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>=) 0 FROM batch_ops.job_items$$),
+ (29, $$SELECT batch_ops.is_admin()$$),
+ (30, $$SELECT batch_ops.register_target('p43_again', 'app.p43', owner_column => 'owner')$$),
+ (31, $$SELECT batch_ops.unregister_target('p43_again')$$),
+ (32, $$SELECT batch_ops.batch_cleanup('100 years')$$);
 GRANT SELECT ON app.p43_calls TO PUBLIC;
 
 -- Bob, in his own session, with pg_temp objects of his.
@@ -279,8 +285,8 @@ RESET client_min_messages;
 REVOKE CREATE ON SCHEMA public FROM regress_bob;
 SELECT count(*) AS planted_left FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND proowner = 'regress_bob'::regrole;
 
--- The workers ran Bob's and the admin's background batches and syncs (calls 9
--- and 21): every background batch ended.
+-- The workers ran Bob's and the admin's background batches, retries and syncs
+-- (calls 9, 14, 16 and 22): every one of them ended.
 SELECT count(*) FILTER (WHERE status IN ('queued', 'running')) AS unfinished
   FROM batch_ops.batch b WHERE b.submitted_by IN ('regress_bob'::regrole, 'regress_admin'::regrole)
    AND (b.target_type = 'p43' OR b.id IN (SELECT id FROM batch_ops.sync WHERE name LIKE 'p43%'));

@@ -16,12 +16,20 @@
 # LAST_ERROR_SQLSTATE and the row counts of the extension's tables (read by a SECURITY
 # DEFINER helper, so row level security hides nothing) with the session's backend pid.
 #
+# The attacker makes at least 1,000 calls of every function it may execute (50 of the
+# admin-only ones: PostgreSQL's own 42501), the admin 1,000 of the admin-only functions
+# and 100 of the others; the admin's batch_cleanup and unregister_target calls come last.
+# The workers are paused (batch_ops.enabled = off) while the corpus runs, so that only
+# the calls change the extension's tables; batch_wait gets a bounded timeout unless its
+# batch cannot be running or queued.
+#
 # Checks: every call ends in success or in an error of SQLSTATE class 22, 42, 0A, 55 or
 # P0 (API.md section 8), never XX or 58; a failing call leaves no rows behind (counts and
 # highest ids of batch, batch_item, batch_event, export, sync, sync_run and target
 # unchanged); the session is never lost (psql exits 0, the pid never changes), the
 # postmaster never restarts and its log has no crash; the attacker changes nothing of the
-# victim's batches, syncs, exports or rows.
+# victim's batches, syncs, exports or rows. A self-test feeds the checks an output with
+# each kind of failure. Runs in about a minute on an idle 2-core machine.
 use strict;
 use warnings;
 use utf8;
@@ -151,6 +159,7 @@ EOF
 sub as_role
 {
 	my ($role, $sql) = @_;
+	utf8::encode($role);    # an argument of psql's command line
 	return $node->safe_psql('postgres', $sql, extra_params => [ '-U', $role ]);
 }
 sub one_id { my ($json) = @_; die "no operation_id in $json" unless $json =~ /^(\d+)$/; return $1; }
@@ -179,6 +188,9 @@ $fix{a_fail} = one_id(as_role('hostile_user', qq{SELECT batch_ops.batch_execute(
 my $a_exp = as_role('hostile_user', qq{SELECT r->>'operation_id', r->>'export_id' FROM batch_ops.batch_execute('{"operation": "export",
     "target_type": "items", "target_ids": [3, 6], $inline}') AS r});
 ($fix{a_exp}, $fix{a_export_id}) = split /\|/, $a_exp;
+# A role whose name needs quoting: its batch is another role's too.
+$fix{w_ok} = one_id(as_role('Wéird "Role"; --', qq{SELECT batch_ops.batch_execute('{"operation": "status_update",
+    "target_type": "items", "target_ids": [2, 5], "operation_data": {"new_status": "held"}, $inline}')->>'operation_id'}));
 $fix{a_sync} = one_id(as_role('hostile_user', q{SELECT batch_ops.create_sync('hostile_sync', 'app.sync_src', 'app.sync_dst')}));
 $fix{adm_ok} = one_id(as_role('hostile_admin', qq{SELECT batch_ops.batch_execute('{"operation": "export",
     "target_type": "plain", "target_ids": [3, 4], $inline}')->>'operation_id'}));
@@ -687,7 +699,8 @@ sub call_sql
 # ---------------------------------------------------------------------------------------
 # The calls, as the attacker and as the admin.
 my @fixed_own = ($fix{a_ok}, $fix{a_ok2}, $fix{a_fail}, $fix{a_exp}, $fix{a_sync});
-my @fixed_foreign = ($fix{v_ok}, $fix{v_fail}, $fix{v_exp}, $fix{v_bg}, $fix{v_sync}, $fix{v_queued}, $fix{adm_ok});
+my @fixed_foreign = ($fix{v_ok}, $fix{v_fail}, $fix{v_exp}, $fix{v_bg}, $fix{v_sync}, $fix{v_queued}, $fix{adm_ok},
+	$fix{w_ok});
 my $max_id = $node->safe_psql('postgres', 'SELECT max(id) FROM batch_ops.batch');
 my @missing = ('123456789', '999999999999', '-5');
 my %calls_for;    # role -> [ {fn, sql} ]
@@ -704,7 +717,7 @@ for my $role ('hostile_user', 'hostile_admin')
 	# corpus does (succeeded operation batches), another role's (refused at once), none.
 	my @wait_safe = (@missing, $attacker
 		? ($fix{a_ok}, $fix{a_ok2}, $fix{a_exp}, @fixed_foreign)
-		: ($fix{a_ok}, $fix{a_ok2}, $fix{a_exp}, $fix{v_ok}, $fix{v_exp}, $fix{v_bg}, $fix{adm_ok}));
+		: ($fix{a_ok}, $fix{a_ok2}, $fix{a_exp}, $fix{v_ok}, $fix{v_exp}, $fix{v_bg}, $fix{adm_ok}, $fix{w_ok}));
 	my (@calls, @last);
 	for my $f (@functions)
 	{
@@ -731,6 +744,69 @@ diag(sprintf('generated %d + %d calls in %.1f s (%.1f s since the start)', scala
 my $dir = PostgreSQL::Test::Utils::tempdir();
 my $psql = $node->can('installed_command') ? $node->installed_command('psql') : 'psql';
 my (%per_fn, %classes, @bad, @leaks, @lost);
+
+# Reads the psql output OUT of ROLE's CALLS into SINK (per_fn, classes, bad, leaks,
+# lost); returns how many calls were answered. A failing call must have an allowed
+# SQLSTATE class and leave the counts as they were before it; after every call the
+# counts must come back, from the same backend.
+sub check_output
+{
+	my ($role, $calls, $out, $sink) = @_;
+	my @lines = split /\n/, $out;
+	my ($prev, $pid0, $cur, $res, $msg, $seen) = (undef, undef, undef, undef, '', 0);
+	my $finish = sub {
+		my ($counts) = @_;
+		return unless defined $cur;
+		my $c = $calls->[$cur];
+		my $fn = $c->{fn};
+		$sink->{per_fn}{$fn}{$role}++;
+		$seen++;
+		if (!defined $res) { push @{ $sink->{lost} }, "$role #$cur $fn: no result line"; }
+		else
+		{
+			my ($error, $state) = @$res;
+			my $class = $error eq 'true' ? substr($state, 0, 2) : 'ok';
+			$sink->{classes}{$fn}{$class eq 'ok' ? 'ok' : $state}++;
+			if ($class ne 'ok' && !$ALLOWED_CLASS{$class})
+			{
+				push @{ $sink->{bad} }, "$role #$cur $fn: SQLSTATE $state: $msg\n    " . substr($c->{sql}, 0, 400);
+			}
+			if ($class ne 'ok' && defined $counts && defined $prev && $counts ne $prev)
+			{
+				push @{ $sink->{leaks} }, "$role #$cur $fn (SQLSTATE $state): counts $prev -> $counts\n    " . substr($c->{sql}, 0, 400);
+			}
+		}
+		if (!defined $counts) { push @{ $sink->{lost} }, "$role #$cur $fn: no counts after the call"; }
+		else
+		{
+			my ($pid) = $counts =~ /,(\d+)$/;
+			push @{ $sink->{lost} }, "$role #$cur $fn: the session changed (pid $pid0 -> $pid)" if defined $pid0 && $pid ne $pid0;
+		}
+		($cur, $res, $msg) = (undef, undef, '');
+	};
+	my $in_msg = 0;
+	for my $l (@lines)
+	{
+		if ($l =~ /^\@\@C (.*)$/)
+		{
+			my $counts = $1;
+			$finish->($counts);
+			$pid0 //= ($counts =~ /,(\d+)$/)[0];
+			$prev = $counts;
+			$in_msg = 0;
+		}
+		elsif ($l =~ /^\@\@N (\d+)$/)
+		{
+			$finish->(undef) if defined $cur;
+			$cur = $1;
+			$in_msg = 0;
+		}
+		elsif ($l =~ /^\@\@R (\S+) (\S+) ?(.*)$/) { $res = [ $1, $2 ]; $msg = $3; $in_msg = 1; }
+		elsif ($in_msg) { $msg .= " / $l"; }
+	}
+	$finish->(undef) if defined $cur;
+	return $seen;
+}
 
 sub run_calls
 {
@@ -767,61 +843,27 @@ sub run_calls
 		close $o;
 	}
 	utf8::decode($out);
-	my @lines = split /\n/, $out;
-	my ($prev, $pid0, $cur, $res, $msg, $seen) = (undef, undef, undef, undef, '', 0);
-	my $finish = sub {
-		my ($counts) = @_;
-		return unless defined $cur;
-		my $c = $calls->[$cur];
-		my $fn = $c->{fn};
-		$per_fn{$fn}{$role}++;
-		$seen++;
-		if (!defined $res) { push @lost, "$role #$cur $fn: no result line"; }
-		else
-		{
-			my ($error, $state) = @$res;
-			my $class = $error eq 'true' ? substr($state, 0, 2) : 'ok';
-			$classes{$fn}{$class eq 'ok' ? 'ok' : $state}++;
-			if ($class ne 'ok' && !$ALLOWED_CLASS{$class})
-			{
-				push @bad, "$role #$cur $fn: SQLSTATE $state: $msg\n    " . substr($c->{sql}, 0, 400);
-			}
-			if ($class ne 'ok' && defined $counts && defined $prev && $counts ne $prev)
-			{
-				push @leaks, "$role #$cur $fn (SQLSTATE $state): counts $prev -> $counts\n    " . substr($c->{sql}, 0, 400);
-			}
-		}
-		if (!defined $counts) { push @lost, "$role #$cur $fn: no counts after the call"; }
-		else
-		{
-			my ($pid) = $counts =~ /,(\d+)$/;
-			push @lost, "$role #$cur $fn: the session changed (pid $pid0 -> $pid)" if defined $pid0 && $pid ne $pid0;
-		}
-		($cur, $res, $msg) = (undef, undef, '');
-	};
-	my $in_msg = 0;
-	for my $l (@lines)
-	{
-		if ($l =~ /^\@\@C (.*)$/)
-		{
-			my $counts = $1;
-			$finish->($counts);
-			$pid0 //= ($counts =~ /,(\d+)$/)[0];
-			$prev = $counts;
-			$in_msg = 0;
-		}
-		elsif ($l =~ /^\@\@N (\d+)$/)
-		{
-			$finish->(undef) if defined $cur;
-			$cur = $1;
-			$in_msg = 0;
-		}
-		elsif ($l =~ /^\@\@R (\S+) (\S+) ?(.*)$/) { $res = [ $1, $2 ]; $msg = $3; $in_msg = 1; }
-		elsif ($in_msg) { $msg .= " / $l"; }
-	}
-	$finish->(undef) if defined $cur;
+	my $sink = { per_fn => \%per_fn, classes => \%classes, bad => \@bad, leaks => \@leaks, lost => \@lost };
+	my $seen = check_output($role, $calls, $out, $sink);
 	is($seen, scalar @$calls, "$role: every call was run and answered");
 	return;
+}
+
+# The checks can fail: a synthetic output with a crash class, a leak, a changed session
+# and a call without counts.
+{
+	my %t = (per_fn => {}, classes => {}, bad => [], leaks => [], lost => []);
+	my @fake = map { { fn => 'f', sql => "SELECT $_" } } 0 .. 3;
+	my $n = check_output('selftest', \@fake, join("\n",
+			'@@C 1/1,0,0/0,0/0,0,0/0,5,100',
+			'@@N 0', '@@R true XX000 boom', '@@C 1/1,0,0/0,0/0,0,0/0,5,100',
+			'@@N 1', '@@R true 22023 bad request', '@@C 2/2,1,0/0,0/0,0,0/0,5,100',
+			'@@N 2', '@@R false 22023 ', '@@C 2/2,1,0/0,0/0,0,0/0,5,101',
+			'@@N 3', '@@R true 42501 denied'), \%t);
+	is($n, 4, 'self-test: every call is counted');
+	is(scalar @{ $t{bad} }, 1, 'self-test: an XX error is reported');
+	is(scalar @{ $t{leaks} }, 1, 'self-test: a failing call that changed the counts is reported');
+	is(scalar @{ $t{lost} }, 2, 'self-test: a new backend and a call without counts are reported');
 }
 
 my $victim_sql = <<'EOF';
