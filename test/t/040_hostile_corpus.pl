@@ -412,7 +412,12 @@ sub request
 		elsif ($m == 3 && @p) { my $i = 2 * rint(@p / 2); splice(@p, $i, 2); }
 		elsif ($m == 4) { push @p, hstr(), hval(1); }
 		elsif ($m == 5 && @p) { my $i = 2 * rint(@p / 2); push @p, $p[$i], hval(1); }
-		elsif ($m == 6 && @p) { my $i = 2 * rint(@p / 2); $p[ $i + 1 ] = deep(pick(10, 1000, 3000), $p[ $i + 1 ]); }
+		elsif ($m == 6 && @p)
+		{
+			# nesting, up to about the deepest jsonb PostgreSQL's parser accepts (15,000)
+			my $i = 2 * rint(@p / 2);
+			$p[ $i + 1 ] = chance(0.2) ? deep(12000, raw('1')) : deep(pick(10, 1000, 3000), $p[ $i + 1 ]);
+		}
 	}
 	return raw(pick(@BAD_JSON)) if chance(0.03);
 	return hval(0) if chance(0.04);
