@@ -1,8 +1,10 @@
 # shellcheck shell=bash
 # test/lib.sh: helpers shared by test/demo and test/check. Source it; don't run it.
 #
-#   ensure_deps            install whatever Debian packages are missing (as root), or
-#                          say which ones to install and fail (not root)
+#   ensure_deps [PKG...]   install whatever Debian packages are missing (as root), or
+#                          say which ones to install and fail (not root); PKG...: more
+#                          packages to require (test/check fuzz passes BO_FUZZ_PKGS);
+#                          optional ones (BO_OPTIONAL_PKGS, e.g. tmux) are best effort
 #   build_install          make -jN && make install in the repo root
 #   start_cluster          initdb and start a throwaway PostgreSQL 15 cluster in a temp dir
 #                          under /tmp, owned by the postgres OS user when we are root. It
@@ -144,12 +146,30 @@ as_pg() {
   "${BO_AS_PG[@]}" "PATH=$PATH" "$@"
 }
 
+# BATCH_OPS_SANITIZE (e.g. address,undefined): the library is built with those sanitizers
+# (Makefile) and the test cluster's postmaster runs with the sanitizer runtime preloaded,
+# reports written under BATCH_OPS_SANITIZER_LOGS (test/check asan; docs/reliability.md).
+BO_SANITIZER_ENV=()
+if [[ -n "${BATCH_OPS_SANITIZE:-}" ]]; then
+  _bo_asan_lib="$(${CXX:-g++} -print-file-name=libasan.so)"
+  _bo_ubsan_lib="$(${CXX:-g++} -print-file-name=libubsan.so)"
+  BO_SANITIZER_ENV=(
+    "LD_PRELOAD=$_bo_asan_lib:$_bo_ubsan_lib"
+    "ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=0:log_path=${BATCH_OPS_SANITIZER_LOGS:-/tmp}/asan"
+    "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=0:log_path=${BATCH_OPS_SANITIZER_LOGS:-/tmp}/ubsan"
+  )
+fi
+
 # ---------------------------------------------------------------------------------------
 # Dependencies
 # ---------------------------------------------------------------------------------------
 BO_REQUIRED_PKGS=(postgresql-15 postgresql-server-dev-15 libpq-dev libipc-run-perl
                   make g++ cmake libgtest-dev pkg-config python3 binutils)
-BO_OPTIONAL_PKGS=(postgresql-contrib)
+# Optional: tmux runs batch_ops_watch in a real terminal (test/t/050_watch.pl skips that
+# subtest without it).
+BO_OPTIONAL_PKGS=(postgresql-contrib tmux)
+# The fuzz suite: clang++ with libFuzzer and the sanitizer runtimes, llvm-symbolizer.
+BO_FUZZ_PKGS=(clang libclang-rt-14-dev llvm)
 
 _bo_pkg_installed() {
   if command -v dpkg-query >/dev/null 2>&1; then
@@ -163,6 +183,8 @@ _bo_pkg_installed() {
     libpq-dev)                [[ -e /usr/include/postgresql/libpq-fe.h ]] ;;
     libipc-run-perl)          perl -MIPC::Run -e 1 >/dev/null 2>&1 ;;
     libgtest-dev)             [[ -e /usr/include/gtest/gtest.h ]] ;;
+    libclang-rt-14-dev)       compgen -G '/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a' >/dev/null ;;
+    llvm)                     command -v llvm-symbolizer >/dev/null 2>&1 ;;
     postgresql-contrib)       true ;;
     *)                        command -v "$1" >/dev/null 2>&1 ;;
   esac
@@ -170,7 +192,7 @@ _bo_pkg_installed() {
 
 ensure_deps() {
   local p missing=() optional=()
-  for p in "${BO_REQUIRED_PKGS[@]}"; do
+  for p in "${BO_REQUIRED_PKGS[@]}" "$@"; do
     _bo_pkg_installed "$p" || missing+=("$p")
   done
   for p in make g++ cmake pkg-config prove runuser timeout; do
@@ -183,10 +205,20 @@ ensure_deps() {
       esac
     fi
   done
+  for p in "${BO_OPTIONAL_PKGS[@]}"; do
+    _bo_pkg_installed "$p" || optional+=("$p")
+  done
+  if ((${#missing[@]} == 0 && ${#optional[@]})); then
+    if bo_is_root; then
+      bo_say "== installing optional packages: ${optional[*]}"
+      export DEBIAN_FRONTEND=noninteractive
+      { apt-get update -qq && apt-get install -y -q --no-install-recommends "${optional[@]}" </dev/null; } \
+        || bo_warn "optional packages not installed: ${optional[*]} (the tests that need them are skipped)"
+    else
+      bo_warn "optional packages missing: ${optional[*]} (the tests that need them are skipped)"
+    fi
+  fi
   if ((${#missing[@]})); then
-    for p in "${BO_OPTIONAL_PKGS[@]}"; do
-      _bo_pkg_installed "$p" || optional+=("$p")
-    done
     if ! bo_is_root; then
       bo_warn "missing packages: ${missing[*]}"
       bo_warn "install them as root: apt-get install -y ${missing[*]} ${optional[*]}"
@@ -369,7 +401,8 @@ EOF
     echo "port = $port" >"$BO_PGDATA/batch_ops_port.conf"
     bo_say "== starting PostgreSQL on port $port, socket in $BO_TMP"
     rc=0
-    (cd "$BO_TMP" && as_pg pg_ctl -D "$BO_PGDATA" -l "$BO_SERVER_LOG" -w -t 120 start >/dev/null) || rc=$?
+    (cd "$BO_TMP" && as_pg "${BO_SANITIZER_ENV[@]}" pg_ctl -D "$BO_PGDATA" -l "$BO_SERVER_LOG" -w -t 120 start \
+       >/dev/null) || rc=$?
     if ((rc == 0)); then
       export PGHOST="$BO_TMP" PGPORT="$port" PGUSER=postgres PGDATABASE=postgres
       unset PGHOSTADDR PGSERVICE PGDATA PGPASSWORD PGOPTIONS

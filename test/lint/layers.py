@@ -5,6 +5,8 @@ Dependencies point down: sql, workers -> ops -> pg -> core. A file may include
 its own layer and any layer below it; `sql` may also include `workers` (for
 _PG_init, the wake-up at commit and the shared memory batch_health reads).
 core includes no PostgreSQL header. PG_VERSION_NUM appears only in src/pg.
+src/watch is batch_ops_watch, a separate client program: it includes only its own
+headers and libpq's (no server header, no other layer of the library).
 Exit 1 with one line per finding.
 """
 import os
@@ -14,6 +16,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RANK = {"core": 0, "pg": 1, "ops": 2, "workers": 3, "sql": 3}
 ALSO = {("sql", "workers")}
+OWN_INCLUDE = re.compile(r'\s*#\s*include\s*"(\w+)/')
 SERVER_HEADER = re.compile(r'#\s*include\s*[<"](postgres\.h|fmgr\.h|libpq-fe\.h|pg/|utils/|access/|catalog/|executor/|nodes/|storage/|postmaster/|commands/)')
 
 
@@ -36,6 +39,14 @@ def main():
                     to = m.group(1)
                     if RANK[to] > RANK[layer] or (RANK[to] == RANK[layer] and to != layer and (layer, to) not in ALSO):
                         print(f"{rel}:{n}: {layer} includes {to} (dependencies point down: sql, workers -> ops -> pg -> core)")
+                        bad += 1
+                if layer == "watch":
+                    m = OWN_INCLUDE.match(line)
+                    if m and m.group(1) != "watch":
+                        print(f"{rel}:{n}: watch includes {m.group(1)} (batch_ops_watch is a separate program: libpq only)")
+                        bad += 1
+                    if SERVER_HEADER.match(line) and "libpq-fe.h" not in line:
+                        print(f"{rel}:{n}: watch includes a PostgreSQL server header (libpq only)")
                         bad += 1
                 if layer == "core" and SERVER_HEADER.match(line):
                     print(f"{rel}:{n}: core includes a PostgreSQL header")
