@@ -120,9 +120,11 @@ sub attempt
 	{
 		($ok, my $out, $state) = run_as($role, "SELECT batch_ops.batch_sync($id, true)");
 		return "sync raised $state" unless $ok;
+		# The error is read after the wait, in a statement of its own: a statement that
+		# waits reads the table with the snapshot it began with, from before the failure.
+		$node->safe_psql('postgres', "SELECT status FROM batch_ops.batch_wait($id, '60 s')");
 		my $end = $node->safe_psql('postgres',
-			"SELECT w.status || ' ' || coalesce(b.last_error, '') FROM batch_ops.batch_wait($id, '60 s') w "
-			  . "JOIN batch_ops.batch b ON b.id = w.job_id");
+			"SELECT b.status || ' ' || coalesce(b.last_error, '') FROM batch_ops.batch b WHERE b.id = $id");
 		$result = $end =~ /^failed .*password is required/s ? 'sync raised 42501'
 		  : $end =~ /^failed/ ? 'sync failed' : undef;
 	}
