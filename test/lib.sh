@@ -627,9 +627,13 @@ _bo_pg_build() {
   echo "== installed PostgreSQL $("$prefix/bin/pg_config" --version) in $prefix"
 }
 
+# The suites of test/check that run against a server: the suites pg17 and pg18 run them
+# on those majors (lint, unit and fuzz check sources and src/core, the same on every major).
+BO_PG_MAJOR_SUITES=(regress isolation doctest tap stress)
+
 # bo_pg_major_run MAJOR DST BUDGET SUITE_TIMEOUT: what test/check's suite pgMAJOR runs:
 # the server (bo_pg_server), a copy of the tree in DST (bo_sync_tree), then that copy's
-# test/check regress isolation tap against the server, within BUDGET seconds (counted
+# test/check BO_PG_MAJOR_SUITES against the server, within BUDGET seconds (counted
 # from after the server build). Holds the prefix's lock meanwhile: one run at a time
 # installs into a prefix. Its output ends with the copy's summary.
 bo_pg_major_run() {
@@ -638,10 +642,10 @@ bo_pg_major_run() {
   bo_say "== pg$major: PostgreSQL $major server in $prefix"
   bo_pg_server "$major" || return 1   # it says why
   bo_sync_tree "$BO_ROOT" "$dst" || { bo_warn "could not copy the tree to $dst"; return 1; }
-  bo_say "== pg$major: test/check regress isolation tap in $dst (PG_CONFIG=$BO_PG_SERVER_CONFIG, ${budget}s)"
+  bo_say "== pg$major: test/check ${BO_PG_MAJOR_SUITES[*]} in $dst (PG_CONFIG=$BO_PG_SERVER_CONFIG, ${budget}s)"
   flock -w 600 "$prefix.lock" env PG_CONFIG="$BO_PG_SERVER_CONFIG" \
     BATCH_OPS_CHECK_BUDGET="$budget" BATCH_OPS_SUITE_TIMEOUT="$suite_timeout" BATCH_OPS_ALL_VERSIONS= \
-    bash "$dst/test/check" regress isolation tap
+    bash "$dst/test/check" "${BO_PG_MAJOR_SUITES[@]}"
 }
 
 # bo_sync_tree SRC DST: make DST a copy of the sources of the work tree SRC that keeps
