@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "core/request.hpp"
+#include "pg/compat.hpp"
 #include "pg/jsonb.hpp"
 #include "pg/remote.hpp"
 #include "pg/security.hpp"
@@ -187,7 +188,7 @@ Oid source_table(const std::string& name) {
     const char* src = name.c_str();
     try {
         return pg::guard([&] {
-            List* names = stringToQualifiedNameList(src);
+            List* names = pg::compat::qualified_name_list(src);
             return RangeVarGetRelid(makeRangeVarFromNameList(names), AccessShareLock, false);
         });
     } catch (const pg::PgError& e) {
@@ -327,7 +328,7 @@ std::string remote_relation(const std::string& name) {
     std::string out;
     try {
         char* q = pg::guard([&] {
-            List* parts = stringToQualifiedNameList(n);
+            List* parts = pg::compat::qualified_name_list(n);
             StringInfoData buf;
             initStringInfo(&buf);
             ListCell* lc;
