@@ -58,8 +58,9 @@ bool can_transition(BatchStatus from, BatchStatus to, bool sync) {
             return to == S::Succeeded || to == S::Failed || to == S::Cancelling || to == S::Queued;
         case S::Cancelling: return to == S::Cancelled || to == S::Failed || to == S::Succeeded;
         case S::Failed: return to == S::Queued || (sync && to == S::Running);
-        case S::Succeeded: return sync && to == S::Running;  // a sync batch is reusable
-        case S::Cancelled: return false;
+        // A sync batch is reusable: batch_sync runs it again at once, or queues it.
+        case S::Succeeded:
+        case S::Cancelled: return sync && (to == S::Running || to == S::Queued);
     }
     return false;
 }

@@ -9,6 +9,9 @@
 //      │          └──> failed (UPSTREAM_FAILED, role gone)
 //      └──> running (batch_sync runs a sync at once)
 //
+// A sync batch may run again once it ended: succeeded, failed or cancelled
+// -> running (batch_sync) or -> queued (batch_sync in the background).
+//
 // Inline batches are written as running and end in the same transaction.
 #pragma once
 
@@ -27,6 +30,7 @@ std::optional<ItemStatus> item_status_from_code(char c);
 
 bool is_terminal(BatchStatus s);
 // sync: a sync batch may be run again by batch_sync after it ended.
+// Every status change is checked with it (store::transition).
 bool can_transition(BatchStatus from, BatchStatus to, bool sync = false);
 
 }  // namespace batch_ops::core
