@@ -49,6 +49,10 @@ bool is_terminal(BatchStatus s) {
     return s == BatchStatus::Succeeded || s == BatchStatus::Failed || s == BatchStatus::Cancelled;
 }
 
+bool is_in_progress(BatchStatus s) {
+    return s == BatchStatus::Queued || s == BatchStatus::Running || s == BatchStatus::Cancelling;
+}
+
 bool can_transition(BatchStatus from, BatchStatus to, bool sync) {
     using S = BatchStatus;
     switch (from) {

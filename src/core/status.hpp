@@ -29,6 +29,8 @@ const char* to_string(ItemStatus s);
 std::optional<ItemStatus> item_status_from_code(char c);
 
 bool is_terminal(BatchStatus s);
+// queued, running or cancelling: the batch has work ahead or under way.
+bool is_in_progress(BatchStatus s);
 // sync: a sync batch may be run again by batch_sync after it ended.
 // Every status change is checked with it (store::transition).
 bool can_transition(BatchStatus from, BatchStatus to, bool sync = false);

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "core/status.hpp"
+
 namespace batch_ops::ops {
 
 // Why a batch cannot be retried, as batch_retry(bigint[]) reports it.
@@ -37,12 +39,13 @@ void retry_batch(pg::Spi& spi, int64_t id, Oid actor);
 // cancelled, if any, and whether all have succeeded.
 struct DependencyState {
     bool all_succeeded = true;
-    std::optional<std::pair<int64_t, std::string>> broken;  // id, status
+    std::optional<std::pair<int64_t, core::BatchStatus>> broken;  // id, status
 };
 DependencyState check_dependencies(pg::Spi& spi, const std::vector<int64_t>& ids, Oid submitter, bool admin);
 
 // After batch `id` ended failed or cancelled: its queued dependents end failed
-// with UPSTREAM_FAILED (items skipped), and theirs, and so on.
+// with UPSTREAM_FAILED (items skipped), and theirs, and so on
+// (store::cascade_upstream_failure).
 void cascade_upstream_failure(pg::Spi& spi, int64_t id);
 
 }  // namespace batch_ops::ops

@@ -1,11 +1,12 @@
-#include "ops/batch_store.hpp"
+#include "store/batch_store.hpp"
 
 #include "core/error.hpp"
 #include "pg/jsonb.hpp"
-#include "ops/retry.hpp"
 #include "pg/security.hpp"
+#include "store/dependencies.hpp"
+#include "store/transition.hpp"
 
-namespace batch_ops::ops {
+namespace batch_ops::store {
 
 using core::ItemResult;
 using core::ItemStatus;
@@ -29,7 +30,7 @@ BatchRow read_batch_row(const pg::Row& row) {
     b.kind = row.text("kind");
     b.operation = row.opt_text("operation").value_or("");
     b.target_type = row.opt_text("target_type").value_or("");
-    b.status = row.text("status");
+    b.status = parse_status(row.text("status"));
     b.dry_run = row.boolean("dry_run");
     b.submitted_by = static_cast<Oid>(row.i64("submitted_by"));
     b.created_at = row.opt_text("created_at").value_or("");
@@ -51,10 +52,6 @@ BatchRow read_batch_row(const pg::Row& row) {
     return b;
 }
 
-[[noreturn]] void batch_missing(int64_t id) {
-    throw core::Error(core::sqlstate::no_data_found, "batch " + std::to_string(id) + " does not exist");
-}
-
 }  // namespace
 
 int64_t insert_batch(pg::Spi& spi, const NewBatch& b, bool* existing) {
@@ -66,7 +63,7 @@ int64_t insert_batch(pg::Spi& spi, const NewBatch& b, bool* existing) {
         pg::text_param(core::to_string(r.operation)),
         pg::text_param(r.target_type),
         {JSONBOID, b.request_jsonb, false},
-        pg::text_param(b.status),
+        pg::text_param(core::to_string(b.status)),
         pg::text_param(core::to_string(r.execution)),
         pg::bool_param(r.dry_run),
         pg::int4_param(r.priority),
@@ -227,7 +224,7 @@ std::optional<Chunk> first_pending_chunk(pg::Spi& spi, int64_t batch_id, int fro
     return c;
 }
 
-BatchRow finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResult>& items, const char* status,
+BatchRow finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResult>& items, core::BatchStatus status,
                       Oid actor) {
     core::Counts c = core::count(items);
     std::optional<std::string> last_error, last_code;
@@ -251,30 +248,33 @@ BatchRow finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResu
     detail.set("failure_count", core::Json::number(c.failure));
     detail.set("skipped_count", core::Json::number(c.skipped));
     detail.set("cancelled_count", core::Json::number(c.cancelled));
-    // The final counts and status, the event saying so, and the row as it now is.
+    // The final status and the event saying so (inline batches are not
+    // announced), then the counts, and the row as it now is.
+    Transition t;
+    t.actor = actor;
+    t.detail = std::move(detail);
+    t.notify = false;
+    transition(spi, batch_id, status, t);
     pg::Rows rows = pg::as_owner([&] {
         return spi.query_cached(
-        std::string("WITH u AS (UPDATE batch_ops.batch AS b SET status = $2::batch_ops.batch_state, processed = $3, "
-                    "  success_count = $4, failure_count = $5, skipped_count = $6, cancelled_count = $7, "
-                    "  last_error = $8, last_error_code = $9, current_item = $10, "
-                    "  finished_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp() "
-                    "WHERE b.id OPERATOR(pg_catalog.=) $1 RETURNING ") +
-            kBatchColumns +
-            "), e AS (INSERT INTO batch_ops.batch_event (batch_id, event, actor, detail) "
-            "  SELECT $1, $2, $11::pg_catalog.regrole, $12 FROM u) "
-            "SELECT * FROM u",
-        {pg::int8_param(batch_id), pg::text_param(status), pg::int4_param(static_cast<int32_t>(c.processed)),
-         pg::int4_param(static_cast<int32_t>(c.success)), pg::int4_param(static_cast<int32_t>(c.failure)),
-         pg::int4_param(static_cast<int32_t>(c.skipped)), pg::int4_param(static_cast<int32_t>(c.cancelled)),
-         last_error ? pg::text_param(*last_error) : pg::null_param(TEXTOID),
-         last_code ? pg::text_param(*last_code) : pg::null_param(TEXTOID),
-         current ? pg::text_param(*current) : pg::null_param(TEXTOID),
-         {OIDOID, ObjectIdGetDatum(actor), false}, pg::jsonb_text_param(detail.dump())});
+            std::string("UPDATE batch_ops.batch AS b SET processed = $2, "
+                        "  success_count = $3, failure_count = $4, skipped_count = $5, cancelled_count = $6, "
+                        "  last_error = $7, last_error_code = $8, current_item = $9, "
+                        "  finished_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp() "
+                        "WHERE b.id OPERATOR(pg_catalog.=) $1 RETURNING ") +
+                kBatchColumns,
+            {pg::int8_param(batch_id), pg::int4_param(static_cast<int32_t>(c.processed)),
+             pg::int4_param(static_cast<int32_t>(c.success)), pg::int4_param(static_cast<int32_t>(c.failure)),
+             pg::int4_param(static_cast<int32_t>(c.skipped)), pg::int4_param(static_cast<int32_t>(c.cancelled)),
+             last_error ? pg::text_param(*last_error) : pg::null_param(TEXTOID),
+             last_code ? pg::text_param(*last_code) : pg::null_param(TEXTOID),
+             current ? pg::text_param(*current) : pg::null_param(TEXTOID)});
     });
     std::optional<pg::Row> row = rows.maybe_one();
     if (!row) batch_missing(batch_id);
     BatchRow b = read_batch_row(*row);
-    if (b.status == "failed" || b.status == "cancelled") cascade_upstream_failure(spi, batch_id);
+    if (b.status == core::BatchStatus::Failed || b.status == core::BatchStatus::Cancelled)
+        cascade_upstream_failure(spi, batch_id);
     return b;
 }
 
@@ -308,6 +308,30 @@ void append_export(pg::Spi& spi, int64_t batch_id, core::ExportFormat format, co
             "UPDATE batch_ops.export SET content = $2, row_count = row_count + $3 WHERE id OPERATOR(pg_catalog.=) $1",
             {pg::int8_param(id), pg::text_param(merged), pg::int4_param(static_cast<int32_t>(rows))});
     });
+}
+
+std::optional<Oid> export_submitter(pg::Spi& spi, int64_t export_id) {
+    pg::Rows rows = pg::as_owner([&] {
+        return spi.query_cached("SELECT b.submitted_by::pg_catalog.oid::pg_catalog.int8 AS submitted_by "
+                                "  FROM batch_ops.export e "
+                                "  JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) e.batch_id "
+                                " WHERE e.id OPERATOR(pg_catalog.=) $1",
+                                {pg::int8_param(export_id)});
+    });
+    std::optional<pg::Row> row = rows.maybe_one();
+    if (!row) return std::nullopt;
+    return static_cast<Oid>(row->i64("submitted_by"));
+}
+
+std::optional<Datum> export_content(pg::Spi& spi, int64_t export_id) {
+    pg::Rows rows = pg::as_owner([&] {
+        return spi.query_cached("SELECT content FROM batch_ops.export WHERE id OPERATOR(pg_catalog.=) $1",
+                                {pg::int8_param(export_id)});
+    });
+    std::optional<pg::Row> row = rows.maybe_one();
+    if (!row) return std::nullopt;
+    bool isnull = true;
+    return row->copy_datum("content", &isnull);
 }
 
 BatchRow load_batch(pg::Spi& spi, int64_t id) {
@@ -373,7 +397,7 @@ core::Json response_for(const BatchRow& b, const std::vector<ItemResult>& items)
     r.set("operation_id", Json::number(b.id));
     r.set("operation", Json::string(b.operation));
     r.set("target_type", Json::string(b.target_type));
-    r.set("status", Json::string(b.status));
+    r.set("status", Json::string(core::to_string(b.status)));
     r.set("total_count", Json::number(b.total));
     r.set("success_count", Json::number(b.success));
     r.set("failure_count", Json::number(b.failure));
@@ -389,4 +413,4 @@ core::Json response_for(const BatchRow& b, const std::vector<ItemResult>& items)
     return r;
 }
 
-}  // namespace batch_ops::ops
+}  // namespace batch_ops::store

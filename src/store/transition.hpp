@@ -1,0 +1,50 @@
+// Status changes of a batch. Every one goes through transition(): the batch
+// row is locked, core::can_transition is asked whether its current status
+// may become the new one, and the new status, its batch_event row and its
+// notification are written together.
+#pragma once
+
+#include "pg/spi.hpp"
+
+#include <optional>
+#include <string>
+
+#include "core/json.hpp"
+#include "core/status.hpp"
+#include "store/notify.hpp"
+
+namespace batch_ops::store {
+
+struct Transition {
+    std::string event;                // the batch_event's event; empty: the new status's name
+    Oid actor = InvalidOid;           // the event's actor; InvalidOid: none
+    std::optional<core::Json> detail; // the event's detail
+    // Announce the new status (store::announce). Off only where the status
+    // is not announced (docs/reference.md, Progress notifications): inline
+    // operation batches, the start of an inline sync run, and the end of a
+    // sync run chunk by chunk, which its executor announces.
+    bool notify = true;
+};
+
+// Changes the status of batch `id` to `to` as the extension owner, and
+// returns its progress as it now is. P0002 when the batch does not exist;
+// 55000 when core::can_transition does not allow its current status to
+// become `to` (then nothing is written). The other columns a change sets
+// (counts, times, errors) are written by the store function that calls it,
+// before (to be announced) or after.
+Progress transition(pg::Spi& spi, int64_t id, core::BatchStatus to, const Transition& t);
+
+// The status of batch `id`, with the row locked for a change when `lock`
+// (FOR NO KEY UPDATE); nullopt when the batch does not exist.
+std::optional<core::BatchStatus> batch_status(pg::Spi& spi, int64_t id, bool lock);
+
+// The status named by a batch_state value (XX000 for a name core does not know).
+core::BatchStatus parse_status(const std::string& name);
+
+// P0002: batch `id` does not exist.
+[[noreturn]] void batch_missing(int64_t id);
+
+// An actor as a parameter: the role's OID, or NULL.
+pg::Param role_param(Oid role);
+
+}  // namespace batch_ops::store
