@@ -68,6 +68,11 @@ TEST(BatchStatusTerminal, IsTerminal) {
     EXPECT_TRUE(is_terminal(S::Cancelled));
 }
 
+TEST(BatchStatusTerminal, InProgress) {
+    for (S s : kAll)
+        EXPECT_EQ(is_in_progress(s), s == S::Queued || s == S::Running || s == S::Cancelling) << to_string(s);
+}
+
 TEST(BatchStatusTransitions, AllowedMoves) {
     const std::vector<std::pair<S, S>> allowed = {
         {S::Created, S::Queued},        // a sync batch queued by batch_retry / workers
