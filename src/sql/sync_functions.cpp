@@ -35,7 +35,7 @@ namespace {
 // load_sync by batch_cleanup), 55000 while it is queued or running.
 void lock_idle_sync(pg::Spi& spi, int64_t id) {
     using core::BatchStatus;
-    std::optional<BatchStatus> status = store::batch_status(spi, id, true);
+    std::optional<BatchStatus> status = store::batch_status(spi, id, store::RowLock::ForUpdate);
     if (!status) store::batch_missing(id);
     if (core::is_in_progress(*status))
         throw core::Error(core::sqlstate::object_not_in_state,

@@ -124,7 +124,7 @@ void for_each_dependent(pg::Spi& spi, int64_t id, BatchStatus status, bool upstr
 }  // namespace
 
 std::optional<RetryCandidate> retry_candidate(pg::Spi& spi, int64_t id) {
-    std::optional<BatchStatus> seen = batch_status(spi, id, false);
+    std::optional<BatchStatus> seen = batch_status(spi, id, RowLock::None);
     const bool lock = seen == BatchStatus::Failed;
     pg::Rows rows = pg::as_owner([&] {
         const char* read =

@@ -146,7 +146,7 @@ void queue_sync(pg::Spi& spi, int64_t id, Oid actor) {
 }
 
 void mark_sync_started(pg::Spi& spi, int64_t id, Oid actor) {
-    std::optional<BatchStatus> status = batch_status(spi, id, true);
+    std::optional<BatchStatus> status = batch_status(spi, id, RowLock::ForNoKeyUpdate);
     if (!status) batch_missing(id);
     pg::as_owner([&] {
         spi.execute_cached(

@@ -21,13 +21,16 @@ pg::Param role_param(Oid role) {
     return OidIsValid(role) ? pg::Param{OIDOID, ObjectIdGetDatum(role), false} : pg::null_param(OIDOID);
 }
 
-std::optional<BatchStatus> batch_status(pg::Spi& spi, int64_t id, bool lock) {
+std::optional<BatchStatus> batch_status(pg::Spi& spi, int64_t id, RowLock lock) {
     pg::Rows rows = pg::as_owner([&] {
-        const char* read = "SELECT status::pg_catalog.text AS status FROM batch_ops.batch "
-                           " WHERE id OPERATOR(pg_catalog.=) $1";
-        const char* locked = "SELECT status::pg_catalog.text AS status FROM batch_ops.batch "
-                             " WHERE id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE";
-        return spi.query_cached(lock ? locked : read, {pg::int8_param(id)});
+        const std::string read = "SELECT status::pg_catalog.text AS status FROM batch_ops.batch "
+                                 " WHERE id OPERATOR(pg_catalog.=) $1";
+        switch (lock) {
+            case RowLock::ForNoKeyUpdate: return spi.query_cached(read + " FOR NO KEY UPDATE", {pg::int8_param(id)});
+            case RowLock::ForUpdate: return spi.query_cached(read + " FOR UPDATE", {pg::int8_param(id)});
+            case RowLock::None: break;
+        }
+        return spi.query_cached(read, {pg::int8_param(id)});
     });
     std::optional<pg::Row> row = rows.maybe_one();
     if (!row) return std::nullopt;

@@ -29,14 +29,16 @@ struct Transition {
 // Changes the status of batch `id` to `to` as the extension owner, and
 // returns its progress as it now is. P0002 when the batch does not exist;
 // 55000 when core::can_transition does not allow its current status to
-// become `to` (then nothing is written). The other columns a change sets
-// (counts, times, errors) are written by the store function that calls it,
-// before (to be announced) or after.
+// become `to` (the error undoes what the caller wrote for the change). The
+// other columns a change sets (counts, times, errors) are written by the
+// store function that calls it: before, when they are to be announced.
 Progress transition(pg::Spi& spi, int64_t id, core::BatchStatus to, const Transition& t);
 
-// The status of batch `id`, with the row locked for a change when `lock`
-// (FOR NO KEY UPDATE); nullopt when the batch does not exist.
-std::optional<core::BatchStatus> batch_status(pg::Spi& spi, int64_t id, bool lock);
+// How batch_status locks the row: not at all, as an UPDATE of it does (a
+// status change is coming), or against every other lock (FOR UPDATE).
+enum class RowLock { None, ForNoKeyUpdate, ForUpdate };
+// The status of batch `id`; nullopt when the batch does not exist.
+std::optional<core::BatchStatus> batch_status(pg::Spi& spi, int64_t id, RowLock lock);
 
 // The status named by a batch_state value (XX000 for a name core does not know).
 core::BatchStatus parse_status(const std::string& name);
