@@ -10,7 +10,6 @@
 #include "pg/jsonb.hpp"
 #include "pg/remote.hpp"
 #include "pg/security.hpp"
-#include "store/syncs.hpp"
 
 extern "C" {
 #include "access/transam.h"
@@ -542,16 +541,7 @@ void extract_and_load(pg::Spi& spi, const SyncDef& d, SyncResult* r, std::option
 void record_sync_run(pg::Spi& spi, const SyncDef& d, const SyncResult& r,
                      const std::optional<std::string>& new_watermark, Oid actor, int64_t elapsed_us) {
     if (r.success && new_watermark && d.options.incremental) store::save_watermark(spi, d.id, *new_watermark);
-    store::FinishedRun run;
-    run.success = r.success;
-    run.message = r.message;
-    run.inserted = r.inserted;
-    run.updated = r.updated;
-    run.deleted = r.deleted;
-    run.watermark = new_watermark ? new_watermark : d.watermark;
-    run.actor = actor;
-    run.elapsed_us = elapsed_us;
-    store::record_sync_run(spi, d.id, run);
+    store::record_sync_run(spi, d.id, r, new_watermark ? new_watermark : d.watermark, actor, elapsed_us);
 }
 
 int64_t microseconds_since(TimestampTz t0) {
@@ -673,14 +663,7 @@ SyncStep run_sync_chunk(pg::Spi& spi, const SyncDef& d, int chunk_size) {
 }
 
 void record_sync_chunk(pg::Spi& spi, int64_t id, int64_t run_id, const SyncStep& st, bool last) {
-    store::SyncChunk c;
-    c.success = st.result.success;
-    c.message = st.result.message;
-    c.inserted = st.result.inserted;
-    c.updated = st.result.updated;
-    c.deleted = st.result.deleted;
-    c.watermark = st.watermark;
-    store::record_sync_chunk(spi, id, run_id, c, last);
+    store::record_sync_chunk(spi, id, run_id, st.result, st.watermark, last);
 }
 
 }  // namespace batch_ops::ops

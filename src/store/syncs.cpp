@@ -175,7 +175,8 @@ void save_watermark(pg::Spi& spi, int64_t id, const std::string& watermark) {
     });
 }
 
-void record_sync_run(pg::Spi& spi, int64_t id, const FinishedRun& r) {
+void record_sync_run(pg::Spi& spi, int64_t id, const SyncOutcome& r, const std::optional<std::string>& watermark,
+                     Oid actor, int64_t elapsed_us) {
     const int64_t records = r.inserted + r.updated + r.deleted;
     uint64_t n = pg::as_owner([&] {
         return spi.execute_cached(
@@ -190,8 +191,8 @@ void record_sync_run(pg::Spi& spi, int64_t id, const FinishedRun& r) {
             "    last_error = CASE WHEN $2 THEN NULL ELSE $6 END, last_error_code = CASE WHEN $2 THEN NULL ELSE 'ERROR' END "
             "  WHERE b.id OPERATOR(pg_catalog.=) $1",
             {pg::int8_param(id), pg::bool_param(r.success), pg::int8_param(r.inserted), pg::int8_param(r.updated),
-             pg::int8_param(r.deleted), pg::text_param(r.message), optional_text(r.watermark),
-             pg::int8_param(r.elapsed_us)});
+             pg::int8_param(r.deleted), pg::text_param(r.message), optional_text(watermark),
+             pg::int8_param(elapsed_us)});
     });
     if (n == 0) batch_missing(id);
     core::Json detail = core::Json::object();
@@ -202,7 +203,7 @@ void record_sync_run(pg::Spi& spi, int64_t id, const FinishedRun& r) {
     if (!r.success) detail.set("message", core::Json::string(r.message));
     Transition t;
     t.event = r.success ? "synced" : "sync_failed";
-    t.actor = r.actor;
+    t.actor = actor;
     t.detail = std::move(detail);
     transition(spi, id, r.success ? BatchStatus::Succeeded : BatchStatus::Failed, t);
 }
@@ -227,10 +228,11 @@ int64_t begin_sync_run(pg::Spi& spi, int64_t id) {
     });
 }
 
-void record_sync_chunk(pg::Spi& spi, int64_t id, int64_t run_id, const SyncChunk& c, bool last) {
+void record_sync_chunk(pg::Spi& spi, int64_t id, int64_t run_id, const SyncOutcome& c,
+                       const std::optional<std::string>& watermark, bool last) {
     core::Json detail = core::Json::object();
     detail.set("records_synced", core::Json::number(c.inserted + c.updated + c.deleted));
-    detail.set("watermark", c.watermark ? core::Json::string(*c.watermark) : core::Json::null());
+    detail.set("watermark", watermark ? core::Json::string(*watermark) : core::Json::null());
     pg::Rows rows = pg::as_owner([&] {
         return spi.query_cached(
             "WITH r AS (UPDATE batch_ops.sync_run SET inserted = inserted + $3, updated = updated + $4, "
@@ -251,7 +253,7 @@ void record_sync_chunk(pg::Spi& spi, int64_t id, int64_t run_id, const SyncChunk
             "  SELECT u.id, 'chunk', u.owner::pg_catalog.oid::pg_catalog.regrole, $10 FROM u WHERE NOT $8) "
             "SELECT owner FROM u",
             {pg::int8_param(id), pg::int8_param(run_id), pg::int8_param(c.inserted), pg::int8_param(c.updated),
-             pg::int8_param(c.deleted), optional_text(c.watermark), pg::bool_param(c.success), pg::bool_param(last),
+             pg::int8_param(c.deleted), optional_text(watermark), pg::bool_param(c.success), pg::bool_param(last),
              pg::text_param(c.success ? "synced" : c.message), pg::jsonb_text_param(detail.dump())});
     });
     std::optional<pg::Row> row = rows.maybe_one();

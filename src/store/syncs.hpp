@@ -68,32 +68,27 @@ void mark_sync_started(pg::Spi& spi, int64_t id, Oid actor);
 // The committed watermark of an incremental sync.
 void save_watermark(pg::Spi& spi, int64_t id, const std::string& watermark);
 
-// The end of a run in one transaction.
-struct FinishedRun {
+// What a run, or a chunk of one, did.
+struct SyncOutcome {
     bool success = false;
     std::string message;
     int64_t inserted = 0, updated = 0, deleted = 0;
-    std::optional<std::string> watermark;  // recorded with the run
-    Oid actor = InvalidOid;                // who started it
-    int64_t elapsed_us = 0;
 };
-// Its sync_run row; the batch's counts, and its status (succeeded or failed,
-// event "synced" or "sync_failed", announced).
-void record_sync_run(pg::Spi& spi, int64_t id, const FinishedRun& run);
+
+// The end of a run in one transaction, started by `actor` `elapsed_us` ago:
+// its sync_run row (with `watermark`), the batch's counts, and its status
+// (succeeded or failed, event "synced" or "sync_failed", announced).
+void record_sync_run(pg::Spi& spi, int64_t id, const SyncOutcome& run, const std::optional<std::string>& watermark,
+                     Oid actor, int64_t elapsed_us);
 
 // Chunk by chunk (workers): a run opened by begin_sync_run (closing one left
 // open by an executor that died), then one record_sync_chunk per chunk.
 int64_t begin_sync_run(pg::Spi& spi, int64_t id);
-struct SyncChunk {
-    bool success = false;
-    std::string message;
-    int64_t inserted = 0, updated = 0, deleted = 0;
-    std::optional<std::string> watermark;  // after the chunk
-};
-// Adds the chunk to the run and the batch (event "chunk"); `last` ends both:
-// the batch succeeded or failed (event "synced" or "sync_failed", not
-// announced: the executor announces it).
-void record_sync_chunk(pg::Spi& spi, int64_t id, int64_t run_id, const SyncChunk& chunk, bool last);
+// Adds the chunk (the watermark after it) to the run and the batch (event
+// "chunk"); `last` ends both: the batch succeeded or failed (event "synced"
+// or "sync_failed", not announced: the executor announces it).
+void record_sync_chunk(pg::Spi& spi, int64_t id, int64_t run_id, const SyncOutcome& chunk,
+                       const std::optional<std::string>& watermark, bool last);
 
 // Over the finished runs of sync batch `id`.
 struct SyncStatistics {
