@@ -1,8 +1,10 @@
 # shellcheck shell=bash
 # test/lib.sh: helpers shared by test/demo and test/check. Source it; don't run it.
 #
-#   ensure_deps            install whatever Debian packages are missing (as root), or
-#                          say which ones to install and fail (not root)
+#   ensure_deps [PKG...]   install whatever Debian packages are missing (as root), or
+#                          say which ones to install and fail (not root); PKG...: more
+#                          packages to require (test/check fuzz passes BO_FUZZ_PKGS);
+#                          optional ones (BO_OPTIONAL_PKGS, e.g. tmux) are best effort
 #   build_install          make -jN && make install in the repo root
 #   start_cluster          initdb and start a throwaway PostgreSQL 15 cluster in a temp dir
 #                          under /tmp, owned by the postgres OS user when we are root. It
@@ -149,7 +151,11 @@ as_pg() {
 # ---------------------------------------------------------------------------------------
 BO_REQUIRED_PKGS=(postgresql-15 postgresql-server-dev-15 libpq-dev libipc-run-perl
                   make g++ cmake libgtest-dev pkg-config python3 binutils)
-BO_OPTIONAL_PKGS=(postgresql-contrib)
+# Optional: tmux runs batch_ops_watch in a real terminal (test/t/050_watch.pl skips that
+# subtest without it).
+BO_OPTIONAL_PKGS=(postgresql-contrib tmux)
+# The fuzz suite: clang++ with libFuzzer and the sanitizer runtimes, llvm-symbolizer.
+BO_FUZZ_PKGS=(clang libclang-rt-14-dev llvm)
 
 _bo_pkg_installed() {
   if command -v dpkg-query >/dev/null 2>&1; then
@@ -163,6 +169,8 @@ _bo_pkg_installed() {
     libpq-dev)                [[ -e /usr/include/postgresql/libpq-fe.h ]] ;;
     libipc-run-perl)          perl -MIPC::Run -e 1 >/dev/null 2>&1 ;;
     libgtest-dev)             [[ -e /usr/include/gtest/gtest.h ]] ;;
+    libclang-rt-14-dev)       compgen -G '/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a' >/dev/null ;;
+    llvm)                     command -v llvm-symbolizer >/dev/null 2>&1 ;;
     postgresql-contrib)       true ;;
     *)                        command -v "$1" >/dev/null 2>&1 ;;
   esac
@@ -170,7 +178,7 @@ _bo_pkg_installed() {
 
 ensure_deps() {
   local p missing=() optional=()
-  for p in "${BO_REQUIRED_PKGS[@]}"; do
+  for p in "${BO_REQUIRED_PKGS[@]}" "$@"; do
     _bo_pkg_installed "$p" || missing+=("$p")
   done
   for p in make g++ cmake pkg-config prove runuser timeout; do
@@ -183,10 +191,20 @@ ensure_deps() {
       esac
     fi
   done
+  for p in "${BO_OPTIONAL_PKGS[@]}"; do
+    _bo_pkg_installed "$p" || optional+=("$p")
+  done
+  if ((${#missing[@]} == 0 && ${#optional[@]})); then
+    if bo_is_root; then
+      bo_say "== installing optional packages: ${optional[*]}"
+      export DEBIAN_FRONTEND=noninteractive
+      { apt-get update -qq && apt-get install -y -q --no-install-recommends "${optional[@]}" </dev/null; } \
+        || bo_warn "optional packages not installed: ${optional[*]} (the tests that need them are skipped)"
+    else
+      bo_warn "optional packages missing: ${optional[*]} (the tests that need them are skipped)"
+    fi
+  fi
   if ((${#missing[@]})); then
-    for p in "${BO_OPTIONAL_PKGS[@]}"; do
-      _bo_pkg_installed "$p" || optional+=("$p")
-    done
     if ! bo_is_root; then
       bo_warn "missing packages: ${missing[*]}"
       bo_warn "install them as root: apt-get install -y ${missing[*]} ${optional[*]}"

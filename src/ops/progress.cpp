@@ -86,16 +86,25 @@ ProgressRow finish_background(pg::Spi& spi, int64_t id, bool cancelling, Oid act
     spi.execute_cached(
         // The first failed item is looked up only when there is one (the
         // correlated subqueries in CASE run only for that branch).
-        std::string("WITH u AS (UPDATE batch_ops.batch AS b SET "
+        // A batch that succeeds keeps no error of an earlier attempt. A
+        // pending cancel request ends with the batch (its requester is the
+        // actor of a cancel).
+        std::string("WITH r AS (DELETE FROM batch_ops.batch_cancel_request "
+                    "  WHERE batch_id OPERATOR(pg_catalog.=) $1 RETURNING requested_by), "
+                    "u AS (UPDATE batch_ops.batch AS b SET "
                     "  status = CASE WHEN $2 THEN 'cancelled' "
                     "    WHEN $4 OR b.failure_count + b.skipped_count + b.cancelled_count > 0 THEN 'failed' "
                     "    ELSE 'succeeded' END::batch_ops.batch_state, "
-                    "  last_error = CASE WHEN b.failure_count > 0 THEN COALESCE((SELECT b.failure_count || ' of ' || "
+                    "  last_error = CASE WHEN NOT $2 AND NOT $4 "
+                    "      AND b.failure_count + b.skipped_count + b.cancelled_count OPERATOR(pg_catalog.=) 0 THEN NULL "
+                    "    WHEN b.failure_count > 0 THEN COALESCE((SELECT b.failure_count || ' of ' || "
                     "      b.total || ' items failed; first: ' || i.target_id || ': ' || i.message "
                     "      FROM batch_ops.job_items i WHERE i.job_id OPERATOR(pg_catalog.=) b.id "
                     "       AND i.status OPERATOR(pg_catalog.=) 'failed' ORDER BY i.seq LIMIT 1), b.last_error) "
                     "    ELSE b.last_error END, "
-                    "  last_error_code = CASE WHEN b.failure_count > 0 THEN COALESCE((SELECT i.error_code "
+                    "  last_error_code = CASE WHEN NOT $2 AND NOT $4 "
+                    "      AND b.failure_count + b.skipped_count + b.cancelled_count OPERATOR(pg_catalog.=) 0 THEN NULL "
+                    "    WHEN b.failure_count > 0 THEN COALESCE((SELECT i.error_code "
                     "      FROM batch_ops.job_items i WHERE i.job_id OPERATOR(pg_catalog.=) b.id "
                     "       AND i.status OPERATOR(pg_catalog.=) 'failed' ORDER BY i.seq LIMIT 1), b.last_error_code) "
                     "    ELSE b.last_error_code END, "
@@ -105,7 +114,9 @@ ProgressRow finish_background(pg::Spi& spi, int64_t id, bool cancelling, Oid act
             kProgressColumns +
             ", b.submitted_by, b.skipped_count, b.cancelled_count, b.kind), "
             "e AS (INSERT INTO batch_ops.batch_event (batch_id, event, actor, detail) "
-            "  SELECT u.id, u.status, COALESCE($3::pg_catalog.regrole, u.submitted_by), "
+            "  SELECT u.id, u.status, COALESCE($3::pg_catalog.regrole, "
+            "    CASE WHEN u.status OPERATOR(pg_catalog.=) 'cancelled' THEN (SELECT r.requested_by FROM r LIMIT 1) END, "
+            "    u.submitted_by), "
             "    pg_catalog.jsonb_build_object('total', u.total, "
             "    'success_count', u.success_count, 'failure_count', u.failure_count, "
             "    'skipped_count', u.skipped_count, 'cancelled_count', u.cancelled_count) FROM u) "
@@ -134,15 +145,19 @@ ProgressRow fail_or_retry(pg::Spi& spi, int64_t id, const std::string& code, con
                           bool transient) {
     {
         pg::AsOwner owner;
+        // FOR NO KEY UPDATE: a cancel request being inserted (its foreign
+        // key takes KEY SHARE on the batch row) must not wait for us, nor we for it.
         spi.execute_cached(
-            "SELECT automatic_attempts, max_attempts, status::pg_catalog.text FROM batch_ops.batch "
-            " WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+            "SELECT b.automatic_attempts, b.max_attempts, b.status::pg_catalog.text, "
+            "       EXISTS (SELECT 1 FROM batch_ops.batch_cancel_request r "
+            "                WHERE r.batch_id OPERATOR(pg_catalog.=) b.id) "
+            "  FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE OF b",
             {pg::int8_param(id)});
     }
     if (spi.rows() == 0) return {};
     int automatic = static_cast<int>(spi.i64(0, 0));
     int max_attempts = static_cast<int>(spi.i64(0, 1));
-    if (spi.str(0, 2) == "cancelling") {
+    if (spi.str(0, 2) == "cancelling" || spi.boolean(0, 3)) {
         // A cancel arrived meanwhile: it wins over a retry or a failure.
         cancel_pending(spi, id);
         return finish_background(spi, id, true);

@@ -32,15 +32,18 @@ ProgressRow add_progress(pg::Spi& spi, int64_t id, const core::Counts& delta, co
 // Marks every pending item cancelled and counts them.
 void cancel_pending(pg::Spi& spi, int64_t id);
 // Ends a batch whose items are all done: its final status from its counters,
-// last_error from its first failed item, and the terminal event (its actor:
-// `actor`, or the submitter by default); `failed`: the batch itself failed
+// last_error from its first failed item (cleared when it succeeds), and the
+// terminal event (its actor: `actor`, else for a cancel whoever requested it,
+// else the submitter); a pending cancel request (batch_cancel_request) is
+// removed; `failed`: the batch itself failed
 // (also when it has no items, like a sync). A failed or cancelled batch fails its
 // queued dependents (UPSTREAM_FAILED).
 ProgressRow finish_background(pg::Spi& spi, int64_t id, bool cancelling, Oid actor = InvalidOid,
                               bool failed = false);
-// A batch-level error: with `transient` and attempts left, the batch goes back
-// to queued with an exponential backoff (next_attempt_at); otherwise its
-// pending items fail with the error and the batch ends failed.
+// A batch-level error: a batch being cancelled (status cancelling, or a cancel
+// request recorded) is cancelled; with `transient` and attempts left, the
+// batch goes back to queued with an exponential backoff (next_attempt_at);
+// otherwise its pending items fail with the error and the batch ends failed.
 ProgressRow fail_or_retry(pg::Spi& spi, int64_t id, const std::string& code, const std::string& message,
                           bool transient);
 

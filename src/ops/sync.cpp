@@ -191,7 +191,10 @@ Oid source_table(const std::string& name) {
         });
     } catch (const pg::PgError& e) {
         const ErrorData* ed = e.data();
-        throw Error(e.sqlstate(), std::string("sync source: ") + e.what(), ed && ed->detail ? ed->detail : "");
+        // A schema that does not exist is a source that does not exist (42P01), as
+        // for a missing table: the caller named a relation.
+        const std::string state = e.sqlstate() == "3F000" ? "42P01" : e.sqlstate();
+        throw Error(state, std::string("sync source: ") + e.what(), ed && ed->detail ? ed->detail : "");
     }
 }
 

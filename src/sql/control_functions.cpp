@@ -1,5 +1,5 @@
 // SQL entry points that watch and steer batches: batch_wait, batch_cancel,
-// batch_health, batch_cleanup.
+// batch_health, batch_cleanup, batch_retry.
 #include "sql/entry.hpp"
 #include "pg/settings.hpp"
 
@@ -17,7 +17,9 @@
 
 extern "C" {
 #include "access/transam.h"
+#include "datatype/timestamp.h"
 #include "miscadmin.h"
+#include "storage/condition_variable.h"
 #include "utils/snapmgr.h"
 #include "utils/wait_event.h"
 #include "utils/tuplestore.h"
@@ -32,19 +34,34 @@ bool is_terminal(const std::string& status) {
     return st && core::is_terminal(*st);
 }
 
+// The timeout of batch_wait in microseconds; 22023 when it is negative or
+// cannot be represented (an interval whose end lies beyond the timestamp range).
+int64_t wait_timeout_us(const Interval* iv, TimestampTz now, TimestampTz* deadline) {
+    int64_t months_us, days_us, total;
+    const bool overflow =
+        __builtin_mul_overflow(static_cast<int64_t>(iv->month), static_cast<int64_t>(DAYS_PER_MONTH) * USECS_PER_DAY,
+                               &months_us) ||
+        __builtin_mul_overflow(static_cast<int64_t>(iv->day), static_cast<int64_t>(USECS_PER_DAY), &days_us) ||
+        __builtin_add_overflow(months_us, days_us, &total) ||
+        __builtin_add_overflow(total, static_cast<int64_t>(iv->time), &total);
+    if (!overflow && total < 0)
+        throw core::Error(core::sqlstate::invalid_parameter_value, "timeout must not be negative");
+    if (overflow || __builtin_add_overflow(static_cast<int64_t>(now), total, deadline) ||
+        !IS_VALID_TIMESTAMP(*deadline))
+        throw core::Error(core::sqlstate::invalid_parameter_value, "batch_wait timeout is out of range",
+                          "The wait must end within the range of timestamp with time zone.",
+                          "Pass NULL to wait without a timeout.");
+    return total;
+}
+
 }  // namespace
 
 BATCH_OPS_FUNCTION(batch_ops_batch_wait) {
     if (PG_ARGISNULL(0)) throw core::Error(core::sqlstate::invalid_parameter_value, "batch id must not be null");
     int64_t id = PG_GETARG_INT64(0);
-    bool has_timeout = !PG_ARGISNULL(1);
-    int64_t timeout_ms = 0;
-    if (has_timeout) {
-        Interval* iv = PG_GETARG_INTERVAL_P(1);
-        timeout_ms = (iv->time + (static_cast<int64_t>(iv->day) + static_cast<int64_t>(iv->month) * 30) *
-                                     USECS_PER_DAY) / 1000;
-        if (timeout_ms < 0) throw core::Error(core::sqlstate::invalid_parameter_value, "timeout must not be negative");
-    }
+    const bool has_timeout = !PG_ARGISNULL(1);
+    TimestampTz deadline = 0;
+    if (has_timeout) (void)wait_timeout_us(PG_GETARG_INTERVAL_P(1), GetCurrentTimestamp(), &deadline);
     pg::check_schema_version();
     if (IsolationUsesXactSnapshot())
         throw core::Error(core::sqlstate::object_not_in_state, "batch_wait() needs the READ COMMITTED isolation level",
@@ -57,31 +74,61 @@ BATCH_OPS_FUNCTION(batch_ops_batch_wait) {
                            " WHERE id OPERATOR(pg_catalog.=) $1",
                            {pg::int8_param(id)});
     }
+    if (spi.rows() == 0)
+        throw core::Error(core::sqlstate::no_data_found, "batch " + std::to_string(id) + " does not exist");
     TransactionId xmin = static_cast<TransactionId>(spi.i64(0, 0));
     if (pg::guard([&] { return TransactionIdIsCurrentTransactionId(xmin); }))
         throw core::Error(core::sqlstate::object_not_in_state,
                           "batch " + std::to_string(id) + " was submitted or changed in this transaction",
                           "The workers cannot see it before this transaction commits.",
                           "Commit first, then wait for the batch.");
-    TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+    // The executors broadcast this condition variable whenever they commit a
+    // change of a batch; the status is read once per wake-up (at most once a
+    // second without one: a change made by a client, an inline sync). Every
+    // read runs in an SPI connection of its own, so that its results are
+    // freed at once and the memory of a long wait stays flat.
+    ConditionVariable* cv = nullptr;
+    if (workers::Shared* sh = workers::shared()) cv = &sh->batch_changed;
+    if (cv) pg::guard([&] { ConditionVariablePrepareToSleep(cv); });
+    bool timed_out = false;
     while (true) {
+        bool exists = false;
+        std::string status;
         {
-            pg::AsOwner owner;
-            spi.execute_cached("SELECT status::pg_catalog.text FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1",
-                               {pg::int8_param(id)});
+            pg::Spi poll;
+            {
+                pg::AsOwner owner;
+                poll.execute_cached(
+                    "SELECT status::pg_catalog.text FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1",
+                    {pg::int8_param(id)});
+            }
+            exists = poll.rows() > 0;
+            if (exists) status = poll.str(0, 0);
         }
-        if (spi.rows() == 0)
+        if (!exists)
             throw core::Error(core::sqlstate::no_data_found, "batch " + std::to_string(id) + " no longer exists",
                               "It was removed while waiting (batch_cleanup or batch_ops.retention).");
-        if (is_terminal(spi.str(0, 0))) break;
-        if (has_timeout && GetCurrentTimestamp() >= deadline) break;
-        pg::guard([] {
-            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION);
-            ResetLatch(MyLatch);
-            CHECK_FOR_INTERRUPTS();
-        });
+        if (is_terminal(status)) break;
+        long sleep_ms = 1000;
+        if (has_timeout) {
+            TimestampTz now = GetCurrentTimestamp();
+            if (now >= deadline) {
+                timed_out = true;
+                break;
+            }
+            sleep_ms = std::min<long>(sleep_ms, std::max<long>(1, TimestampDifferenceMilliseconds(now, deadline)));
+        }
+        if (cv)
+            pg::guard([&] { (void)ConditionVariableTimedSleep(cv, sleep_ms, PG_WAIT_EXTENSION); });
+        else
+            pg::guard([&] {
+                (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms, PG_WAIT_EXTENSION);
+                ResetLatch(MyLatch);
+                CHECK_FOR_INTERRUPTS();
+            });
     }
-    return ops::job_status_record(spi, id);
+    if (cv) pg::guard([] { ConditionVariableCancelSleep(); });
+    return ops::job_status_record(spi, id, timed_out);
 }
 
 BATCH_OPS_FUNCTION(batch_ops_batch_cancel) {
@@ -91,32 +138,66 @@ BATCH_OPS_FUNCTION(batch_ops_batch_cancel) {
     pg::Spi spi;
     (void)ops::load_batch(spi, id);
     Oid me = pg::current_role();
+    const pg::Param actor{OIDOID, ObjectIdGetDatum(me), false};
+    // Never wait for an executor: while a chunk runs, its executor holds the
+    // batch row's lock (FOR NO KEY UPDATE), so the row is taken only if it is free.
     std::string status;
+    bool locked = false;
     {
         pg::AsOwner owner;
         spi.execute_cached("SELECT status::pg_catalog.text FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1 "
-                           "FOR UPDATE",
+                           "FOR NO KEY UPDATE SKIP LOCKED",
                            {pg::int8_param(id)});
+        locked = spi.rows() > 0;
+        if (!locked)
+            spi.execute_cached(
+                "SELECT status::pg_catalog.text FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1",
+                {pg::int8_param(id)});
+        if (spi.rows() == 0)
+            throw core::Error(core::sqlstate::no_data_found, "batch " + std::to_string(id) + " does not exist");
         status = spi.str(0, 0);
     }
-    if (status == "cancelling") return BoolGetDatum(true);
     if (is_terminal(status)) return BoolGetDatum(false);
-    if (status == "running") {
-        pg::AsOwner owner;
-        spi.execute_cached(
-            "WITH u AS (UPDATE batch_ops.batch SET status = 'cancelling', updated_at = pg_catalog.clock_timestamp() "
-            "  WHERE id OPERATOR(pg_catalog.=) $1 RETURNING id) "
-            "INSERT INTO batch_ops.batch_event (batch_id, event, actor) "
-            "SELECT u.id, 'cancel_requested', $2::pg_catalog.regrole FROM u",
-            {pg::int8_param(id), {OIDOID, ObjectIdGetDatum(me), false}});
-        ops::announce(spi, id);  // running -> cancelling is a status change
+    if (status == "cancelling") return BoolGetDatum(true);
+    if (locked && status != "running") {
+        // queued (or a sync batch not yet run): cancelled at once.
+        ops::cancel_pending(spi, id);
+        ops::ProgressRow p = ops::finish_background(spi, id, true, me);
+        ops::Throttle throttle;
+        ops::notify_progress(p, true, throttle);
+        workers::batch_changed_at_commit();
         return BoolGetDatum(true);
     }
-    // queued (or a sync batch not yet run): cancelled at once.
-    ops::cancel_pending(spi, id);
-    ops::ProgressRow p = ops::finish_background(spi, id, true, me);
-    ops::Throttle throttle;
-    ops::notify_progress(p, true, throttle);
+    if (locked) {
+        // Running, but no chunk of it holds the row: its executor is between
+        // chunks (or busy with another batch), and stops before the next one.
+        {
+            pg::AsOwner owner;
+            spi.execute_cached(
+                "WITH u AS (UPDATE batch_ops.batch SET status = 'cancelling', updated_at = pg_catalog.clock_timestamp() "
+                "  WHERE id OPERATOR(pg_catalog.=) $1 RETURNING id) "
+                "INSERT INTO batch_ops.batch_event (batch_id, event, actor) "
+                "SELECT u.id, 'cancel_requested', $2::pg_catalog.regrole FROM u",
+                {pg::int8_param(id), actor});
+        }
+        ops::announce(spi, id);  // running -> cancelling is a status change
+    } else {
+        // A chunk of it is in flight (or an executor is claiming it): record
+        // the request beside the batch (taking KEY SHARE on its row, which
+        // does not conflict with the executor's lock), then interrupt the chunk.
+        pg::AsOwner owner;
+        spi.execute_cached(
+            "WITH r AS (INSERT INTO batch_ops.batch_cancel_request (batch_id, requested_by) VALUES ($1, $2) "
+            "  ON CONFLICT (batch_id) DO NOTHING RETURNING batch_id) "
+            "INSERT INTO batch_ops.batch_event (batch_id, event, actor) "
+            "SELECT r.batch_id, 'cancel_requested', $2::pg_catalog.regrole FROM r",
+            {pg::int8_param(id), actor});
+    }
+    // Interrupt the chunk in flight now (its executor rolls it back and
+    // cancels the batch at once, whatever becomes of this transaction), and
+    // have the executors look for the request again once it is committed.
+    (void)workers::request_cancel(MyDatabaseId, id, true);
+    workers::request_cancel_at_commit(id);
     return BoolGetDatum(true);
 }
 
@@ -135,6 +216,8 @@ BATCH_OPS_FUNCTION(batch_ops_batch_health) {
             "       pg_catalog.to_jsonb(pg_catalog.now()) #>> '{}' "
             "  FROM batch_ops.batch",
             {});
+        if (spi.rows() == 0)
+            throw core::Error(core::sqlstate::internal_error, "batch_health() found no summary row");
         int64_t active = spi.i64(0, 0), queued = spi.i64(0, 1), oldest = spi.i64(0, 2);
         std::string targets = spi.str(0, 3), now = spi.str(0, 4);
 
@@ -191,7 +274,7 @@ BATCH_OPS_FUNCTION(batch_ops_batch_cleanup) {
         "  AND status IN ('succeeded', 'failed', 'cancelled') RETURNING 1) "
         "SELECT pg_catalog.count(*) FROM d",
         {{INTERVALOID, PointerGetDatum(iv), false}});
-    return Int64GetDatum(spi.i64(0, 0));
+    return Int64GetDatum(spi.rows() > 0 ? spi.i64(0, 0) : 0);
 }
 
 namespace {

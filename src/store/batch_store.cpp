@@ -350,15 +350,16 @@ BatchRow load_batch(pg::Spi& spi, int64_t id) {
     return b;
 }
 
-Datum job_status_record(pg::Spi& spi, int64_t id) {
+Datum job_status_record(pg::Spi& spi, int64_t id, bool timed_out) {
     pg::Rows rows = pg::as_owner([&] {
         return spi.query_cached(
             "SELECT ROW(j.job_id, j.status, j.progress, b.current_item, j.estimated_remaining, j.created_at, "
             "           b.updated_at, b.last_error, j.total, j.processed, j.success_count, j.failure_count, "
-            "           j.attempt)::batch_ops.job_status AS record "
+            "           j.attempt, b.skipped_count, b.cancelled_count, b.dry_run, b.paused, $2)"
+            "::batch_ops.job_status AS record "
             "  FROM batch_ops.jobs j JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) j.job_id "
             " WHERE j.job_id OPERATOR(pg_catalog.=) $1",
-            {pg::int8_param(id)});
+            {pg::int8_param(id), pg::bool_param(timed_out)});
     });
     // The batch can be gone since the caller looked (batch_cleanup committed).
     std::optional<pg::Row> row = rows.maybe_one();

@@ -81,8 +81,9 @@ BatchRow load_batch(pg::Spi& spi, int64_t id);
 std::vector<core::ItemResult> load_items(pg::Spi& spi, int64_t id);
 
 // The batch_ops.job_status record of a batch (batch_status, batch_wait),
-// copied out of SPI's memory; load_batch first for the checks.
-Datum job_status_record(pg::Spi& spi, int64_t id);
+// copied out of SPI's memory; load_batch first for the checks. `timed_out`:
+// batch_wait returned because its timeout passed. P0002 if the batch is gone.
+Datum job_status_record(pg::Spi& spi, int64_t id, bool timed_out = false);
 
 // Writes the counts and the final status of an inline batch that has ended,
 // with an event naming the actor; returns the row as it now is. A failed batch

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs the SQL examples of the documentation as written (test/check doctest).
 
-Every ```sql block of README.md and docs/*.md runs, in order, in a fresh database per
+Every ```sql block of README.md, docs/*.md and docs/reference/*.md runs, in order, in a fresh database per
 file (on the server that PGHOST/PGPORT/PGUSER name), in one psql session per file, so
 that \\gset variables and settings carry over from block to block. A block passes when
 psql reports no error in it.
@@ -15,6 +15,9 @@ A hidden setup step that the reader does not need to see:
   <!-- doctest-setup
   SQL ...
   -->
+A block (or hidden setup) must end its last statement with `;` or a psql command
+(`\\gset`, `\\gx`, ...): an unterminated statement would be run by psql inside the next
+block, so it fails the block.
 Prints one line per file and `doctest: N passed, M failed`; exit 1 if any failed.
 """
 import os
@@ -71,6 +74,13 @@ def blocks(path):
     return out
 
 
+def unterminated(sql):
+    """True when the last statement of a block has no closing `;` or psql command."""
+    lines = [re.sub(r"--.*$", "", line).rstrip() for line in sql.split("\n")]
+    lines = [line for line in lines if line.strip()]
+    return bool(lines) and not (lines[-1].endswith(";") or re.search(r"\\[a-z]+", lines[-1]))
+
+
 def run_file(path):
     rel = os.path.relpath(path, ROOT)
     items = [it for it in blocks(path) if it[3] != "skip"]
@@ -85,15 +95,21 @@ def run_file(path):
     for n, (_, _, sql, marker, _) in enumerate(items):
         if marker == "wait":
             script.append(WAIT_SQL)
-        script += [f"\\echo @@doctest-begin {n}", sql, f"\\echo @@doctest-end {n}"]
+        # The lone `;` sends whatever an unterminated block left in psql's query buffer
+        # here rather than in the next block (an empty query does nothing).
+        script += [f"\\echo @@doctest-begin {n}", sql, ";", f"\\echo @@doctest-end {n}"]
     p = subprocess.run(["psql", "-X", "-d", db, "-f", "-"], input="\n".join(script) + "\n",
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
     out = p.stdout
     passed = failed = 0
     failures = []
-    for n, (line, kind, _, marker, arg) in enumerate(items):
-        m = re.search(rf"@@doctest-begin {n}\n(.*?)@@doctest-end {n}\n", out, re.S)
+    for n, (line, kind, sql, marker, arg) in enumerate(items):
         what = "hidden setup" if kind == "setup" else "block"
+        if unterminated(sql):
+            failed += 1
+            failures.append(f"{rel}:{line}: the {what} ends inside a statement (no closing ; or psql command)")
+            continue
+        m = re.search(rf"@@doctest-begin {n}\n(.*?)@@doctest-end {n}\n", out, re.S)
         if not m:
             failed += 1
             failures.append(f"{rel}:{line}: the {what} did not finish (psql stopped)")
@@ -119,8 +135,10 @@ def run_file(path):
 
 def main():
     docs = os.path.join(ROOT, "docs")
-    files = [os.path.join(ROOT, "README.md")] + sorted(
-        os.path.join(docs, n) for n in os.listdir(docs) if n.endswith(".md"))
+    files = [os.path.join(ROOT, "README.md")]
+    for folder in (docs, os.path.join(docs, "reference")):
+        if os.path.isdir(folder):
+            files += sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".md"))
     total_pass = total_fail = 0
     failures = []
     for f in files:

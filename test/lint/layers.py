@@ -6,8 +6,10 @@ may include its own layer and any layer below it; `sql` may also include
 `workers` (for _PG_init, the wake-up at commit and the shared memory
 batch_health reads). core includes no PostgreSQL header. PG_VERSION_NUM
 appears only in src/pg. The store owns the extension's tables: no statement
-outside src/store names one of them (an SQL keyword followed by
-batch_ops.<table> in a string literal).
+of the library outside src/store names one of them (an SQL keyword followed
+by batch_ops.<table> in a string literal).
+src/watch is batch_ops_watch, a separate client program: it includes only its own
+headers and libpq's (no server header, no other layer of the library).
 Exit 1 with one line per finding.
 """
 import os
@@ -25,6 +27,7 @@ STATE_SQL = re.compile(r"\b(FROM|INTO|UPDATE|JOIN|TABLE)\s+batch_ops\.(batch|bat
 # Temporary: files being rewritten elsewhere, moved to the store next (issue 8).
 STATE_SQL_ALLOW = {"src/workers/executor.cpp", "src/ops/progress.cpp", "src/sql/control_functions.cpp"}
 ALSO = {("sql", "workers")}
+OWN_INCLUDE = re.compile(r'\s*#\s*include\s*"(\w+)/')
 SERVER_HEADER = re.compile(r'#\s*include\s*[<"](postgres\.h|fmgr\.h|libpq-fe\.h|pg/|utils/|access/|catalog/|executor/|nodes/|storage/|postmaster/|commands/)')
 
 
@@ -48,13 +51,21 @@ def main():
                     if RANK[to] > RANK[layer] or (RANK[to] == RANK[layer] and to != layer and (layer, to) not in ALSO):
                         print(f"{rel}:{n}: {layer} includes {to} (dependencies point down: {DOWN})")
                         bad += 1
+                if layer == "watch":
+                    m = OWN_INCLUDE.match(line)
+                    if m and m.group(1) != "watch":
+                        print(f"{rel}:{n}: watch includes {m.group(1)} (batch_ops_watch is a separate program: libpq only)")
+                        bad += 1
+                    if SERVER_HEADER.match(line) and "libpq-fe.h" not in line:
+                        print(f"{rel}:{n}: watch includes a PostgreSQL server header (libpq only)")
+                        bad += 1
                 if layer == "core" and SERVER_HEADER.match(line):
                     print(f"{rel}:{n}: core includes a PostgreSQL header")
                     bad += 1
                 if layer != "pg" and "PG_VERSION_NUM" in line:
                     print(f"{rel}:{n}: PG_VERSION_NUM outside src/pg (put the difference behind a helper in src/pg)")
                     bad += 1
-            if layer != "store" and rel not in STATE_SQL_ALLOW:
+            if layer in RANK and layer != "store" and rel not in STATE_SQL_ALLOW:
                 for n, s in literals(text):
                     for m in STATE_SQL.finditer(s):
                         print(f"{rel}:{n}: statement on batch_ops.{m.group(2)} outside src/store "
