@@ -43,8 +43,6 @@ std::optional<RetryRefusal> check_retry(pg::Spi& spi, int64_t id, Oid actor) {
     return std::nullopt;
 }
 
-void retry_batch(pg::Spi& spi, int64_t id, Oid actor) { store::requeue_with_dependents(spi, id, actor); }
-
 DependencyState check_dependencies(pg::Spi& spi, const std::vector<int64_t>& ids, Oid submitter, bool admin) {
     DependencyState st;
     if (ids.empty()) return st;
@@ -58,7 +56,5 @@ DependencyState check_dependencies(pg::Spi& spi, const std::vector<int64_t>& ids
     }
     return st;
 }
-
-void cascade_upstream_failure(pg::Spi& spi, int64_t id) { store::cascade_upstream_failure(spi, id); }
 
 }  // namespace batch_ops::ops

@@ -4,6 +4,7 @@
 #include "pg/jsonb.hpp"
 #include "pg/security.hpp"
 #include "store/dependencies.hpp"
+#include "store/owner.hpp"
 #include "store/transition.hpp"
 
 namespace batch_ops::store {
@@ -188,15 +189,13 @@ void store_chunk(pg::Spi& spi, int64_t batch_id, const Chunk& chunk) {
 }
 
 std::optional<Chunk> first_pending_chunk(pg::Spi& spi, int64_t batch_id, int from_chunk) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
+    pg::Rows rows = query(spi,
             "SELECT chunk, first_seq, target_ids, statuses, error_codes, messages, "
             "       attempts::pg_catalog.text[] AS attempts, success_message "
             "  FROM batch_ops.batch_item WHERE batch_id OPERATOR(pg_catalog.=) $1 "
             "   AND chunk OPERATOR(pg_catalog.>=) $2 "
             "   AND pg_catalog.strpos(statuses, 'p') > 0 ORDER BY chunk LIMIT 1",
             {pg::int8_param(batch_id), pg::int4_param(from_chunk)});
-    });
     std::optional<pg::Row> row = rows.maybe_one();
     if (!row) return std::nullopt;
     Chunk c;
@@ -255,8 +254,7 @@ BatchRow finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResu
     t.detail = std::move(detail);
     t.notify = false;
     transition(spi, batch_id, status, t);
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
+    pg::Rows rows = query(spi,
             std::string("UPDATE batch_ops.batch AS b SET processed = $2, "
                         "  success_count = $3, failure_count = $4, skipped_count = $5, cancelled_count = $6, "
                         "  last_error = $7, last_error_code = $8, current_item = $9, "
@@ -269,7 +267,6 @@ BatchRow finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResu
              last_error ? pg::text_param(*last_error) : pg::null_param(TEXTOID),
              last_code ? pg::text_param(*last_code) : pg::null_param(TEXTOID),
              current ? pg::text_param(*current) : pg::null_param(TEXTOID)});
-    });
     std::optional<pg::Row> row = rows.maybe_one();
     if (!row) batch_missing(batch_id);
     BatchRow b = read_batch_row(*row);
@@ -311,23 +308,19 @@ void append_export(pg::Spi& spi, int64_t batch_id, core::ExportFormat format, co
 }
 
 std::optional<Oid> export_submitter(pg::Spi& spi, int64_t export_id) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached("SELECT b.submitted_by::pg_catalog.oid::pg_catalog.int8 AS submitted_by "
+    pg::Rows rows = query(spi, "SELECT b.submitted_by::pg_catalog.oid::pg_catalog.int8 AS submitted_by "
                                 "  FROM batch_ops.export e "
                                 "  JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) e.batch_id "
                                 " WHERE e.id OPERATOR(pg_catalog.=) $1",
                                 {pg::int8_param(export_id)});
-    });
     std::optional<pg::Row> row = rows.maybe_one();
     if (!row) return std::nullopt;
     return static_cast<Oid>(row->i64("submitted_by"));
 }
 
 std::optional<Datum> export_content(pg::Spi& spi, int64_t export_id) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached("SELECT content FROM batch_ops.export WHERE id OPERATOR(pg_catalog.=) $1",
+    pg::Rows rows = query(spi, "SELECT content FROM batch_ops.export WHERE id OPERATOR(pg_catalog.=) $1",
                                 {pg::int8_param(export_id)});
-    });
     std::optional<pg::Row> row = rows.maybe_one();
     if (!row) return std::nullopt;
     bool isnull = true;
@@ -335,11 +328,9 @@ std::optional<Datum> export_content(pg::Spi& spi, int64_t export_id) {
 }
 
 BatchRow load_batch(pg::Spi& spi, int64_t id) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(std::string("SELECT ") + kBatchColumns +
+    pg::Rows rows = query(spi, std::string("SELECT ") + kBatchColumns +
                                     " FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1",
                                 {pg::int8_param(id)});
-    });
     std::optional<pg::Row> row = rows.maybe_one();
     if (!row) batch_missing(id);
     BatchRow b = read_batch_row(*row);
@@ -351,8 +342,7 @@ BatchRow load_batch(pg::Spi& spi, int64_t id) {
 }
 
 Datum job_status_record(pg::Spi& spi, int64_t id, bool timed_out) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
+    pg::Rows rows = query(spi,
             "SELECT ROW(j.job_id, j.status, j.progress, b.current_item, j.estimated_remaining, j.created_at, "
             "           b.updated_at, b.last_error, j.total, j.processed, j.success_count, j.failure_count, "
             "           j.attempt, b.skipped_count, b.cancelled_count, b.dry_run, b.paused, $2)"
@@ -360,7 +350,6 @@ Datum job_status_record(pg::Spi& spi, int64_t id, bool timed_out) {
             "  FROM batch_ops.jobs j JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) j.job_id "
             " WHERE j.job_id OPERATOR(pg_catalog.=) $1",
             {pg::int8_param(id), pg::bool_param(timed_out)});
-    });
     // The batch can be gone since the caller looked (batch_cleanup committed).
     std::optional<pg::Row> row = rows.maybe_one();
     if (!row) batch_missing(id);
@@ -369,12 +358,10 @@ Datum job_status_record(pg::Spi& spi, int64_t id, bool timed_out) {
 }
 
 std::vector<ItemResult> load_items(pg::Spi& spi, int64_t id) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
+    pg::Rows rows = query(spi,
             "SELECT target_id, status::pg_catalog.text AS status, error_code, message, attempts "
             "  FROM batch_ops.job_items WHERE job_id OPERATOR(pg_catalog.=) $1 ORDER BY seq",
             {pg::int8_param(id)});
-    });
     std::vector<ItemResult> out;
     out.reserve(rows.size());
     for (pg::Row row : rows) {
@@ -389,6 +376,57 @@ std::vector<ItemResult> load_items(pg::Spi& spi, int64_t id) {
         out.push_back(std::move(r));
     }
     return out;
+}
+
+void add_event(pg::Spi& spi, int64_t id, const std::string& event, Oid actor, const core::Json& detail) {
+    execute(spi,
+            "INSERT INTO batch_ops.batch_event (batch_id, event, actor, detail) "
+            "VALUES ($1, $2, $3::pg_catalog.regrole, $4)",
+            {pg::int8_param(id), pg::text_param(event), role_param(actor), pg::jsonb_text_param(detail.dump())});
+}
+
+std::optional<TransactionId> batch_xmin(pg::Spi& spi, int64_t id) {
+    pg::Rows rows = query(spi, "SELECT xmin::pg_catalog.text::pg_catalog.int8 AS xmin FROM batch_ops.batch "
+                                " WHERE id OPERATOR(pg_catalog.=) $1",
+                                {pg::int8_param(id)});
+    std::optional<pg::Row> row = rows.maybe_one();
+    if (!row) return std::nullopt;
+    return static_cast<TransactionId>(row->i64("xmin"));
+}
+
+int64_t remove_ended_batches(pg::Spi& spi, const Interval& older_than, std::optional<int64_t> limit) {
+    Interval iv = older_than;
+    pg::Rows rows = query(spi,
+            "WITH d AS (DELETE FROM batch_ops.batch WHERE id IN (SELECT id FROM batch_ops.batch "
+            "  WHERE kind OPERATOR(pg_catalog.=) 'operation' "
+            "    AND finished_at OPERATOR(pg_catalog.<) pg_catalog.now() - $1 "
+            "    AND status IN ('succeeded', 'failed', 'cancelled') LIMIT $2) RETURNING 1) "
+            "SELECT pg_catalog.count(*) AS removed FROM d",
+            {{INTERVALOID, PointerGetDatum(&iv), false}, limit ? pg::int8_param(*limit) : pg::null_param(INT8OID)});
+    return rows.one().i64("removed");
+}
+
+Summary batch_summary(pg::Spi& spi) {
+    pg::Rows rows = query(spi,
+            "SELECT pg_catalog.count(*) FILTER (WHERE status IN ('running', 'cancelling')) AS active, "
+            "       pg_catalog.count(*) FILTER (WHERE status OPERATOR(pg_catalog.=) 'queued') AS queued, "
+            "       COALESCE(pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.now() - "
+            "         pg_catalog.min(created_at) FILTER (WHERE status OPERATOR(pg_catalog.=) 'queued'))), 0)"
+            "::pg_catalog.int8 AS oldest_queued_age_s, "
+            "       (SELECT COALESCE(pg_catalog.jsonb_agg(name ORDER BY name), '[]') FROM batch_ops.target)"
+            "::pg_catalog.text AS targets, "
+            "       pg_catalog.to_jsonb(pg_catalog.now()) #>> '{}' AS now "
+            "  FROM batch_ops.batch",
+            {});
+    std::optional<pg::Row> row = rows.maybe_one();
+    if (!row) throw core::Error(core::sqlstate::internal_error, "batch_health() found no summary row");
+    Summary s;
+    s.active = row->i64("active");
+    s.queued = row->i64("queued");
+    s.oldest_queued_age_s = row->i64("oldest_queued_age_s");
+    s.targets = row->text("targets");
+    s.now = row->text("now");
+    return s;
 }
 
 core::Json response_for(const BatchRow& b, const std::vector<ItemResult>& items) {

@@ -91,6 +91,28 @@ Datum job_status_record(pg::Spi& spi, int64_t id, bool timed_out = false);
 BatchRow finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<core::ItemResult>& items,
                       core::BatchStatus status, Oid actor);
 
+// An event that is no status change (such as "quarantined"), as the owner.
+void add_event(pg::Spi& spi, int64_t id, const std::string& event, Oid actor, const core::Json& detail);
+
+// The transaction that last wrote the batch row (its xmin); nullopt when the
+// batch does not exist.
+std::optional<TransactionId> batch_xmin(pg::Spi& spi, int64_t id);
+
+// Removes ended operation batches (succeeded, failed, cancelled) that
+// finished more than `older_than` ago, at most `limit` of them when given;
+// returns how many.
+int64_t remove_ended_batches(pg::Spi& spi, const Interval& older_than, std::optional<int64_t> limit);
+
+// What batch_health reports of the batches and targets.
+struct Summary {
+    int64_t active = 0;               // running or cancelling
+    int64_t queued = 0;
+    int64_t oldest_queued_age_s = 0;  // 0 without queued batches
+    std::string targets;              // a JSON array of the registered targets' names
+    std::string now;                  // ISO 8601
+};
+Summary batch_summary(pg::Spi& spi);
+
 // The response of API.md section 4 for a batch that has ended or is running.
 core::Json response_for(const BatchRow& b, const std::vector<core::ItemResult>& items);
 

@@ -4,6 +4,7 @@
 
 #include "core/json.hpp"
 #include "pg/security.hpp"
+#include "store/owner.hpp"
 #include "store/transition.hpp"
 
 namespace batch_ops::store {
@@ -40,8 +41,7 @@ const char* const kRequeue =
 // failed -> queued, with the event "retried" (batch_retry) or "re_armed"
 // (by the retry of upstream batch `by_batch`).
 void requeue(pg::Spi& spi, int64_t id, bool retry, Oid actor, int64_t by_batch) {
-    pg::Rows rows = pg::as_owner(
-        [&] { return spi.query_cached(kRequeue, {pg::int8_param(id), pg::bool_param(retry)}); });
+    pg::Rows rows = query(spi, kRequeue, {pg::int8_param(id), pg::bool_param(retry)});
     std::optional<pg::Row> row = rows.maybe_one();
     if (!row) batch_missing(id);
     core::Json detail = core::Json::object();
@@ -59,8 +59,7 @@ void requeue(pg::Spi& spi, int64_t id, bool retry, Oid actor, int64_t by_batch) 
 // items skipped.
 void fail_dependent(pg::Spi& spi, int64_t d, int64_t up) {
     std::string message = "upstream batch " + std::to_string(up) + " did not succeed";
-    uint64_t n = pg::as_owner([&] {
-        return spi.execute_cached(
+    uint64_t n = execute(spi,
             "WITH n AS (SELECT COALESCE(pg_catalog.sum(pg_catalog.length(statuses) - "
             "             pg_catalog.length(pg_catalog.replace(statuses, 'p', ''))), 0)::pg_catalog.int4 AS pending "
             "             FROM batch_ops.batch_item WHERE batch_id OPERATOR(pg_catalog.=) $1), "
@@ -80,7 +79,6 @@ void fail_dependent(pg::Spi& spi, int64_t d, int64_t up) {
             "       updated_at = pg_catalog.clock_timestamp() "
             "  FROM n WHERE b.id OPERATOR(pg_catalog.=) $1",
             {pg::int8_param(d), pg::text_param(message)});
-    });
     if (n == 0) batch_missing(d);
     core::Json detail = core::Json::object();
     detail.set("error_code", core::Json::string("UPSTREAM_FAILED"));
@@ -93,14 +91,12 @@ void fail_dependent(pg::Spi& spi, int64_t d, int64_t up) {
 // The dependents of `id` in `status` (only those that failed because of an
 // upstream with `upstream_failed_only`), locked.
 std::vector<int64_t> dependents(pg::Spi& spi, int64_t id, BatchStatus status, bool upstream_failed_only) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
+    pg::Rows rows = query(spi,
             "SELECT b.id FROM batch_ops.batch b WHERE $1 OPERATOR(pg_catalog.=) ANY (b.depends_on) "
             "   AND b.status OPERATOR(pg_catalog.=) $2::batch_ops.batch_state "
             "   AND (NOT $3 OR b.last_error_code IS NOT DISTINCT FROM 'UPSTREAM_FAILED') "
             " ORDER BY b.id FOR UPDATE",
             {pg::int8_param(id), pg::text_param(core::to_string(status)), pg::bool_param(upstream_failed_only)});
-    });
     std::vector<int64_t> out;
     for (pg::Row row : rows) out.push_back(row.i64("id"));
     return out;
@@ -125,20 +121,13 @@ void for_each_dependent(pg::Spi& spi, int64_t id, BatchStatus status, bool upstr
 
 std::optional<RetryCandidate> retry_candidate(pg::Spi& spi, int64_t id) {
     std::optional<BatchStatus> seen = batch_status(spi, id, RowLock::None);
-    const bool lock = seen == BatchStatus::Failed;
-    pg::Rows rows = pg::as_owner([&] {
-        const char* read =
-            "SELECT status::pg_catalog.text AS status, "
-            "       submitted_by::pg_catalog.oid::pg_catalog.int8 AS submitted_by, "
-            "       depends_on IS NOT NULL AS has_dependencies "
-            "  FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1";
-        const char* locked =
-            "SELECT status::pg_catalog.text AS status, "
-            "       submitted_by::pg_catalog.oid::pg_catalog.int8 AS submitted_by, "
-            "       depends_on IS NOT NULL AS has_dependencies "
-            "  FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE";
-        return spi.query_cached(lock ? locked : read, {pg::int8_param(id)});
-    });
+    pg::Rows rows = query(spi,
+                          "SELECT status::pg_catalog.text AS status, "
+                          "       submitted_by::pg_catalog.oid::pg_catalog.int8 AS submitted_by, "
+                          "       depends_on IS NOT NULL AS has_dependencies "
+                          "  FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1" +
+                              lock_clause(seen == BatchStatus::Failed ? RowLock::ForUpdate : RowLock::None),
+                          {pg::int8_param(id)});
     std::optional<pg::Row> row = rows.maybe_one();
     if (!row) return std::nullopt;
     RetryCandidate c;
@@ -149,13 +138,11 @@ std::optional<RetryCandidate> retry_candidate(pg::Spi& spi, int64_t id) {
 }
 
 std::optional<Upstream> broken_upstream(pg::Spi& spi, int64_t id) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
+    pg::Rows rows = query(spi,
             "SELECT d.id, d.status::pg_catalog.text AS status FROM batch_ops.batch b "
             "  JOIN batch_ops.batch d ON d.id OPERATOR(pg_catalog.=) ANY (b.depends_on) "
             " WHERE b.id OPERATOR(pg_catalog.=) $1 AND d.status IN ('failed', 'cancelled') ORDER BY d.id LIMIT 1",
             {pg::int8_param(id)});
-    });
     std::optional<pg::Row> row = rows.maybe_one();
     if (!row) return std::nullopt;
     return Upstream{row->i64("id"), parse_status(row->text("status"))};
@@ -164,14 +151,12 @@ std::optional<Upstream> broken_upstream(pg::Spi& spi, int64_t id) {
 std::vector<Dependency> dependencies(pg::Spi& spi, const std::vector<int64_t>& ids) {
     std::vector<std::string> text;
     for (auto i : ids) text.push_back(std::to_string(i));
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
+    pg::Rows rows = query(spi,
             "SELECT x.id, b.status::pg_catalog.text AS status, "
             "       b.submitted_by::pg_catalog.oid::pg_catalog.int8 AS submitted_by "
             "  FROM pg_catalog.unnest($1::pg_catalog.int8[]) WITH ORDINALITY AS x(id, n) "
             "  LEFT JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) x.id ORDER BY x.n",
             {pg::text_array_param(text)});
-    });
     std::vector<Dependency> out;
     for (pg::Row row : rows) {
         Dependency d;

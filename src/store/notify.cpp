@@ -10,6 +10,7 @@
 
 extern "C" {
 #include "commands/async.h"
+#include "store/owner.hpp"
 #include "utils/fmgrprotos.h"
 }
 
@@ -30,11 +31,9 @@ Progress read_progress(const pg::Row& row) {
 }
 
 Progress progress_of(pg::Spi& spi, int64_t id) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(std::string("SELECT ") + kProgressColumns +
+    pg::Rows rows = query(spi, std::string("SELECT ") + kProgressColumns +
                                     " FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1",
                                 {pg::int8_param(id)});
-    });
     std::optional<pg::Row> row = rows.maybe_one();
     if (!row) batch_missing(id);
     return read_progress(*row);

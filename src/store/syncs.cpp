@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "pg/security.hpp"
+#include "store/owner.hpp"
 #include "store/transition.hpp"
 
 namespace batch_ops::store {
@@ -13,7 +14,7 @@ namespace {
 // New batch ids must not meet the ids of sync definitions restored by
 // pg_dump (whose batch rows are not dumped).
 void bump_batch_ids(pg::Spi& spi) {
-    spi.execute_cached(
+    execute(spi,
         "SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence('batch_ops.batch', 'id'), m.id) "
         "  FROM (SELECT pg_catalog.max(id) AS id FROM batch_ops.sync) m, "
         "       (SELECT last_value FROM batch_ops.batch_id_seq) l "
@@ -58,20 +59,17 @@ std::optional<int64_t> insert_sync(pg::Spi& spi, const NewSync& s) {
 }
 
 void restore_sync_batch(pg::Spi& spi, int64_t id, const core::Json& request) {
-    pg::as_owner([&] {
-        spi.execute_cached(
+    execute(spi,
             "WITH b AS (INSERT INTO batch_ops.batch (id, kind, operation, target_type, request, status, execution, "
             "  submitted_by, total) SELECT $1, 'sync', 'sync', s.target::pg_catalog.text, $2, 'created', 'inline', "
             "  s.created_by, 0 FROM batch_ops.sync s WHERE s.id OPERATOR(pg_catalog.=) $1 RETURNING id) "
             "INSERT INTO batch_ops.batch_event (batch_id, event) SELECT b.id, 'restored' FROM b",
             {pg::int8_param(id), pg::jsonb_text_param(request.dump())});
-        bump_batch_ids(spi);
-    });
+    bump_batch_ids(spi);
 }
 
 std::optional<SyncRecord> find_sync(pg::Spi& spi, int64_t id) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
+    pg::Rows rows = query(spi,
             "SELECT b.kind, s.name, s.source, s.source_is_query, s.target::pg_catalog.oid::pg_catalog.int8 AS target, "
             "       s.options::pg_catalog.text AS options, "
             "       COALESCE(s.created_by, b.submitted_by)::pg_catalog.oid::pg_catalog.int8 AS owner, s.watermark, "
@@ -80,7 +78,6 @@ std::optional<SyncRecord> find_sync(pg::Spi& spi, int64_t id) {
             "  LEFT JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) k.id "
             "  LEFT JOIN batch_ops.sync s ON s.id OPERATOR(pg_catalog.=) k.id",
             {pg::int8_param(id)});
-    });
     pg::Row row = expect_row(rows, "no row for sync batch " + std::to_string(id));
     SyncRecord r;
     r.has_sync = row.boolean("has_sync");
@@ -100,14 +97,12 @@ std::optional<SyncRecord> find_sync(pg::Spi& spi, int64_t id) {
 }
 
 std::optional<NamedSync> lock_sync_by_name(pg::Spi& spi, const std::string& name) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
+    pg::Rows rows = query(spi,
             "SELECT s.id, s.created_by::pg_catalog.oid::pg_catalog.int8 AS owner, "
             "       b.status::pg_catalog.text AS status "
             "  FROM batch_ops.sync s LEFT JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) s.id "
             " WHERE s.name OPERATOR(pg_catalog.=) $1 FOR UPDATE OF s",
             {pg::text_param(name)});
-    });
     std::optional<pg::Row> row = rows.maybe_one();
     if (!row) return std::nullopt;
     NamedSync s;
@@ -118,26 +113,22 @@ std::optional<NamedSync> lock_sync_by_name(pg::Spi& spi, const std::string& name
 }
 
 void drop_sync(pg::Spi& spi, int64_t id, Oid actor) {
-    pg::as_owner([&] {
-        spi.execute_cached(
+    execute(spi,
             "WITH d AS (DELETE FROM batch_ops.sync WHERE id OPERATOR(pg_catalog.=) $1 RETURNING id, name) "
             "INSERT INTO batch_ops.batch_event (batch_id, event, actor, detail) "
             "SELECT d.id, 'sync dropped', $2::pg_catalog.regrole, pg_catalog.jsonb_build_object('name', d.name) "
             "  FROM d",
             {pg::int8_param(id), role_param(actor)});
-    });
 }
 
 void queue_sync(pg::Spi& spi, int64_t id, Oid actor) {
-    uint64_t n = pg::as_owner([&] {
-        return spi.execute_cached(
+    uint64_t n = execute(spi,
             "UPDATE batch_ops.batch SET total = 0, processed = 0, "
             "  success_count = 0, failure_count = 0, skipped_count = 0, cancelled_count = 0, finished_at = NULL, "
             "  started_at = NULL, next_attempt_at = NULL, worker_pid = NULL, last_error = NULL, "
             "  last_error_code = NULL, updated_at = pg_catalog.clock_timestamp() "
             "  WHERE id OPERATOR(pg_catalog.=) $1",
             {pg::int8_param(id)});
-    });
     if (n == 0) batch_missing(id);
     Transition t;
     t.event = "queued";
@@ -148,19 +139,18 @@ void queue_sync(pg::Spi& spi, int64_t id, Oid actor) {
 void mark_sync_started(pg::Spi& spi, int64_t id, Oid actor) {
     std::optional<BatchStatus> status = batch_status(spi, id, RowLock::ForNoKeyUpdate);
     if (!status) batch_missing(id);
-    pg::as_owner([&] {
-        spi.execute_cached(
+    execute(spi,
             "UPDATE batch_ops.batch SET started_at = pg_catalog.clock_timestamp(), finished_at = NULL, "
             "  updated_at = pg_catalog.clock_timestamp() WHERE id OPERATOR(pg_catalog.=) $1",
             {pg::int8_param(id)});
+    if (*status == BatchStatus::Running) {
         // A worker that claimed the sync made it running: no status change.
-        if (*status == BatchStatus::Running)
-            spi.execute_cached(
+        execute(spi,
                 "INSERT INTO batch_ops.batch_event (batch_id, event, actor) "
                 "VALUES ($1, 'started', $2::pg_catalog.regrole)",
                 {pg::int8_param(id), role_param(actor)});
-    });
-    if (*status == BatchStatus::Running) return;
+        return;
+    }
     Transition t;
     t.event = "started";
     t.actor = actor;
@@ -169,17 +159,14 @@ void mark_sync_started(pg::Spi& spi, int64_t id, Oid actor) {
 }
 
 void save_watermark(pg::Spi& spi, int64_t id, const std::string& watermark) {
-    pg::as_owner([&] {
-        spi.execute_cached("UPDATE batch_ops.sync SET watermark = $2 WHERE id OPERATOR(pg_catalog.=) $1",
+    execute(spi, "UPDATE batch_ops.sync SET watermark = $2 WHERE id OPERATOR(pg_catalog.=) $1",
                            {pg::int8_param(id), pg::text_param(watermark)});
-    });
 }
 
 void record_sync_run(pg::Spi& spi, int64_t id, const SyncOutcome& r, const std::optional<std::string>& watermark,
                      Oid actor, int64_t elapsed_us) {
     const int64_t records = r.inserted + r.updated + r.deleted;
-    uint64_t n = pg::as_owner([&] {
-        return spi.execute_cached(
+    uint64_t n = execute(spi,
             "WITH r AS (INSERT INTO batch_ops.sync_run (batch_id, started_at, finished_at, success, inserted, updated, "
             "    deleted, records_synced, message, watermark) "
             "  VALUES ($1, pg_catalog.clock_timestamp() - $8::pg_catalog.int8 * interval '1 microsecond', "
@@ -193,7 +180,6 @@ void record_sync_run(pg::Spi& spi, int64_t id, const SyncOutcome& r, const std::
             {pg::int8_param(id), pg::bool_param(r.success), pg::int8_param(r.inserted), pg::int8_param(r.updated),
              pg::int8_param(r.deleted), pg::text_param(r.message), optional_text(watermark),
              pg::int8_param(elapsed_us)});
-    });
     if (n == 0) batch_missing(id);
     core::Json detail = core::Json::object();
     detail.set("inserted", core::Json::number(r.inserted));
@@ -233,8 +219,7 @@ void record_sync_chunk(pg::Spi& spi, int64_t id, int64_t run_id, const SyncOutco
     core::Json detail = core::Json::object();
     detail.set("records_synced", core::Json::number(c.inserted + c.updated + c.deleted));
     detail.set("watermark", watermark ? core::Json::string(*watermark) : core::Json::null());
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
+    pg::Rows rows = query(spi,
             "WITH r AS (UPDATE batch_ops.sync_run SET inserted = inserted + $3, updated = updated + $4, "
             "    deleted = deleted + $5, records_synced = records_synced + $3 + $4 + $5, "
             "    watermark = COALESCE($6, watermark), "
@@ -255,7 +240,6 @@ void record_sync_chunk(pg::Spi& spi, int64_t id, int64_t run_id, const SyncOutco
             {pg::int8_param(id), pg::int8_param(run_id), pg::int8_param(c.inserted), pg::int8_param(c.updated),
              pg::int8_param(c.deleted), optional_text(watermark), pg::bool_param(c.success), pg::bool_param(last),
              pg::text_param(c.success ? "synced" : c.message), pg::jsonb_text_param(detail.dump())});
-    });
     std::optional<pg::Row> row = rows.maybe_one();
     if (!row) batch_missing(id);
     if (!last) return;
@@ -263,13 +247,11 @@ void record_sync_chunk(pg::Spi& spi, int64_t id, int64_t run_id, const SyncOutco
     t.event = c.success ? "synced" : "sync_failed";
     t.actor = static_cast<Oid>(row->opt_i64("owner").value_or(InvalidOid));
     t.detail = std::move(detail);
-    t.notify = false;  // the executor announces the end of its run
     transition(spi, id, c.success ? BatchStatus::Succeeded : BatchStatus::Failed, t);
 }
 
 SyncStatistics sync_statistics(pg::Spi& spi, int64_t id) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
+    pg::Rows rows = query(spi,
             "SELECT pg_catalog.count(success) AS runs, pg_catalog.count(*) FILTER (WHERE success) AS successes, "
             "       pg_catalog.count(*) FILTER (WHERE NOT success) AS failures, "
             "       COALESCE(pg_catalog.sum(records_synced), 0)::pg_catalog.int8 AS records_synced, "
@@ -279,7 +261,6 @@ SyncStatistics sync_statistics(pg::Spi& spi, int64_t id) {
             "         FILTER (WHERE success IS NOT NULL))::pg_catalog.int8 AS avg_duration_ms "
             "  FROM batch_ops.sync_run WHERE batch_id OPERATOR(pg_catalog.=) $1",
             {pg::int8_param(id)});
-    });
     pg::Row row = expect_row(rows, "no statistics for batch " + std::to_string(id));
     SyncStatistics s;
     s.runs = row.i64("runs");

@@ -86,7 +86,7 @@ void record_sync_run(pg::Spi& spi, int64_t id, const SyncOutcome& run, const std
 int64_t begin_sync_run(pg::Spi& spi, int64_t id);
 // Adds the chunk (the watermark after it) to the run and the batch (event
 // "chunk"); `last` ends both: the batch succeeded or failed (event "synced"
-// or "sync_failed", not announced: the executor announces it).
+// or "sync_failed", announced).
 void record_sync_chunk(pg::Spi& spi, int64_t id, int64_t run_id, const SyncOutcome& chunk,
                        const std::optional<std::string>& watermark, bool last);
 

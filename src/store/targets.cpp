@@ -2,6 +2,7 @@
 
 #include "pg/jsonb.hpp"
 #include "pg/security.hpp"
+#include "store/owner.hpp"
 
 namespace batch_ops::store {
 
@@ -48,8 +49,7 @@ void save_target(pg::Spi& spi, const TargetRecord& r, Oid actor) {
         r.status_transitions ? pg::jsonb_text_param(r.status_transitions->dump()) : pg::null_param(JSONBOID),
         {OIDOID, ObjectIdGetDatum(actor), false},
     };
-    pg::as_owner([&] {
-        spi.execute_cached(
+    execute(spi,
             "INSERT INTO batch_ops.target AS t (name, relation, key_column, owner_column, status_column, "
             "  soft_delete_column, archive_relation, allowed_statuses, updatable_columns, status_transitions, created_by) "
             "VALUES ($1, $2::pg_catalog.regclass, $3, $4, $5, $6, $7::pg_catalog.regclass, $8, $9::pg_catalog.name[], $10, "
@@ -61,33 +61,27 @@ void save_target(pg::Spi& spi, const TargetRecord& r, Oid actor) {
             "  status_transitions = excluded.status_transitions, created_at = pg_catalog.now(), "
             "  created_by = excluded.created_by",
             params);
-    });
 }
 
 bool delete_target(pg::Spi& spi, const std::string& name) {
-    return pg::as_owner([&] {
-        return spi.execute_cached("DELETE FROM batch_ops.target WHERE name OPERATOR(pg_catalog.=) $1",
-                                  {pg::text_param(name)}) > 0;
-    });
+    return execute(spi, "DELETE FROM batch_ops.target WHERE name OPERATOR(pg_catalog.=) $1", {pg::text_param(name)}) >
+           0;
 }
 
 std::optional<std::string> target_version(pg::Spi& spi, const std::string& name) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
+    pg::Rows rows = query(spi,
             "SELECT t.xmin::pg_catalog.text || '/' || c.xmin::pg_catalog.text || '/' || c.oid::pg_catalog.text "
             "       AS version "
             "  FROM batch_ops.target t JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.relation "
             " WHERE t.name OPERATOR(pg_catalog.=) $1",
             {pg::text_param(name)});
-    });
     std::optional<pg::Row> row = rows.maybe_one();
     if (!row) return std::nullopt;
     return row->text("version");
 }
 
 std::optional<TargetRecord> find_target(pg::Spi& spi, const std::string& name) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
+    pg::Rows rows = query(spi,
             "SELECT relation::pg_catalog.oid::pg_catalog.int8 AS relation, key_column::pg_catalog.text AS key_column, "
             "       owner_column::pg_catalog.text AS owner_column, status_column::pg_catalog.text AS status_column, "
             "       soft_delete_column::pg_catalog.text AS soft_delete_column, "
@@ -96,7 +90,6 @@ std::optional<TargetRecord> find_target(pg::Spi& spi, const std::string& name) {
             "       status_transitions::pg_catalog.text AS status_transitions "
             "  FROM batch_ops.target WHERE name OPERATOR(pg_catalog.=) $1",
             {pg::text_param(name)});
-    });
     std::optional<pg::Row> row = rows.maybe_one();
     if (!row) return std::nullopt;
     TargetRecord t;
