@@ -59,7 +59,8 @@ bool can_transition(BatchStatus from, BatchStatus to, bool sync) {
         case S::Created: return to == S::Queued || to == S::Running || to == S::Cancelled;
         case S::Queued: return to == S::Running || to == S::Cancelled || to == S::Failed;
         case S::Running:
-            return to == S::Succeeded || to == S::Failed || to == S::Cancelling || to == S::Queued;
+            return to == S::Succeeded || to == S::Failed || to == S::Cancelling || to == S::Queued ||
+                   to == S::Cancelled;  // a cancel request the executor found
         case S::Cancelling: return to == S::Cancelled || to == S::Failed || to == S::Succeeded;
         case S::Failed: return to == S::Queued || (sync && to == S::Running);
         // A sync batch is reusable: batch_sync runs it again at once, or queues it.

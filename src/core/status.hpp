@@ -11,6 +11,9 @@
 //
 // A sync batch may run again once it ended: succeeded, failed or cancelled
 // -> running (batch_sync) or -> queued (batch_sync in the background).
+// running -> cancelled: batch_cancel found a chunk in flight and recorded a
+// request beside the batch (batch_cancel_request) instead of setting
+// cancelling; the executor then cancels the batch at once.
 //
 // Inline batches are written as running and end in the same transaction.
 #pragma once

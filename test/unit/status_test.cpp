@@ -84,6 +84,7 @@ TEST(BatchStatusTransitions, AllowedMoves) {
         {S::Running, S::Failed},
         {S::Running, S::Cancelling},    // batch_cancel while running
         {S::Running, S::Queued},        // backoff, crash
+        {S::Running, S::Cancelled},     // batch_cancel of a chunk in flight: a request, then the executor
         {S::Cancelling, S::Cancelled},
         {S::Cancelling, S::Failed},     // ended first
         {S::Cancelling, S::Succeeded},  // ended first
@@ -99,7 +100,6 @@ TEST(BatchStatusTransitions, ForbiddenMoves) {
     const std::vector<std::pair<S, S>> forbidden = {
         {S::Queued, S::Succeeded},      // must run first
         {S::Queued, S::Cancelling},     // a queued batch is cancelled at once
-        {S::Running, S::Cancelled},     // goes through cancelling
         {S::Running, S::Created},
         {S::Cancelling, S::Running},
         {S::Cancelling, S::Queued},
@@ -158,6 +158,7 @@ TEST(BatchStatusTransitions, SyncTransitionsTheCodeMakes) {
         {S::Running, S::Succeeded},   // the end of a run
         {S::Running, S::Failed},
         {S::Running, S::Cancelling},  // batch_cancel while it runs
+        {S::Running, S::Cancelled},   // batch_cancel of a chunk in flight (a request)
         {S::Cancelling, S::Cancelled},
         {S::Cancelling, S::Succeeded},  // its last chunk ended the run first
         {S::Cancelling, S::Failed},
