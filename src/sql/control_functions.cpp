@@ -59,7 +59,7 @@ BATCH_OPS_FUNCTION(batch_ops_batch_wait) {
     int64_t id = PG_GETARG_INT64(0);
     const bool has_timeout = !PG_ARGISNULL(1);
     TimestampTz deadline = 0;
-    if (has_timeout) (void)wait_timeout_us(PG_GETARG_INTERVAL_P(1), GetCurrentTimestamp(), &deadline);
+    if (has_timeout) (void)wait_timeout_us(pg::guard([&] { return PG_GETARG_INTERVAL_P(1); }), GetCurrentTimestamp(), &deadline);
     pg::check_schema_version();
     if (IsolationUsesXactSnapshot())
         throw core::Error(core::sqlstate::object_not_in_state, "batch_wait() needs the READ COMMITTED isolation level",
@@ -194,7 +194,7 @@ BATCH_OPS_FUNCTION(batch_ops_batch_health) {
 }
 
 BATCH_OPS_FUNCTION(batch_ops_batch_cleanup) {
-    Interval* iv = PG_GETARG_INTERVAL_P(0);
+    Interval* iv = pg::guard([&] { return PG_GETARG_INTERVAL_P(0); });
     pg::check_schema_version();
     pg::guard([] { PreventCommandIfReadOnly("batch_cleanup()"); });
     if (!pg::is_admin(pg::current_role()))

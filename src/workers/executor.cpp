@@ -303,11 +303,9 @@ void Executor::transaction(const char* activity, F&& body) {
         PushActiveSnapshot(GetTransactionSnapshot());
         pgstat_report_activity(STATE_RUNNING, activity);
     });
+    std::exception_ptr failure;
     try {
-        {
-            pg::Spi spi;
-            body(spi);
-        }
+        pg::with_spi([&](pg::Spi& spi) { body(spi); });
         pg::guard([] {
             disable_timeout(STATEMENT_TIMEOUT, false);
             PopActiveSnapshot();
@@ -318,15 +316,19 @@ void Executor::transaction(const char* activity, F&& body) {
         });
         MemoryContextSwitchTo(cxt_);
     } catch (...) {
-        // A PostgreSQL error was caught and flushed by the guard: clean up the
-        // transaction (locks, buffers, SPI) the way the error would have.
-        disable_timeout(STATEMENT_TIMEOUT, false);
-        AbortCurrentTransaction();
-        next_chunk_.clear();  // what this transaction did is undone: look again from the start
-        sync_runs_.clear();
-        MemoryContextSwitchTo(cxt_);
-        throw;
+        failure = std::current_exception();  // cleaned up below, outside the handler
     }
+    if (!failure) return;
+    // A PostgreSQL error was caught and flushed by the guard: clean up the
+    // transaction (locks, buffers, SPI) the way the error would have. This
+    // frame owns nothing that a longjmp could skip (the exception is held in
+    // an exception_ptr, rethrown after).
+    disable_timeout(STATEMENT_TIMEOUT, false);  // pg-boundary: only cancels a timer
+    AbortCurrentTransaction();  // pg-boundary: the abort after a caught error; FATAL at worst
+    next_chunk_.clear();  // what this transaction did is undone: look again from the start
+    sync_runs_.clear();
+    MemoryContextSwitchTo(cxt_);
+    std::rethrow_exception(failure);
 }
 
 template <typename F>
@@ -599,19 +601,14 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
         if (!def.options.incremental || def.options.connection) {
             // A full sync has no point to resume from (and delete_missing
             // needs the whole source): one transaction.
-            pg::AsRole as(owner_role, true);
-            (void)ops::run_sync(spi, def);
+            pg::as_role(owner_role, true, [&] { (void)ops::run_sync(spi, def); });
             return false;
         }
         // Incremental: chunk by chunk, the watermark committed with each.
         auto run = sync_runs_.find(id);
         if (run == sync_runs_.end()) run = sync_runs_.emplace(id, ops::begin_sync_run(spi, id)).first;
         int chunk = def.options.chunk_size > 0 ? def.options.chunk_size : settings::chunk_size;
-        ops::SyncStep step;
-        {
-            pg::AsRole as(owner_role, true);
-            step = ops::run_sync_chunk(spi, def, chunk);
-        }
+        ops::SyncStep step = pg::as_role(owner_role, true, [&] { return ops::run_sync_chunk(spi, def, chunk); });
         const bool last = !step.result.success || !step.more;
         ops::record_sync_chunk(spi, id, run->second, step, last);  // the last one announced
         if (!last) {
@@ -668,20 +665,21 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
         opts.dry_run = dry_run;
         opts.lock_timeout_ms = settings::lock_timeout_ms;
         try {
-            pg::AsRole as(submitter, true);
-            std::string version = ops::target_version(spi, sub.target_type);
-            auto t = targets_.find(sub.target_type);
-            if (t == targets_.end() || t->second.first != version || version.empty())
-                t = targets_.insert_or_assign(sub.target_type,
-                                              std::make_pair(version, ops::load_target(spi, sub.target_type)))
-                        .first;
-            ops::ItemRun run(spi, t->second.second, sub, actor, opts);
-            run.prepare();
-            ops::RunOutput out = run.run();
-            results = std::move(out.items);
-            success_message = out.success_message;
-            if (out.export_content && !dry_run)
-                store::append_export(spi, id, sub.export_format, *out.export_content, out.export_rows);
+            pg::as_role(submitter, true, [&] {
+                std::string version = ops::target_version(spi, sub.target_type);
+                auto t = targets_.find(sub.target_type);
+                if (t == targets_.end() || t->second.first != version || version.empty())
+                    t = targets_.insert_or_assign(sub.target_type,
+                                                  std::make_pair(version, ops::load_target(spi, sub.target_type)))
+                            .first;
+                ops::ItemRun run(spi, t->second.second, sub, actor, opts);
+                run.prepare();
+                ops::RunOutput out = run.run();
+                results = std::move(out.items);
+                success_message = out.success_message;
+                if (out.export_content && !dry_run)
+                    store::append_export(spi, id, sub.export_format, *out.export_content, out.export_rows);
+            });
         } catch (const core::Error& e) {
             // The request no longer fits its target (unregistered, table gone):
             // every remaining item fails with the reason.
@@ -885,7 +883,9 @@ void Executor::go_idle() {
     long timeout = settings::poll_interval_ms;
     if (wait_ms_ > 0 && wait_ms_ < timeout) timeout = static_cast<long>(wait_ms_);
     wait_ms_ = -1;
-    int rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, timeout, PG_WAIT_EXTENSION);
+    int rc = pg::guard([&] {
+        return WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, timeout, PG_WAIT_EXTENSION);
+    });
     (void)rc;
     ResetLatch(MyLatch);
     LWLockAcquire(sh->lock, LW_EXCLUSIVE);
@@ -911,7 +911,7 @@ void Executor::run() {
         absorb_interrupts();
         if (ConfigReloadPending) {
             ConfigReloadPending = false;
-            ProcessConfigFile(PGC_SIGHUP);
+            pg::guard([] { ProcessConfigFile(PGC_SIGHUP); });
         }
         if (check_stop() != Stop::None) return;
         // Back to claiming: this executor owns nothing any more. A batch it
@@ -1008,14 +1008,14 @@ void batch_ops_executor_main(Datum arg) {
     e.cancel_signals = 0;
     e.cancel_check = false;
     LWLockRelease(sh->lock);
-    before_shmem_exit(release_slot, 0);
+    before_shmem_exit(release_slot, 0);  // pg-boundary: worker main, no C++ object alive here
 
     // Where crash records go (see on_fatal_signal).
-    if (MakePGDirectory(kCrashDir) < 0 && errno != EEXIST)
-        ereport(LOG, (errcode_for_file_access(), errmsg("batch_ops could not create directory \"%s\": %m", kCrashDir)));
+    if (MakePGDirectory(kCrashDir) < 0 && errno != EEXIST)  // pg-boundary: worker main, no C++ object alive here
+        ereport(LOG, (errcode_for_file_access(), errmsg("batch_ops could not create directory \"%s\": %m", kCrashDir)));  // pg-boundary: worker main, no C++ object alive here
 
-    BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
-    pgstat_report_appname("batch_ops executor");
+    BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);  // pg-boundary: worker main, no C++ object alive here
+    pgstat_report_appname("batch_ops executor");  // pg-boundary: worker main, no C++ object alive here
 
     // Errors are caught per transaction inside; anything that escapes ends the
     // process (the launcher starts another one when there is work; the batches
@@ -1032,7 +1032,7 @@ void batch_ops_executor_main(Datum arg) {
         failed = true;
         strlcpy(message, "unexpected exception", sizeof message);
     }
-    if (failed) ereport(LOG, (errmsg("batch_ops executor exiting after an error: %s", message)));
+    if (failed) ereport(LOG, (errmsg("batch_ops executor exiting after an error: %s", message)));  // pg-boundary: worker main, no C++ object alive here
     proc_exit(0);
 }
 }
