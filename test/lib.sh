@@ -146,20 +146,6 @@ as_pg() {
   "${BO_AS_PG[@]}" "PATH=$PATH" "$@"
 }
 
-# BATCH_OPS_SANITIZE (e.g. address,undefined): the library is built with those sanitizers
-# (Makefile) and the test cluster's postmaster runs with the sanitizer runtime preloaded,
-# reports written under BATCH_OPS_SANITIZER_LOGS (test/check asan; docs/reliability.md).
-BO_SANITIZER_ENV=()
-if [[ -n "${BATCH_OPS_SANITIZE:-}" ]]; then
-  _bo_asan_lib="$(${CXX:-g++} -print-file-name=libasan.so)"
-  _bo_ubsan_lib="$(${CXX:-g++} -print-file-name=libubsan.so)"
-  BO_SANITIZER_ENV=(
-    "LD_PRELOAD=$_bo_asan_lib:$_bo_ubsan_lib"
-    "ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=0:log_path=${BATCH_OPS_SANITIZER_LOGS:-/tmp}/asan"
-    "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=0:log_path=${BATCH_OPS_SANITIZER_LOGS:-/tmp}/ubsan"
-  )
-fi
-
 # ---------------------------------------------------------------------------------------
 # Dependencies
 # ---------------------------------------------------------------------------------------
@@ -401,8 +387,7 @@ EOF
     echo "port = $port" >"$BO_PGDATA/batch_ops_port.conf"
     bo_say "== starting PostgreSQL on port $port, socket in $BO_TMP"
     rc=0
-    (cd "$BO_TMP" && as_pg "${BO_SANITIZER_ENV[@]}" pg_ctl -D "$BO_PGDATA" -l "$BO_SERVER_LOG" -w -t 120 start \
-       >/dev/null) || rc=$?
+    (cd "$BO_TMP" && as_pg pg_ctl -D "$BO_PGDATA" -l "$BO_SERVER_LOG" -w -t 120 start >/dev/null) || rc=$?
     if ((rc == 0)); then
       export PGHOST="$BO_TMP" PGPORT="$port" PGUSER=postgres PGDATABASE=postgres
       unset PGHOSTADDR PGSERVICE PGDATA PGPASSWORD PGOPTIONS
