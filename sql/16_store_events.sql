@@ -28,8 +28,12 @@ SELECT event, actor::text, detail - 'upstream' AS detail, (detail->>'upstream'):
 RESET ROLE;
 ALTER TABLE app.ev DROP CONSTRAINT no_bad;
 SET ROLE regress_alice;
+-- In one transaction, so that no executor claims the batch between the retry
+-- and the look at its status.
+BEGIN;
 SELECT batch_ops.batch_retry(:a);
 SELECT job_id = :a AS is_a, status, attempt FROM batch_ops.jobs WHERE job_id IN (:a, :d) ORDER BY job_id;
+COMMIT;
 SELECT batch_id = :a AS is_a, event, actor::text, detail - 'by_batch' AS detail, (detail->>'by_batch')::bigint = :a AS by_a
   FROM batch_ops.batch_event WHERE batch_id IN (:a, :d) AND event IN ('retried', 're_armed') ORDER BY id;
 SELECT (batch_ops.batch_wait(:a, '60 s')).status AS a, (batch_ops.batch_wait(:d, '60 s')).status AS d;
