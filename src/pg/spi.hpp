@@ -149,6 +149,10 @@ private:
     Datum value(uint64_t row, int attnum, bool* isnull) const;
     Oid type_of(int attnum) const;
     Rows take(uint64_t processed);
+    // Runs one statement (EXECUTE returns SPI's code and sets SPI_processed) in
+    // the guard, after freeing the previous statement's rows; WHAT names it in
+    // the error when SPI fails.
+    Rows run_statement(int (*execute)(void*), void* arg, const char* what);
     void check(uint64_t generation) const;
 
     uint64_t generation_ = 0;   // bumped by every statement: older Rows become invalid
