@@ -153,7 +153,7 @@ like($r, qr/"success_count": 50/, 'update: 50 rows updated, the missing id faile
 
 $r = same_on_both('update with failing items',
 	inline('update', ids(1, 60), '{"fields": {"note": "forbidden"}}'));
-like($r, qr/"failure_count": 8,.*CONSTRAINT_VIOLATION/s,
+like($r, qr/"failure_count": 8\b(?=.*CONSTRAINT_VIOLATION)|CONSTRAINT_VIOLATION.*"failure_count": 8\b/s,
 	'update: the 8 ids that the check constraint refuses fail alone (CONSTRAINT_VIOLATION)');
 
 same_on_both('status_update new -> paid', inline('status_update', ids(1, 40), '{"new_status": "paid"}'));
@@ -206,5 +206,235 @@ like($r, qr/"dry_run": true/, 'dry run: reported as such, and nothing changed (r
 
 $r = same_on_both('a request error', inline('status_update', ids(1, 3), '{"new_status": "lost"}'));
 like($r, qr/^ERROR: /, 'a request error is the same error');
+
+
+# ---------------------------------------------------------------------------------------
+# Background batches: several chunks each, through the executors of the coordinator.
+
+# Submits REQUEST (execution background) for target T in chunks of 10; returns the id.
+sub submit_bg
+{
+	my ($t, $request) = @_;
+	(my $r = $request) =~ s/%T/$t/g;
+	return cq("SET batch_ops.chunk_size = 10; SELECT batch_ops.batch_execute($r)->>'operation_id'");
+}
+
+# Waits for batch ID to end; its batch_result without what differs run to run.
+sub result_of
+{
+	my ($id, $t) = @_;
+	cq("SELECT (batch_ops.batch_wait($id, '120 s')).status");
+	my $r = cq("SELECT batch_ops.batch_result($id) - '{operation_id,started_at,completed_at,duration_ms,"
+		  . "export_id,target_type,created_at}'::text[]");
+	$r =~ s/upstream batch \d+/upstream batch N/g;
+	return $t eq 'orders' ? $r =~ s/\b(orders\w*?)_1\d{5}\b/$1/gr : $r =~ s/orders_local/orders/gr;
+}
+
+sub background
+{
+	my ($op, $ids, $data, %extra) = @_;
+	return inline($op, $ids, $data, %extra) =~ s/'execution', 'inline'/'execution', 'background'/r;
+}
+
+# Runs REQUEST in the background against both twins at once and compares the results and
+# the rows; returns the two batch ids (distributed, local).
+sub bg_on_both
+{
+	my ($what, $request, $no_wait) = @_;
+	my %id = map { $_ => submit_bg($_, $request) } qw(orders orders_local);
+	return ($id{orders}, $id{orders_local}) if $no_wait;
+	my $d = result_of($id{orders}, 'orders');
+	is($d, result_of($id{orders_local}, 'orders_local'), "$what: the same batch_result as on the local table");
+	is(rows_of('orders'), rows_of('orders_local'), "$what: the same rows as on the local table");
+	return ($id{orders}, $id{orders_local}, $d);
+}
+
+my @ids;
+@ids = bg_on_both('background status_update', background('status_update', ids(140, 199), '{"new_status": "paid"}'));
+like($ids[2], qr/"status": "succeeded"/, 'background status_update succeeded');
+@ids = bg_on_both('background soft delete and restore', background('delete', ids(150, 160), '{}'));
+@ids = bg_on_both('background archive', background('archive', ids(161, 170), '{"archive_reason": "bg"}'));
+@ids = bg_on_both('background restore', background('restore', ids(150, 170), '{}'));
+@ids = bg_on_both('background export',
+	background('export', ids(140, 175), '{"export_format": "csv", "include_fields": ["id", "status"]}'));
+is(cq("SELECT batch_ops.export_data(e.id) FROM batch_ops.export e WHERE e.batch_id = $ids[0]"),
+	cq("SELECT batch_ops.export_data(e.id) FROM batch_ops.export e WHERE e.batch_id = $ids[1]"),
+	'background export: the same content');
+@ids = bg_on_both('background dry run',
+	background('delete', ids(1, 40), '{"soft_delete": false}', dry_run => 'true'));
+like($ids[2], qr/"dry_run": true/, 'background dry run kept as a dry-run batch; rows unchanged (compared)');
+@ids = bg_on_both('background bulk_create',
+	"jsonb_build_object('operation', 'bulk_create', 'target_type', '%T', 'execution', 'background', "
+	  . "'items', (SELECT jsonb_agg(jsonb_build_object('id', g, 'qty', g % 5)) FROM generate_series(7000, 7034) g), "
+	  . "'operation_data', '{\"continue_on_error\": true}'::jsonb)");
+
+# Retry and dependencies: A fails on the check constraint for some items; B depends on A
+# and ends UPSTREAM_FAILED; with the constraint gone, retrying A runs only its failed
+# items (the others are not applied again: version) and re-arms B.
+my @a = bg_on_both('a failing background update', background('update', ids(300, 330), '{"fields": {"note": "forbidden"}}'));
+like($a[2], qr/"status": "failed".*CONSTRAINT_VIOLATION/s, 'the batch failed on its refused items');
+my %b;
+for my $i (0, 1)
+{
+	my $t = $i ? 'orders_local' : 'orders';
+	my $req = background('status_update', ids(300, 330), '{"new_status": "paid"}',
+		depends_on => "jsonb_build_array($a[$i])");
+	$b{$t} = submit_bg($t, $req);
+}
+is(result_of($b{orders}, 'orders'), result_of($b{orders_local}, 'orders_local'),
+	'a dependent of a failed batch: the same result');
+is(cq("SELECT status || ' ' || last_error_code FROM batch_ops.batch WHERE id = $b{orders}"),
+	'failed UPSTREAM_FAILED', 'the dependent failed with UPSTREAM_FAILED');
+cq('ALTER TABLE app.orders DROP CONSTRAINT orders_forbidden; '
+	  . 'ALTER TABLE app.orders_local DROP CONSTRAINT orders_local_forbidden');
+is(cq("SELECT batch_ops.batch_retry($a[0]) + batch_ops.batch_retry($a[1])"), '2', 'batch_retry of both');
+is(result_of($a[0], 'orders'), result_of($a[1], 'orders_local'), 'the retried batch: the same result');
+is(result_of($b{orders}, 'orders'), result_of($b{orders_local}, 'orders_local'),
+	'the re-armed dependent: the same result');
+is(rows_of('orders'), rows_of('orders_local'), 'after retry and dependent: the same rows');
+is(cq("SELECT string_agg(DISTINCT version::text, ',') FROM app.orders WHERE id BETWEEN 300 AND 330"),
+	'2', 'every row of the retried batch was updated once by it and once by its dependent');
+is(cq("SELECT status FROM batch_ops.batch WHERE id = $b{orders}"), 'succeeded', 'the dependent succeeded');
+
+# ---------------------------------------------------------------------------------------
+# Other layouts: a reference table, a single-shard distributed table whose key is not a
+# distribution column, and a local table of the coordinator.
+cq(<<'EOF');
+CREATE TABLE app.regions (code text PRIMARY KEY, status text NOT NULL DEFAULT 'new');
+SELECT create_reference_table('app.regions');
+INSERT INTO app.regions SELECT 'r' || g, 'new' FROM generate_series(1, 50) AS g;
+SELECT batch_ops.register_target('regions', 'app.regions', 'code', status_column => 'status');
+CREATE TABLE app.notes (id bigint PRIMARY KEY, code text NOT NULL UNIQUE, status text NOT NULL DEFAULT 'new');
+SELECT create_distributed_table('app.notes', NULL);
+INSERT INTO app.notes SELECT g, 'n' || g, 'new' FROM generate_series(1, 50) AS g;
+SELECT batch_ops.register_target('notes', 'app.notes', 'code', status_column => 'status');
+CREATE TABLE app.plain (id bigint PRIMARY KEY, status text NOT NULL DEFAULT 'new');
+INSERT INTO app.plain SELECT g, 'new' FROM generate_series(1, 50) AS g;
+SELECT batch_ops.register_target('plain', 'app.plain', status_column => 'status');
+EOF
+for my $t (qw(regions notes plain))
+{
+	my $key = $t eq 'regions' ? "'r' || g" : $t eq 'notes' ? "'n' || g" : 'g';
+	my $req = "jsonb_build_object('operation', 'status_update', 'target_type', '$t', 'execution', '%E', "
+	  . "'target_ids', (SELECT jsonb_agg($key) FROM generate_series(%F, %L) g), "
+	  . "'operation_data', '{\"new_status\": \"done\"}'::jsonb)";
+	my $inline = cq("SELECT batch_ops.batch_execute(" . ($req =~ s/%E/inline/r =~ s/%F/1/r =~ s/%L/20/r)
+		  . ")->>'success_count'");
+	is($inline, '20', "$t: inline status_update");
+	my $id = cq("SET batch_ops.chunk_size = 7; SELECT batch_ops.batch_execute("
+		  . ($req =~ s/%E/background/r =~ s/%F/21/r =~ s/%L/50/r) . ")->>'operation_id'");
+	is(cq("SELECT status || ' ' || success_count FROM batch_ops.batch_wait($id, '60 s')"),
+		'succeeded 30', "$t: background status_update");
+	my $table = "app.$t";
+	is(cq("SELECT count(*) FROM $table WHERE status = 'done'"), '50', "$t: every row changed");
+}
+
+# ---------------------------------------------------------------------------------------
+# Syncs into a distributed table: from a local table, and from a remote server (a plain
+# database on worker 1), inline and, after a failure, retried by the executors.
+$w1->safe_psql('postgres', 'CREATE DATABASE ext');
+$w1->safe_psql('ext', <<'EOF');
+CREATE TABLE rsrc (id bigint PRIMARY KEY, note text);
+INSERT INTO rsrc SELECT g, 'remote ' || g FROM generate_series(1, 200) AS g;
+EOF
+cq(<<'EOF');
+CREATE TABLE app.src (id bigint PRIMARY KEY, note text, qty integer);
+INSERT INTO app.src SELECT g, 'local ' || g, g FROM generate_series(1, 200) AS g;
+CREATE TABLE app.synced (id bigint PRIMARY KEY, note text, qty integer CHECK (qty < 1000));
+SELECT create_distributed_table('app.synced', 'id');
+INSERT INTO app.synced VALUES (9999, 'stale', 1);
+CREATE TABLE app.rsynced (id bigint PRIMARY KEY, note text);
+SELECT create_distributed_table('app.rsynced', 'id');
+EOF
+my $conn = "host=$host port=${\$w1->port} dbname=ext";
+my $sid = cq("SELECT batch_ops.create_sync('s_local', 'app.src', 'app.synced', '{\"delete_missing\": true}')");
+my $rid = cq("SELECT batch_ops.create_sync('s_remote', 'SELECT id, note FROM rsrc', 'app.rsynced', "
+	  . "jsonb_build_object('connection', '$conn'))");
+like(cq("SELECT batch_ops.batch_sync($sid)"), qr/^(?=.*"deleted": 1,)(?=.*"inserted": 200,)(?=.*"success": true)/,
+	'local sync into a distributed table: 200 inserted, the stale row deleted');
+is(cq("SELECT count(*), sum(qty) FROM app.synced"), '200|20100', 'the distributed table has the source rows');
+like(cq("SELECT batch_ops.batch_sync($rid)"), qr/^(?=.*"inserted": 200,)(?=.*"success": true)/,
+	'remote sync into a distributed table');
+is(cq("SELECT count(*) FROM app.rsynced WHERE note LIKE 'remote %'"), '200', 'the remote rows arrived');
+cq("UPDATE app.src SET qty = 5000 WHERE id = 7");
+my $sync = cq("SELECT batch_ops.batch_sync($sid)");
+like($sync, qr/"success": false/, 'a sync refused by the distributed table fails');
+is(cq("SELECT status FROM batch_ops.batch WHERE id = $sid"), 'failed', 'the sync batch is failed');
+cq("UPDATE app.src SET qty = 7, note = 'changed' WHERE id = 7");
+is(cq("SELECT batch_ops.batch_retry($sid)"), '1', 'batch_retry queues the sync for the executors');
+ok(wait_until($coord, 'postgres', "SELECT count(*) FROM app.synced WHERE note = 'changed'", '1', 60,
+		'the retried sync to run in the background'),
+	'the failed sync, retried, ran in the background');
+
+
+# ---------------------------------------------------------------------------------------
+# A worker node restarted while a background batch runs: the chunk in flight fails (the
+# node's connections are gone), the batch backs off and resumes, and every item is
+# applied exactly once. Each statement on a shard lasts 10 ms more (a statement trigger),
+# so that the batch lasts a few seconds.
+cq(<<'EOF');
+CREATE TABLE app.slow (id bigint PRIMARY KEY, status text NOT NULL DEFAULT 'new',
+                       version integer NOT NULL DEFAULT 0);
+SELECT create_distributed_table('app.slow', 'id');
+CREATE FUNCTION app.pause() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_catalog.pg_sleep(0.01);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER slow_version BEFORE UPDATE ON app.slow FOR EACH ROW EXECUTE FUNCTION app.bump();
+CREATE TRIGGER slow_pause AFTER UPDATE ON app.slow FOR EACH STATEMENT EXECUTE FUNCTION app.pause();
+INSERT INTO app.slow (id) SELECT g FROM generate_series(1, 3000) AS g;
+SELECT batch_ops.register_target('slow', 'app.slow', status_column => 'status');
+EOF
+
+sub slow_request
+{
+	my ($status) = @_;
+	return "jsonb_build_object('operation', 'status_update', 'target_type', 'slow', "
+	  . "'target_ids', (SELECT jsonb_agg(g) FROM generate_series(1, 3000) g), 'max_attempts', 20, "
+	  . "'operation_data', jsonb_build_object('new_status', '$status'))";
+}
+
+my $slow = cq("SET batch_ops.chunk_size = 50; SELECT batch_ops.batch_execute(" . slow_request('done') . ")->>'operation_id'");
+ok(wait_until($coord, 'postgres',
+		"SELECT processed BETWEEN 300 AND 2000 FROM batch_ops.jobs WHERE job_id = $slow", 't', 60,
+		'the slow batch to be part-way'),
+	'the background batch is part-way');
+my $log_offset = -s $coord->logfile;
+$w2->restart;    # fast: the node's sessions are terminated
+note('after the restart of worker 2: '
+	  . cq("SELECT status || ' ' || processed || ' of ' || total FROM batch_ops.jobs WHERE job_id = $slow"));
+# A chunk whose two-phase commit was cut short between PREPARE and COMMIT PREPARED is
+# finished by Citus' recovery: run it while waiting.
+my $end = wait_until($coord, 'postgres',
+	"SELECT recover_prepared_transactions() >= 0 AND status IN ('succeeded', 'failed', 'cancelled') "
+	  . "FROM batch_ops.batch WHERE id = $slow", 't', 180, 'the batch to end after the restart');
+cq('SELECT recover_prepared_transactions()');
+is(cq("SELECT status || ' ' || success_count || ' ' || failure_count FROM batch_ops.batch WHERE id = $slow"),
+	'succeeded 3000 0', 'the batch finished after the worker restart, every item a success')
+  or diag(log_excerpt($coord, $log_offset));
+note('its events: '
+	  . cq("SELECT string_agg(event || COALESCE(' ' || (detail->>'error_code'), ''), ', ' ORDER BY id) "
+		  . "FROM batch_ops.batch_event WHERE batch_id = $slow"));
+is(cq("SELECT count(*), min(version), max(version) FROM app.slow WHERE status = 'done'"), '3000|1|1',
+	'every row changed exactly once (version 1)');
+is(cq("SELECT count(*) FILTER (WHERE status = 'succeeded'), count(DISTINCT seq) FROM batch_ops.job_items "
+		  . "WHERE job_id = $slow"),
+	'3000|3000', 'job_items: 3000 distinct items, all succeeded');
+
+# Cancel, as on one node: the chunk in flight is rolled back, the rest cancelled.
+my $c = cq("SET batch_ops.chunk_size = 50; SELECT batch_ops.batch_execute(" . slow_request('again') . ")->>'operation_id'");
+ok(wait_until($coord, 'postgres',
+		"SELECT processed BETWEEN 100 AND 2000 FROM batch_ops.jobs WHERE job_id = $c", 't', 60,
+		'the second slow batch to be part-way'),
+	'a second batch is part-way');
+is(cq("SELECT batch_ops.batch_cancel($c)"), 't', 'batch_cancel');
+is(cq("SELECT status FROM batch_ops.batch_wait($c, '60 s')"), 'cancelled', 'the batch ends cancelled');
+my ($done, $cancelled) = split /\|/, cq("SELECT success_count, cancelled_count FROM batch_ops.batch WHERE id = $c");
+ok($done > 0 && $cancelled > 0 && $done + $cancelled == 3000,
+	"cancelled part-way: $done done, $cancelled cancelled");
+is(cq("SELECT count(*) FILTER (WHERE status = 'again' AND version = 2), "
+		  . "count(*) FILTER (WHERE status = 'done' AND version = 1) FROM app.slow"),
+	"$done|$cancelled", 'the done items were applied once, the cancelled ones not at all');
 
 done_testing();
