@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "core/results.hpp"
+#include "ops/citus.hpp"
 #include "ops/batch_store.hpp"
 #include "ops/retry.hpp"
 #include "ops/runner.hpp"
@@ -59,6 +60,7 @@ Json execute(FunctionCallInfo fcinfo, bool validate_only) {
         req.idempotency_key.reset();
     }
     pg::guard([&] { PreventCommandIfReadOnly(validate_only ? "batch_validate()" : "batch_execute()"); });
+    ops::citus::refuse_on_worker_node(validate_only ? "batch_validate()" : "batch_execute()");
 
     Oid me = pg::current_role();
     core::Actor actor{pg::role_name(me), pg::is_admin(me)};
