@@ -209,6 +209,91 @@ like($r, qr/^ERROR: /, 'a request error is the same error');
 
 
 # ---------------------------------------------------------------------------------------
+# Shard-aware chunks: with the key as distribution column, every statement of a batch is
+# a single-shard (router) statement. citus.multi_task_query_log_level = error makes any
+# statement that Citus splits over several shards fail, inline and in the executors.
+cq(<<'EOF');
+CREATE TABLE app.routed (id bigint PRIMARY KEY, status text NOT NULL DEFAULT 'new', qty integer,
+                         deleted_at timestamptz);
+CREATE TABLE app.routed_archive (id bigint PRIMARY KEY, status text, qty integer, deleted_at timestamptz);
+SELECT create_distributed_table('app.routed', 'id');
+SELECT create_distributed_table('app.routed_archive', 'id', colocate_with => 'app.routed');
+INSERT INTO app.routed (id) SELECT g FROM generate_series(1, 2000) AS g;
+SELECT batch_ops.register_target('routed', 'app.routed', status_column => 'status',
+    soft_delete_column => 'deleted_at', archive_relation => 'app.routed_archive');
+EOF
+cq("ALTER SYSTEM SET citus.multi_task_query_log_level = 'error'; SELECT pg_reload_conf()");
+my $multi = "SET citus.multi_task_query_log_level = 'error'; ";
+my ($mret, $mout, $merr) = $coord->psql('postgres',
+	$multi . "UPDATE app.orders SET note = note WHERE id = ANY ('{1,2,3,4,5,6,7,8,9}')");
+like($merr, qr/multi-task query about to be executed/, 'a multi-shard statement fails under this setting');
+for my $case (
+	[ 'update', '{"fields": {"qty": 4}}' ],
+	[ 'status_update', '{"new_status": "paid"}' ],
+	[ 'delete', '{}' ],
+	[ 'restore', '{}' ],
+	[ 'archive', '{}' ],
+	[ 'restore', '{}' ],
+	[ 'export', '{"export_format": "json"}' ],)
+{
+	my ($op, $data) = @$case;
+	my $req = inline($op, ids(1, 40, 88888), $data) =~ s/%T/routed/r;
+	is(cq($multi . "SELECT batch_ops.batch_execute($req) ->> 'failure_count'"), '1',
+		"$op inline: single-shard statements only (only the missing id failed)");
+	my $bg = background($op, ids(41, 80, 88888), $data) =~ s/%T/routed/r;
+	my $id = cq("SET batch_ops.chunk_size = 15; SELECT batch_ops.batch_execute($bg)->>'operation_id'");
+	is(cq("SELECT failure_count FROM batch_ops.batch_wait($id, '60 s')"), '1',
+		"$op in the background: single-shard statements only");
+}
+is(cq($multi . "SELECT batch_ops.batch_validate(" . inline('delete', ids(81, 120), '{"soft_delete": false}') =~ s/%T/routed/r
+		  . ") ->> 'success_count'"),
+	'40', 'dry run: single-shard statements only');
+cq("ALTER SYSTEM RESET citus.multi_task_query_log_level; SELECT pg_reload_conf()");
+is(cq("SELECT count(*) FILTER (WHERE status = 'paid' AND qty = 4 AND deleted_at IS NULL), count(*) "
+		  . "FROM app.routed WHERE id <= 120"),
+	'80|120', 'the router-only operations did their work (1-80 back from the archive, paid, qty 4)');
+
+# A chunk that touches one worker node commits without two-phase commit: Citus records
+# every two-phase commit in pg_dist_transaction (kept here: recovery runs only when the
+# test calls it).
+my $w1_ids = cq("SELECT jsonb_agg(g) FROM (SELECT g FROM generate_series(201, 2000) g JOIN pg_dist_placement p "
+	  . "ON p.shardid = get_shard_id_for_distribution_column('app.routed', g) "
+	  . "JOIN pg_dist_node n USING (groupid) WHERE n.nodeport = ${\$w1->port} ORDER BY g LIMIT 60) s");
+my $twopc = "SELECT count(*) FROM pg_dist_transaction";
+my $before = cq($twopc);
+my $one = cq("SET batch_ops.chunk_size = 20; SELECT batch_ops.batch_execute(jsonb_build_object("
+	  . "'operation', 'status_update', 'target_type', 'routed', 'target_ids', '$w1_ids'::jsonb, "
+	  . "'operation_data', '{\"new_status\": \"paid\"}'::jsonb))->>'operation_id'");
+is(cq("SELECT status || ' ' || success_count FROM batch_ops.batch_wait($one, '60 s')"), 'succeeded 60',
+	'a background batch of ids on one worker node');
+cq("SELECT batch_ops.batch_execute(jsonb_build_object('operation', 'update', 'target_type', 'routed', "
+	  . "'execution', 'inline', 'target_ids', '$w1_ids'::jsonb, 'operation_data', '{\"fields\": {\"qty\": 8}}'::jsonb))");
+is(cq($twopc), $before, 'its three chunks, and an inline batch on that node, committed without 2PC');
+my $two = cq("SET batch_ops.chunk_size = 20; SELECT batch_ops.batch_execute(jsonb_build_object("
+	  . "'operation', 'status_update', 'target_type', 'routed', 'target_ids', " . ids(1001, 1060)
+	  . ", 'operation_data', '{\"new_status\": \"paid\"}'::jsonb))->>'operation_id'");
+cq("SELECT batch_ops.batch_wait($two, '60 s')");
+ok(cq($twopc) > $before, 'chunks that touch both worker nodes commit with 2PC');
+cq("SELECT recover_prepared_transactions()");
+
+# The extension on a worker node: Citus created it there; batches are refused (they run
+# on the coordinator) and no executor serves it.
+my ($wret, $wout, $werr) = $w1->psql('postgres',
+	"SELECT batch_ops.batch_execute(jsonb_build_object('operation', 'export', 'target_type', 'orders', "
+	  . "'execution', 'inline', 'target_ids', '[1]'::jsonb))");
+like($werr, qr/batch_execute\(\) is not available on a Citus worker node.*HINT:\s+Connect to the coordinator/s,
+	'batch_execute on a worker node is refused, with a hint to the coordinator');
+($wret, $wout, $werr) = $w2->psql('postgres', "SELECT batch_ops.create_sync('x', 'pg_class', 'app.orders')");
+like($werr, qr/create_sync\(\) is not available on a Citus worker node/, 'create_sync too');
+for my $w ($w1, $w2)
+{
+	ok(defined wait_until($w, 'postgres',
+			"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'batch_ops executor'", '0', 30,
+			'no executor on ' . $w->name),
+		'no batch_ops executor runs on worker ' . $w->name);
+}
+
+# ---------------------------------------------------------------------------------------
 # Background batches: several chunks each, through the executors of the coordinator.
 
 # Submits REQUEST (execution background) for target T in chunks of 10; returns the id.
