@@ -414,6 +414,21 @@ for my $t (qw(regions notes plain))
 	is(cq("SELECT count(*) FROM $table WHERE status = 'done'"), '50', "$t: every row changed");
 }
 
+# bulk_create into a distributed table whose key comes from a sequence: items without the
+# key are inserted one per statement, so that each result names the row of its own item.
+cq(<<'EOF');
+CREATE TABLE app.tickets (id bigserial PRIMARY KEY, note text NOT NULL);
+SELECT create_distributed_table('app.tickets', 'id');
+SELECT batch_ops.register_target('tickets', 'app.tickets');
+EOF
+my $made = cq("SELECT batch_ops.batch_execute(jsonb_build_object('operation', 'bulk_create', "
+	  . "'target_type', 'tickets', 'execution', 'inline', "
+	  . "'items', (SELECT jsonb_agg(jsonb_build_object('note', 'item ' || g) ORDER BY g) FROM generate_series(1, 12) g)))"
+	  . "->'results'");
+is(cq("SELECT string_agg((t.note = 'item ' || r.n)::text, ',') FROM jsonb_array_elements('$made') WITH ORDINALITY AS r(v, n) "
+		  . "JOIN app.tickets t ON t.id = (r.v->>'target_id')::bigint"),
+	join(',', ('true') x 12), 'bulk_create without keys: each result names the row created from its item');
+
 # ---------------------------------------------------------------------------------------
 # Syncs into a distributed table: from a local table, and from a remote server (a plain
 # database on worker 1), inline and, after a failure, retried by the executors.
@@ -501,6 +516,8 @@ is(cq("SELECT status || ' ' || success_count || ' ' || failure_count FROM batch_
 note('its events: '
 	  . cq("SELECT string_agg(event || COALESCE(' ' || (detail->>'error_code'), ''), ', ' ORDER BY id) "
 		  . "FROM batch_ops.batch_event WHERE batch_id = $slow"));
+ok(cq("SELECT count(*) FROM batch_ops.batch_event WHERE batch_id = $slow AND event = 'retry_scheduled'") > 0,
+	'the restart interrupted the batch: a chunk failed on the lost connection and was retried');
 is(cq("SELECT count(*), min(version), max(version) FROM app.slow WHERE status = 'done'"), '3000|1|1',
 	'every row changed exactly once (version 1)');
 is(cq("SELECT count(*) FILTER (WHERE status = 'succeeded'), count(DISTINCT seq) FROM batch_ops.job_items "
