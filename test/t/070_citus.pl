@@ -276,6 +276,25 @@ cq("SELECT batch_ops.batch_wait($two, '60 s')");
 ok(cq($twopc) > $before, 'chunks that touch both worker nodes commit with 2PC');
 cq("SELECT recover_prepared_transactions()");
 
+# A role that is not a superuser: its batches run as itself, on the worker nodes too
+# (Citus propagates the role and the grants).
+cq(<<'EOF');
+CREATE ROLE regress_alice LOGIN;
+GRANT batch_ops_user TO regress_alice;
+GRANT USAGE ON SCHEMA app TO regress_alice;
+GRANT SELECT, UPDATE ON app.routed TO regress_alice;
+EOF
+my $alice = cq("SET ROLE regress_alice; SET batch_ops.chunk_size = 25; SELECT batch_ops.batch_execute("
+	  . background('status_update', ids(1501, 1600), '{"new_status": "alice"}') =~ s/%T/routed/r
+	  . ")->>'operation_id'");
+is(cq("SELECT status || ' ' || success_count FROM batch_ops.batch_wait($alice, '60 s')"), 'succeeded 100',
+	'a background batch of a role that is not a superuser');
+is(cq("SET ROLE regress_alice; SELECT batch_ops.batch_execute("
+		  . inline('status_update', ids(1601, 1650), '{"new_status": "alice"}') =~ s/%T/routed/r
+		  . ")->>'success_count'"),
+	'50', 'an inline batch of that role');
+is(cq("SELECT count(*) FROM app.routed WHERE status = 'alice'"), '150', 'its rows changed');
+
 # The extension on a worker node: Citus created it there; batches are refused (they run
 # on the coordinator) and no executor serves it.
 my ($wret, $wout, $werr) = $w1->psql('postgres',
