@@ -314,7 +314,7 @@ citus_available() {
 # tree must be writable). Log: $BO_LOG_DIR/citus-build.log.
 ensure_citus() {
   bo_setup_pg_env || return 1
-  local have dir log="$BO_LOG_DIR/citus-build.log" rc=0 src
+  local have cdir log="$BO_LOG_DIR/citus-build.log" rc=0 src
   have="$(citus_installed_version || true)"
   if [[ ! -f "$BO_CITUS_TARBALL" ]]; then
     if [[ -n "$have" ]]; then
@@ -329,13 +329,14 @@ ensure_citus() {
     return 0
   fi
   ensure_deps citus || return 1
-  bo_mktemp citus dir || return 1
+  bo_mktemp citus cdir || return 1   # (not "dir": bo_mktemp has a local of that name)
   bo_say "== building Citus $BO_CITUS_VERSION from $BO_CITUS_TARBALL (about 3 minutes on 2 cores;" \
          "log: $log)${have:+, replacing Citus $have}"
-  tar xzf "$BO_CITUS_TARBALL" -C "$dir" || { bo_warn "could not unpack $BO_CITUS_TARBALL"; return 1; }
-  src="$(find "$dir" -mindepth 1 -maxdepth 1 -type d | head -n 1)"
-  bo_run 1800 "$log" bash -c "cd '$src' && nice -n 10 ./configure --without-libcurl PG_CONFIG='$PG_CONFIG' \
-      && nice -n 10 make -j'$BO_JOBS' with_llvm=no && make install with_llvm=no" || rc=$?
+  tar xzf "$BO_CITUS_TARBALL" -C "$cdir" || { bo_warn "could not unpack $BO_CITUS_TARBALL"; return 1; }
+  src="$(find "$cdir" -mindepth 1 -maxdepth 1 -type d | head -n 1)"
+  # Quiet (-q, -s): the warnings and errors still show; without LLVM bitcode (faster).
+  bo_run 1800 "$log" bash -c "cd '$src' && nice -n 10 ./configure -q --without-libcurl PG_CONFIG='$PG_CONFIG' \
+      && nice -n 10 make -s -j'$BO_JOBS' with_llvm=no && make -s install with_llvm=no" || rc=$?
   if ((rc)); then
     bo_warn "the Citus build failed (exit $rc; log: $log)"
     return 1
