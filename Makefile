@@ -3,7 +3,8 @@
 EXTENSION   = batch_ops
 EXT_VERSION = 0.2.0
 MODULE_big  = batch_ops
-SRCS        = $(sort $(wildcard src/*/*.cpp))
+# src/watch is batch_ops_watch, a client program (see below), not part of the library.
+SRCS        = $(sort $(filter-out src/watch/%,$(wildcard src/*/*.cpp)))
 OBJS        = $(SRCS:.cpp=.o)
 # The first release's script, then one upgrade script per release: CREATE EXTENSION
 # runs them in order, and ALTER EXTENSION batch_ops UPDATE runs the new ones.
@@ -39,5 +40,45 @@ override CPPFLAGS += -I$(shell $(PG_CONFIG) --includedir)
 	$(CXX) $(CXXFLAGS) $(CPPFLAGS) -MMD -MP -c -o $@ $<
 
 -include $(SRCS:.cpp=.d)
+
+# batch_ops_watch: a separate C++17 client program (src/watch, libpq only; docs/watch.md),
+# built by `make` and installed by `make install` into $(pg_config --bindir). An explicit
+# rule: PGXS allows no PROGRAM beside MODULE_big. Its objects are not PIC and see no
+# server headers.
+WATCH       = batch_ops_watch
+WATCH_SRCS  = $(sort $(wildcard src/watch/*.cpp))
+WATCH_OBJS  = $(WATCH_SRCS:.cpp=.o)
+WATCH_CPPFLAGS = -I$(CURDIR)/src -isystem $(shell $(PG_CONFIG) --includedir) -DBATCH_OPS_VERSION=\"$(EXT_VERSION)\"
+WATCH_CXXFLAGS = -std=c++17 -O2 -g -Wall -Wextra -Wno-missing-field-initializers
+
+src/watch/%.o: src/watch/%.cpp
+	$(CXX) $(WATCH_CXXFLAGS) $(WATCH_CPPFLAGS) -MMD -MP -c -o $@ $<
+
+$(WATCH): $(WATCH_OBJS)
+	$(CXX) $(WATCH_CXXFLAGS) -o $@ $(WATCH_OBJS) -L$(shell $(PG_CONFIG) --libdir) -lpq
+
+src/watch/main.o: Makefile
+
+all: $(WATCH)
+
+install: install-watch
+installdirs: installdirs-watch
+uninstall: uninstall-watch
+clean: clean-watch
+.PHONY: install-watch installdirs-watch uninstall-watch clean-watch
+
+installdirs-watch:
+	$(MKDIR_P) '$(DESTDIR)$(bindir)'
+
+install-watch: $(WATCH) installdirs-watch
+	$(INSTALL_PROGRAM) $(WATCH) '$(DESTDIR)$(bindir)/$(WATCH)'
+
+uninstall-watch:
+	rm -f '$(DESTDIR)$(bindir)/$(WATCH)'
+
+clean-watch:
+	rm -f $(WATCH) $(WATCH_OBJS) $(WATCH_SRCS:.cpp=.d)
+
+-include $(WATCH_SRCS:.cpp=.d)
 
 EXTRA_CLEAN = $(SRCS:.cpp=.d) test/out build

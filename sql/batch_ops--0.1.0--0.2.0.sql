@@ -175,3 +175,89 @@ COMMENT ON SEQUENCE batch_ops.batch_id_seq IS 'batch ids (identity of batch_ops.
 COMMENT ON SEQUENCE batch_ops.batch_event_id_seq IS 'event ids (identity of batch_ops.batch_event.id)';
 COMMENT ON SEQUENCE batch_ops.export_id_seq IS 'export ids (identity of batch_ops.export.id)';
 COMMENT ON SEQUENCE batch_ops.sync_run_id_seq IS 'sync run ids (identity of batch_ops.sync_run.id)';
+
+-- ---------------------------------------------------------------------------
+-- Issue 10: failures(id), syncs by name (batch_sync(name), drop_sync(name)).
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION batch_ops.failures(id bigint)
+    RETURNS TABLE (seq integer, target_id text, error_code text, message text, attempts integer)
+    LANGUAGE plpgsql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    -- The batch exists and is the caller's (or the caller is an admin): else P0002 / 42501.
+    PERFORM batch_ops.batch_status(failures.id);
+    RETURN QUERY
+        SELECT i.seq, i.target_id, i.error_code, i.message, i.attempts
+          FROM batch_ops.job_items AS i
+         WHERE i.job_id OPERATOR(pg_catalog.=) failures.id
+           AND i.status OPERATOR(pg_catalog.=) 'failed'::batch_ops.item_state
+         ORDER BY i.seq;
+END
+$$;
+COMMENT ON FUNCTION batch_ops.failures(bigint) IS
+    'the failed items of a batch, with their error code, message and attempts';
+
+CREATE FUNCTION batch_ops.batch_sync(name text, background boolean DEFAULT false)
+    RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    sync_id bigint;
+BEGIN
+    -- Row level security shows the caller its own syncs (an admin all of them).
+    SELECT s.id INTO sync_id FROM batch_ops.sync AS s WHERE s.name OPERATOR(pg_catalog.=) batch_sync.name;
+    IF sync_id IS NULL THEN
+        RAISE EXCEPTION 'sync "%" does not exist', batch_sync.name
+            USING ERRCODE = 'no_data_found',
+                  HINT = 'The syncs you may run are listed in batch_ops.sync.';
+    END IF;
+    RETURN batch_ops.batch_sync(sync_id, batch_sync.background);
+END
+$$;
+COMMENT ON FUNCTION batch_ops.batch_sync(text, boolean) IS
+    'run a sync by its name now (inline), or queue it for the workers (background = true)';
+
+CREATE FUNCTION batch_ops.drop_sync(name text)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'batch_ops_drop_sync' LANGUAGE C STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION batch_ops.drop_sync(text) IS
+    'its owner or an admin: remove a sync definition (its batch, runs and events stay until cleanup)';
+
+REVOKE ALL ON FUNCTION batch_ops.failures(bigint), batch_ops.batch_sync(text, boolean),
+    batch_ops.drop_sync(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION batch_ops.failures(bigint), batch_ops.batch_sync(text, boolean),
+    batch_ops.drop_sync(text) TO batch_ops_user;
+-- Issue 8: background workers (liveness, batch_cancel, batch_wait, crashes).
+-- ---------------------------------------------------------------------------
+
+-- A cancel request for a batch whose chunk is in flight. batch_cancel never
+-- waits for the executor, which holds the batch row's lock while a chunk runs:
+-- it records the request here (the foreign key takes only KEY SHARE on the
+-- batch row, which does not conflict with that lock) and interrupts the
+-- chunk. The executor cancels the batch; the row goes when the batch ends.
+CREATE TABLE batch_ops.batch_cancel_request (
+    batch_id     bigint PRIMARY KEY REFERENCES batch_ops.batch (id) ON DELETE CASCADE,
+    requested_by regrole NOT NULL,
+    requested_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+REVOKE ALL ON batch_ops.batch_cancel_request FROM PUBLIC;
+-- Not granted to anyone; row level security without a policy all the same.
+ALTER TABLE batch_ops.batch_cancel_request ENABLE ROW LEVEL SECURITY;
+COMMENT ON TABLE batch_ops.batch_cancel_request IS
+    'batch_cancel requests not yet carried out by an executor (internal)';
+
+-- Whether a batch is paused (API.md section 12; false until batches can be paused).
+ALTER TABLE batch_ops.batch ADD COLUMN IF NOT EXISTS paused boolean NOT NULL DEFAULT false;
+
+-- The record of batch_status() and batch_wait() gains, at its end (API.md
+-- section 12): skipped_count, cancelled_count, dry_run, paused, and timed_out
+-- (batch_wait returned because its timeout passed; false from batch_status).
+ALTER TYPE batch_ops.job_status
+    ADD ATTRIBUTE skipped_count integer,
+    ADD ATTRIBUTE cancelled_count integer,
+    ADD ATTRIBUTE dry_run boolean,
+    ADD ATTRIBUTE paused boolean,
+    ADD ATTRIBUTE timed_out boolean;

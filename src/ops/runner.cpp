@@ -60,6 +60,15 @@ private:
     // Keyed operations: everything but bulk_create.
     void prepare_keys();
     void build_keyed_sql();
+    // The statement of each keyed operation (main_sql_, and for restore the
+    // archive's), `ret` its RETURNING clause; what explain_missing reads.
+    void build_delete_sql(const std::string& ret);
+    void build_update_sql(const std::string& ret);
+    void build_status_update_sql(const std::string& ret);
+    void build_archive_sql(const std::string& ret);
+    void build_restore_sql(const std::string& ret);
+    void build_export_sql();
+    void build_explain_sql();
     core::Attempt apply_keys(core::Range range);
     void apply_key_round(const std::vector<std::size_t>& items, std::vector<std::size_t>* again,
                          std::vector<std::pair<std::size_t, ItemResult>>& explained,
@@ -259,148 +268,153 @@ Datum input_value(const core::Json& v, const ColumnInfo& c, bool* isnull, const 
     }
     // In a subtransaction, so that a value the type rejects can be reported as
     // a request error with PostgreSQL's state cleaned up (the worker goes on).
-    pg::SubTransaction sub;
-    try {
-        Datum d = pg::guard([&] {
+    Datum d = (Datum)0;
+    std::optional<pg::PgError> failure = pg::subtransaction([&] {
+        d = pg::guard([&] {
             Oid func, ioparam;
             getTypeInputInfo(c.type, &func, &ioparam);
             return OidInputFunctionCall(func, const_cast<char*>(s), ioparam, c.typmod);
         });
-        sub.commit();
-        return d;
-    } catch (const pg::PgError& e) {
-        sub.rollback();
+    });
+    if (failure)
         throw core::request_error(std::string("\"") + key + "\" value for column " + quoted(c.name) + " is not valid",
-                                  e.what());
-    }
+                                  failure->what());
+    return d;
 }
 
 namespace {
 
 void RunnerImpl::build_keyed_sql() {
-    const std::string T = t_.table;
-    const std::string K = pg::ident(m_.key_column);
     // The key as stored: only read (through its output function, giving the
     // canonical text) when some item did not match.
-    const std::string ret = " RETURNING " + K + " AS k";
+    const std::string ret = " RETURNING " + pg::ident(m_.key_column) + " AS k";
     switch (r_.operation) {
-        case Operation::Delete:
-            soft_ = core::effective_soft_delete(r_, m_);
-            if (soft_) {
-                const std::string sd = pg::ident(*m_.soft_delete_column);
-                const std::string value =
-                    m_.soft_delete_kind == core::SoftDeleteKind::Boolean ? "true" : "pg_catalog.now()";
-                main_sql_ = "UPDATE " + T + " SET " + sd + " = " + value + " WHERE " + key_filter() + live_filter() +
-                            owner_filter() + ret;
-            } else {
-                main_sql_ = "DELETE FROM " + T + " WHERE " + key_filter() + owner_filter() + ret;
-            }
-            break;
-        case Operation::Update: {
-            core::check_update_fields(r_, m_);
-            std::string set;
-            int p = 3;
-            for (const auto& [name, value] : r_.fields) {
-                const ColumnInfo* c = t_.column(name);
-                bool isnull;
-                Datum d = input_value(value, *c, &isnull);
-                extra_params_.push_back({c->type, d, isnull});
-                if (!set.empty()) set += ", ";
-                set += pg::ident(name) + " = $" + std::to_string(p++);
-            }
-            main_sql_ = "UPDATE " + T + " SET " + set + " WHERE " + key_filter() + live_filter() + owner_filter() + ret;
-            break;
-        }
-        case Operation::StatusUpdate: {
-            auto from = core::allowed_from_statuses(r_, m_);
-            from_statuses_ = from;
-            const ColumnInfo* c = t_.column(*m_.status_column);
-            if (!c)
-                throw core::Error(core::sqlstate::undefined_column, "status column of target " + quoted(m_.name) +
-                                                                        " no longer exists");
-            bool isnull;
-            Datum d = input_value(core::Json::string(r_.new_status), *c, &isnull, "operation_data.new_status");
-            extra_params_.push_back({c->type, d, false});
-            const std::string st = pg::ident(*m_.status_column);
-            std::string cond;
-            if (from) {
-                extra_params_.push_back(pg::text_array_param(*from));
-                cond = " AND " + st + "::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($4::pg_catalog.text[])";
-            }
-            main_sql_ = "UPDATE " + T + " SET " + st + " = $3 WHERE " + key_filter() + live_filter() + owner_filter() +
-                        cond + ret;
-            break;
-        }
-        case Operation::Archive: {
-            const std::string cols = column_list(nullptr, true);
-            std::string extra_cols, extra_vals;
-            extra_params_.push_back(r_.archive_reason.empty() ? pg::null_param(TEXTOID)
-                                                              : pg::text_param(r_.archive_reason));
-            extra_params_.push_back(r_.archive_location.empty() ? pg::null_param(TEXTOID)
-                                                                : pg::text_param(r_.archive_location));
-            for (const auto& e : t_.archive_extra) {
-                extra_cols += ", " + pg::ident(e);
-                if (e == "archived_at") extra_vals += ", pg_catalog.now()";
-                else if (e == "archive_reason") extra_vals += ", $3";
-                else extra_vals += ", $4";
-            }
-            main_sql_ = "WITH moved AS (DELETE FROM " + T + " WHERE " + key_filter() + live_filter() + owner_filter() +
-                        " RETURNING " + cols + ") INSERT INTO " + t_.archive_table + " (" + cols + extra_cols +
-                        ") SELECT " + cols + extra_vals + " FROM moved" + ret;
-            break;
-        }
-        case Operation::Restore: {
-            if (m_.soft_delete_column) {
-                const std::string sd = pg::ident(*m_.soft_delete_column);
-                const std::string value =
-                    m_.soft_delete_kind == core::SoftDeleteKind::Boolean ? "false" : "NULL";
-                main_sql_ = "UPDATE " + T + " SET " + sd + " = " + value + " WHERE " + key_filter() +
-                            deleted_filter() + owner_filter() + ret;
-            }
-            if (m_.has_archive) {
-                const std::string cols = column_list(nullptr, true);
-                restore_archive_sql_ = "WITH moved AS (DELETE FROM " + t_.archive_table + " WHERE " + key_filter() +
-                                       owner_filter() + " RETURNING " + cols + ") INSERT INTO " + T + " (" + cols +
-                                       ") SELECT " + cols + " FROM moved" + ret;
-                explain_archive_sql_ = "SELECT a." + K + "::pg_catalog.text AS k, " +
-                                       (m_.owner_column ? "a." + pg::ident(*m_.owner_column) + "::pg_catalog.text"
-                                                        : std::string("NULL::pg_catalog.text")) +
-                                       " AS owner" +
-                                       " FROM " + t_.archive_table + " a WHERE " + key_filter("a");
-            }
-            break;
-        }
-        case Operation::Export: {
-            export_columns_ = core::export_columns(r_, m_);
-            std::string sel;
-            if (r_.export_format == core::ExportFormat::Csv) {
-                for (std::size_t i = 0; i < export_columns_.size(); ++i)
-                    sel += ", t." + pg::ident(export_columns_[i]) + "::pg_catalog.text AS c" + std::to_string(i + 1);
-            } else {
-                std::string inner;
-                for (const auto& c : export_columns_) inner += (inner.empty() ? "t." : ", t.") + pg::ident(c);
-                sel = ", (SELECT pg_catalog.to_json(r) FROM (SELECT " + inner + ") r)::pg_catalog.text AS j";
-            }
-            main_sql_ = "SELECT t." + K + "::pg_catalog.text AS k" + sel + " FROM " + T + " t WHERE " + key_filter("t") +
-                        live_filter("t") + owner_filter("t");
-            break;
-        }
-        case Operation::BulkCreate:
-            break;
+        case Operation::Delete: build_delete_sql(ret); break;
+        case Operation::Update: build_update_sql(ret); break;
+        case Operation::StatusUpdate: build_status_update_sql(ret); break;
+        case Operation::Archive: build_archive_sql(ret); break;
+        case Operation::Restore: build_restore_sql(ret); break;
+        case Operation::Export: build_export_sql(); break;
+        case Operation::BulkCreate: break;
     }
+    build_explain_sql();
+}
+
+void RunnerImpl::build_delete_sql(const std::string& ret) {
+    const std::string& T = t_.table;
+    soft_ = core::effective_soft_delete(r_, m_);
+    if (soft_) {
+        const std::string sd = pg::ident(*m_.soft_delete_column);
+        const std::string value = m_.soft_delete_kind == core::SoftDeleteKind::Boolean ? "true" : "pg_catalog.now()";
+        main_sql_ = "UPDATE " + T + " SET " + sd + " = " + value + " WHERE " + key_filter() + live_filter() +
+                    owner_filter() + ret;
+    } else {
+        main_sql_ = "DELETE FROM " + T + " WHERE " + key_filter() + owner_filter() + ret;
+    }
+}
+
+void RunnerImpl::build_update_sql(const std::string& ret) {
+    core::check_update_fields(r_, m_);
+    std::string set;
+    int p = 3;
+    for (const auto& [name, value] : r_.fields) {
+        const ColumnInfo* c = t_.column(name);
+        bool isnull;
+        Datum d = input_value(value, *c, &isnull);
+        extra_params_.push_back({c->type, d, isnull});
+        if (!set.empty()) set += ", ";
+        set += pg::ident(name) + " = $" + std::to_string(p++);
+    }
+    main_sql_ = "UPDATE " + t_.table + " SET " + set + " WHERE " + key_filter() + live_filter() + owner_filter() + ret;
+}
+
+void RunnerImpl::build_status_update_sql(const std::string& ret) {
+    auto from = core::allowed_from_statuses(r_, m_);
+    from_statuses_ = from;
+    const ColumnInfo* c = t_.column(*m_.status_column);
+    if (!c)
+        throw core::Error(core::sqlstate::undefined_column, "status column of target " + quoted(m_.name) +
+                                                                " no longer exists");
+    bool isnull;
+    Datum d = input_value(core::Json::string(r_.new_status), *c, &isnull, "operation_data.new_status");
+    extra_params_.push_back({c->type, d, false});
+    const std::string st = pg::ident(*m_.status_column);
+    std::string cond;
+    if (from) {
+        extra_params_.push_back(pg::text_array_param(*from));
+        cond = " AND " + st + "::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($4::pg_catalog.text[])";
+    }
+    main_sql_ = "UPDATE " + t_.table + " SET " + st + " = $3 WHERE " + key_filter() + live_filter() + owner_filter() +
+                cond + ret;
+}
+
+void RunnerImpl::build_archive_sql(const std::string& ret) {
+    const std::string cols = column_list(nullptr, true);
+    std::string extra_cols, extra_vals;
+    extra_params_.push_back(r_.archive_reason.empty() ? pg::null_param(TEXTOID) : pg::text_param(r_.archive_reason));
+    extra_params_.push_back(r_.archive_location.empty() ? pg::null_param(TEXTOID)
+                                                        : pg::text_param(r_.archive_location));
+    for (const auto& e : t_.archive_extra) {
+        extra_cols += ", " + pg::ident(e);
+        if (e == "archived_at") extra_vals += ", pg_catalog.now()";
+        else if (e == "archive_reason") extra_vals += ", $3";
+        else extra_vals += ", $4";
+    }
+    main_sql_ = "WITH moved AS (DELETE FROM " + t_.table + " WHERE " + key_filter() + live_filter() + owner_filter() +
+                " RETURNING " + cols + ") INSERT INTO " + t_.archive_table + " (" + cols + extra_cols + ") SELECT " +
+                cols + extra_vals + " FROM moved" + ret;
+}
+
+void RunnerImpl::build_restore_sql(const std::string& ret) {
+    const std::string& T = t_.table;
+    if (m_.soft_delete_column) {
+        const std::string sd = pg::ident(*m_.soft_delete_column);
+        const std::string value = m_.soft_delete_kind == core::SoftDeleteKind::Boolean ? "false" : "NULL";
+        main_sql_ = "UPDATE " + T + " SET " + sd + " = " + value + " WHERE " + key_filter() + deleted_filter() +
+                    owner_filter() + ret;
+    }
+    if (m_.has_archive) {
+        const std::string cols = column_list(nullptr, true);
+        restore_archive_sql_ = "WITH moved AS (DELETE FROM " + t_.archive_table + " WHERE " + key_filter() +
+                               owner_filter() + " RETURNING " + cols + ") INSERT INTO " + T + " (" + cols +
+                               ") SELECT " + cols + " FROM moved" + ret;
+        explain_archive_sql_ = "SELECT a." + pg::ident(m_.key_column) + "::pg_catalog.text AS k, " +
+                               (m_.owner_column ? "a." + pg::ident(*m_.owner_column) + "::pg_catalog.text"
+                                                : std::string("NULL::pg_catalog.text")) +
+                               " AS owner" + " FROM " + t_.archive_table + " a WHERE " + key_filter("a");
+    }
+}
+
+void RunnerImpl::build_export_sql() {
+    export_columns_ = core::export_columns(r_, m_);
+    std::string sel;
+    if (r_.export_format == core::ExportFormat::Csv) {
+        for (std::size_t i = 0; i < export_columns_.size(); ++i)
+            sel += ", t." + pg::ident(export_columns_[i]) + "::pg_catalog.text AS c" + std::to_string(i + 1);
+    } else {
+        std::string inner;
+        for (const auto& c : export_columns_) inner += (inner.empty() ? "t." : ", t.") + pg::ident(c);
+        sel = ", (SELECT pg_catalog.to_json(r) FROM (SELECT " + inner + ") r)::pg_catalog.text AS j";
+    }
+    main_sql_ = "SELECT t." + pg::ident(m_.key_column) + "::pg_catalog.text AS k" + sel + " FROM " + t_.table +
+                " t WHERE " + key_filter("t") + live_filter("t") + owner_filter("t");
+}
+
+// What explain_missing reads of the rows a statement did not change.
+void RunnerImpl::build_explain_sql() {
     std::string deleted = "false";
     if (m_.soft_delete_column) {
         const std::string sd = "t." + pg::ident(*m_.soft_delete_column);
         deleted = m_.soft_delete_kind == core::SoftDeleteKind::Boolean ? "(" + sd + " IS TRUE)"
                                                                        : "(" + sd + " IS NOT NULL)";
     }
-    explain_sql_ = "SELECT t." + K + "::pg_catalog.text AS k, " + deleted + " AS deleted, " +
+    explain_sql_ = "SELECT t." + pg::ident(m_.key_column) + "::pg_catalog.text AS k, " + deleted + " AS deleted, " +
                    (m_.owner_column ? "t." + pg::ident(*m_.owner_column) + "::pg_catalog.text"
                                     : std::string("NULL::pg_catalog.text")) +
                    " AS owner, " +
                    (m_.status_column ? "t." + pg::ident(*m_.status_column) + "::pg_catalog.text"
                                      : std::string("NULL::pg_catalog.text")) +
-                   " AS status FROM " + T + " t WHERE " + key_filter("t");
+                   " AS status FROM " + t_.table + " t WHERE " + key_filter("t");
 }
 
 bool RunnerImpl::rls_applies() const {
@@ -670,6 +684,7 @@ core::Attempt RunnerImpl::apply_items(core::Range range) {
                                         errmsg("a trigger skipped some of the rows")));
                     });
                 }
+                const char* ok = core::success_message(Operation::BulkCreate, false);
                 for (std::size_t k = 0; k < members.size(); ++k) {
                     std::string key = created.at(k).text("k");
                     std::size_t member = k;
@@ -680,7 +695,7 @@ core::Attempt RunnerImpl::apply_items(core::Range range) {
                                               "could not match created row " + quoted(key) + " to its item");
                         member = m->second;
                     }
-                    outcomes.emplace_back(members[member], succeeded_item(std::move(key), "created"));
+                    outcomes.emplace_back(members[member], succeeded_item(std::move(key), ok));
                 }
             }
         },
@@ -796,7 +811,7 @@ void RunnerImpl::prepare() {
     core::check_request_privilege(r_, m_, actor_);
     if (r_.operation == Operation::BulkCreate) {
         prepare_items();
-        out_.success_message = "created";
+        out_.success_message = core::success_message(Operation::BulkCreate, false);
     } else {
         prepare_keys();
         build_keyed_sql();

@@ -1,14 +1,16 @@
 #include "ops/sync.hpp"
 
 #include <algorithm>
+#include <exception>
+#include <functional>
 #include <set>
 
 #include "core/error.hpp"
 #include "core/request.hpp"
+#include "pg/compat.hpp"
 #include "pg/jsonb.hpp"
 #include "pg/remote.hpp"
 #include "pg/security.hpp"
-#include "ops/progress.hpp"
 
 extern "C" {
 #include "access/transam.h"
@@ -29,11 +31,12 @@ namespace sqlstate = core::sqlstate;
 
 namespace {
 
-// SPI rows are read only after their count was checked: a statement that had
-// to return a row and did not is an error with a SQLSTATE, never a read of
-// row 0.
-void expect_row(pg::Spi& spi, const char* state, const std::string& message) {
-    if (spi.rows() == 0) throw Error(state, message);
+// The row of a statement that had to return one: none is an error with a
+// SQLSTATE, never a read of a row that is not there.
+pg::Row expect_row(const pg::Rows& rows, const char* state, const std::string& message) {
+    std::optional<pg::Row> row = rows.maybe_one();
+    if (!row) throw Error(state, message);
+    return *row;
 }
 
 bool is_superuser(Oid role) {
@@ -66,7 +69,7 @@ void check_owner_exists(const SyncDef& d) {
 // The one place request text becomes SQL (API.md section 5): the text must
 // parse as exactly one SELECT (query) or exactly one expression.
 const char* check_query_text(const char* text) {
-    List* stmts = raw_parser(text, RAW_PARSE_DEFAULT);
+    List* stmts = raw_parser(text, RAW_PARSE_DEFAULT);  // pg-boundary: only called inside pg::guard (check_query)
     if (list_length(stmts) != 1) return "it must be exactly one statement";
     RawStmt* raw = linitial_node(RawStmt, stmts);
     if (!IsA(raw->stmt, SelectStmt)) return "it must be a SELECT";
@@ -77,7 +80,7 @@ const char* check_query_text(const char* text) {
 }
 
 const char* check_expression_text(const char* select_text) {
-    List* stmts = raw_parser(select_text, RAW_PARSE_DEFAULT);
+    List* stmts = raw_parser(select_text, RAW_PARSE_DEFAULT);  // pg-boundary: only called inside pg::guard (check_expression)
     if (list_length(stmts) != 1) return "it must be exactly one expression";
     RawStmt* raw = linitial_node(RawStmt, stmts);
     if (!IsA(raw->stmt, SelectStmt)) return "it must be exactly one expression";
@@ -124,21 +127,21 @@ struct Column {
 };
 
 std::vector<Column> relation_columns(pg::Spi& spi, Oid relid) {
-    spi.execute_cached(
-        "SELECT a.attname::pg_catalog.text, pg_catalog.format_type(a.atttypid, a.atttypmod) "
+    pg::Rows rows = spi.query_cached(
+        "SELECT a.attname::pg_catalog.text AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type "
         "  FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attnum > 0 "
         "   AND NOT a.attisdropped AND a.attgenerated OPERATOR(pg_catalog.=) '' ORDER BY a.attnum",
         {{OIDOID, ObjectIdGetDatum(relid), false}});
     std::vector<Column> out;
-    for (uint64_t i = 0; i < spi.rows(); ++i) out.push_back({spi.str(i, 0), spi.str(i, 1)});
+    for (pg::Row row : rows) out.push_back({row.text("name"), row.text("type")});
     return out;
 }
 
 // The columns a source yields (runs it with LIMIT 0, as the current user).
 std::vector<Column> source_columns(pg::Spi& spi, const std::string& source_sql) {
-    spi.execute("SELECT * FROM " + source_sql + " AS s LIMIT 0");
+    pg::Rows rows = spi.query("SELECT * FROM " + source_sql + " AS s LIMIT 0");
     std::vector<Column> out;
-    TupleDesc desc = SPI_tuptable->tupdesc;
+    TupleDesc desc = spi.descriptor(rows);
     for (int i = 0; i < desc->natts; ++i) {
         Form_pg_attribute a = TupleDescAttr(desc, i);
         if (a->attisdropped) continue;
@@ -155,19 +158,19 @@ const Column* find(const std::vector<Column>& cols, const std::string& name) {
 }
 
 std::vector<std::string> primary_key(pg::Spi& spi, Oid relid) {
-    spi.execute_cached(
-        "SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_index i "
+    pg::Rows rows = spi.query_cached(
+        "SELECT a.attname::pg_catalog.text AS name FROM pg_catalog.pg_index i "
         "  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid "
         "   AND a.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::pg_catalog.int2[]) "
         " WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND i.indisprimary ORDER BY a.attnum",
         {{OIDOID, ObjectIdGetDatum(relid), false}});
     std::vector<std::string> out;
-    for (uint64_t i = 0; i < spi.rows(); ++i) out.push_back(spi.str(i, 0));
+    for (pg::Row row : rows) out.push_back(row.text("name"));
     return out;
 }
 
 bool unique_on(pg::Spi& spi, Oid relid, const std::vector<std::string>& cols) {
-    spi.execute_cached(
+    return spi.execute_cached(
         "SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND i.indisunique "
         "   AND i.indisvalid AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL "
         "   AND i.indnatts OPERATOR(pg_catalog.=) pg_catalog.cardinality($2::pg_catalog.text[]) "
@@ -176,8 +179,7 @@ bool unique_on(pg::Spi& spi, Oid relid, const std::vector<std::string>& cols) {
         "           AND a.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::pg_catalog.int2[])) "
         "       OPERATOR(pg_catalog.=) (SELECT pg_catalog.array_agg(x ORDER BY x) "
         "          FROM pg_catalog.unnest($2::pg_catalog.text[]) x)",
-        {{OIDOID, ObjectIdGetDatum(relid), false}, pg::text_array_param(cols)});
-    return spi.rows() > 0;
+        {{OIDOID, ObjectIdGetDatum(relid), false}, pg::text_array_param(cols)}) > 0;
 }
 
 // A local table or view source, resolved with the current search_path.
@@ -185,12 +187,15 @@ Oid source_table(const std::string& name) {
     const char* src = name.c_str();
     try {
         return pg::guard([&] {
-            List* names = stringToQualifiedNameList(src);
+            List* names = pg::compat::qualified_name_list(src);
             return RangeVarGetRelid(makeRangeVarFromNameList(names), AccessShareLock, false);
         });
     } catch (const pg::PgError& e) {
         const ErrorData* ed = e.data();
-        throw Error(e.sqlstate(), std::string("sync source: ") + e.what(), ed && ed->detail ? ed->detail : "");
+        // A schema that does not exist is a source that does not exist (42P01), as
+        // for a missing table: the caller named a relation.
+        const std::string state = e.sqlstate() == "3F000" ? "42P01" : e.sqlstate();
+        throw Error(state, std::string("sync source: ") + e.what(), ed && ed->detail ? ed->detail : "");
     }
 }
 
@@ -306,11 +311,12 @@ std::string load_sql(const Plan& p, const SyncDef& d, bool bounded = false) {
     if (deletes)
         sql += ", del AS (DELETE FROM " + p.target_sql + " AS t WHERE NOT EXISTS (SELECT 1 FROM src WHERE " +
                key_join + ") RETURNING 1)";
-    sql += " SELECT (SELECT pg_catalog.count(*) FROM up WHERE inserted), "
-           "(SELECT pg_catalog.count(*) FROM up WHERE NOT inserted), " +
-           std::string(deletes ? "(SELECT pg_catalog.count(*) FROM del)" : "0::pg_catalog.int8") + ", " +
+    sql += " SELECT (SELECT pg_catalog.count(*) FROM up WHERE inserted) AS inserted, "
+           "(SELECT pg_catalog.count(*) FROM up WHERE NOT inserted) AS updated, " +
+           std::string(deletes ? "(SELECT pg_catalog.count(*) FROM del)" : "0::pg_catalog.int8") + " AS deleted, " +
            (p.watermark ? "(SELECT pg_catalog.max(batch_ops_watermark)::pg_catalog.text FROM src)"
-                        : "NULL::pg_catalog.text");
+                        : "NULL::pg_catalog.text") +
+           " AS watermark";
     return sql;
 }
 
@@ -321,7 +327,7 @@ std::string remote_relation(const std::string& name) {
     std::string out;
     try {
         char* q = pg::guard([&] {
-            List* parts = stringToQualifiedNameList(n);
+            List* parts = pg::compat::qualified_name_list(n);
             StringInfoData buf;
             initStringInfo(&buf);
             ListCell* lc;
@@ -353,11 +359,10 @@ std::string create_staging(pg::Spi& spi, int64_t id, const std::vector<pg::Remot
     std::string name = "sync_stage_" + std::to_string(id) + "_" + std::to_string(MyProcPid);
     std::string qualified = "batch_ops." + pg::ident(name);
     std::string me = pg::role_name(pg::current_role());
-    {
-        pg::AsOwner owner;
+    pg::as_owner([&] {
         spi.execute("CREATE UNLOGGED TABLE " + qualified + " (" + defs + ")");
         spi.execute("GRANT SELECT ON " + qualified + " TO " + pg::ident(me));
-    }
+    });
     *relid = pg::guard([&] { return get_relname_relid(name.c_str(), get_namespace_oid("batch_ops", false)); });
     return qualified;
 }
@@ -369,21 +374,10 @@ core::Json options_without_secrets(const core::Json& options) {
     return o;
 }
 
-// New batch ids must not meet the ids of sync definitions restored by
-// pg_dump (whose batch rows are not dumped).
-void bump_batch_ids(pg::Spi& spi) {
-    spi.execute_cached(
-        "SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence('batch_ops.batch', 'id'), m.id) "
-        "  FROM (SELECT pg_catalog.max(id) AS id FROM batch_ops.sync) m, "
-        "       (SELECT last_value FROM batch_ops.batch_id_seq) l "
-        " WHERE m.id IS NOT NULL AND m.id > l.last_value",
-        {});
-}
-
-}  // namespace
-
-int64_t create_sync(pg::Spi& spi, const std::string& name, const std::string& source, Oid target,
-                    const core::Json& options_json, Oid actor) {
+// The definition create_sync was given, with the checks that need neither
+// the source nor the target.
+SyncDef new_sync_def(const std::string& name, const std::string& source, Oid target, const core::Json& options_json,
+                     Oid actor) {
     if (!core::is_valid_sync_name(name))
         throw Error(sqlstate::invalid_parameter_value, "invalid sync name " + quoted(name),
                     "Sync names are 1 to 63 letters, digits, underscores, dots and hyphens.");
@@ -405,8 +399,13 @@ int64_t create_sync(pg::Spi& spi, const std::string& name, const std::string& so
                     "source with a password, so that they cannot reach a server as the database server's OS user.",
                     "Put the password into the connection string.");
     }
-    // Privileges on the target, checked now for a clear error (the load runs
-    // with the caller's privileges anyway).
+    return d;
+}
+
+// Privileges on the target, checked now for a clear error (the load runs
+// with the owner's privileges anyway).
+void check_target_privileges(const SyncDef& d) {
+    const Oid target = d.target, actor = d.owner;
     const AclMode need = ACL_INSERT | ACL_UPDATE | ACL_SELECT | (d.options.delete_missing ? ACL_DELETE : 0);
     bool ok = pg::guard([&] { return pg_class_aclcheck(target, actor, need) == ACLCHECK_OK; });
     if (!ok) {
@@ -415,101 +414,179 @@ int64_t create_sync(pg::Spi& spi, const std::string& name, const std::string& so
                     std::string("permission denied for table ") + (rel ? rel : "?"),
                     "A sync needs SELECT, INSERT and UPDATE on its target (and DELETE with delete_missing).");
     }
+}
+
+// The source, the column expressions and the plan, as far as they can be
+// checked now. A local table source is kept schema-qualified in d.
+void check_sync_source(pg::Spi& spi, SyncDef& d) {
     if (d.options.connection) {
         // The remote source is read when the sync runs; check here what can
         // be checked without it.
         if (d.is_query) check_query(d.source);
         else (void)remote_relation(d.source);
         for (const auto& [col, expr] : d.options.columns) check_expression(col, expr);
-    } else {
-        // A table source is resolved with the caller's search_path and kept
-        // schema-qualified: syncs run with search_path = pg_catalog, pg_temp.
-        if (!d.is_query) d.source = pg::qualified_relation(source_table(d.source));
-        // Every check of a run, now, as a run makes them: as the owner (the
-        // caller), in a security restricted operation, with that search_path.
-        pg::AsRole as(actor, true);
-        (void)make_plan(spi, d);
+        return;
     }
+    // A table source is resolved with the caller's search_path and kept
+    // schema-qualified: syncs run with search_path = pg_catalog, pg_temp.
+    if (!d.is_query) d.source = pg::qualified_relation(source_table(d.source));
+    // Every check of a run, now, as a run makes them: as the owner (the
+    // caller), in a security restricted operation, with that search_path.
+    pg::as_role(d.owner, true, [&] { (void)make_plan(spi, d); });
+}
 
+// The sync's batch row, its definition and its "created" event; returns the id.
+int64_t record_new_sync(pg::Spi& spi, const SyncDef& d, const std::string& source, const core::Json& options_json) {
+    store::NewSync s;
+    s.name = d.name;
+    s.source = d.source;
+    s.is_query = d.is_query;
+    s.target = d.target;
+    s.owner = d.owner;
+    const Oid target = d.target;
+    s.target_name = pg::guard([&] { return DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(target))); });
+    s.request = core::Json::object();
+    s.request.set("name", core::Json::string(d.name));
+    s.request.set("source", core::Json::string(source));
+    s.request.set("target", core::Json::string(s.target_name));
+    s.request.set("options", options_without_secrets(options_json));
+    s.options = options_json;
+    std::optional<int64_t> id = store::insert_sync(spi, s);
+    if (!id) throw Error(sqlstate::duplicate_object, "sync " + quoted(d.name) + " already exists");
+    return *id;
+}
+
+// A definition restored by pg_dump (its batch history is not dumped): its
+// batch row comes back, with the same id.
+void restore_sync_batch(pg::Spi& spi, const SyncDef& d) {
     core::Json request = core::Json::object();
-    request.set("name", core::Json::string(name));
-    request.set("source", core::Json::string(source));
-    char* target_name = pg::guard([&] { return DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(target))); });
-    request.set("target", core::Json::string(target_name));
-    request.set("options", options_without_secrets(options_json));
-    pg::AsOwner owner;
-    bump_batch_ids(spi);
-    spi.execute_cached("SELECT 1 FROM batch_ops.sync WHERE name OPERATOR(pg_catalog.=) $1", {pg::text_param(name)});
-    if (spi.rows() > 0) throw Error(sqlstate::duplicate_object, "sync " + quoted(name) + " already exists");
-    spi.execute_cached(
-        "WITH b AS (INSERT INTO batch_ops.batch (kind, operation, target_type, request, status, execution, "
-        "  submitted_by, total) VALUES ('sync', 'sync', $1, $2, 'created', 'inline', $3::pg_catalog.regrole, 0) "
-        "  RETURNING id), "
-        "s AS (INSERT INTO batch_ops.sync (id, name, source, source_is_query, target, options, created_by) "
-        "  SELECT b.id, $4, $5, $6, $7::pg_catalog.oid::pg_catalog.regclass, $8, $3::pg_catalog.regrole FROM b), "
-        "e AS (INSERT INTO batch_ops.batch_event (batch_id, event, actor) SELECT b.id, 'created', "
-        "  $3::pg_catalog.regrole FROM b) "
-        "SELECT id FROM b",
-        {pg::text_param(target_name), pg::jsonb_text_param(request.dump()), {OIDOID, ObjectIdGetDatum(actor), false},
-         pg::text_param(name), pg::text_param(d.source), pg::bool_param(d.is_query),
-         {OIDOID, ObjectIdGetDatum(target), false}, pg::jsonb_text_param(options_json.dump())});
-    expect_row(spi, sqlstate::internal_error, "sync " + quoted(name) + " was not recorded");
-    return spi.i64(0, 0);
+    request.set("name", core::Json::string(d.name));
+    request.set("source", core::Json::string(d.source));
+    store::restore_sync_batch(spi, d.id, request);
+}
+
+// Runs body (the extraction and load of a run or a chunk) in a subtransaction.
+// On success commits it and returns nullopt. A PostgreSQL error or a
+// core::Error rolls it back and is returned as the run's failure message,
+// except a query cancel or a shutdown (not a sync failure) and a missing
+// remote password (a missing privilege raises, API.md section 5), which are
+// rethrown after the rollback. Nothing is called in the handlers.
+std::optional<std::string> run_in_subtransaction(const std::function<void()>& body) {
+    pg::SubTransaction sub;
+    std::exception_ptr rethrow;
+    std::optional<std::string> failure;
+    try {
+        body();
+    } catch (const pg::RemotePasswordRequired&) {
+        rethrow = std::current_exception();
+    } catch (const pg::PgError& e) {
+        const std::string& state = e.sqlstate();
+        if (state == "57014" || state.rfind("57P", 0) == 0) rethrow = std::current_exception();
+        else failure = failure_message(e);
+    } catch (const core::Error& e) {
+        failure = failure_message(e);
+    }
+    if (!rethrow && !failure) {
+        sub.commit();
+        return std::nullopt;
+    }
+    sub.rollback();
+    if (rethrow) std::rethrow_exception(rethrow);
+    return failure;
+}
+
+// The counts and the new watermark of a load statement (load_sql).
+void read_load(const pg::Rows& rows, SyncResult* r, std::optional<std::string>* watermark) {
+    pg::Row row = expect_row(rows, sqlstate::internal_error, "the sync load returned no counts");
+    r->inserted = row.i64("inserted");
+    r->updated = row.i64("updated");
+    r->deleted = row.i64("deleted");
+    *watermark = row.opt_text("watermark");
+}
+
+// A remote source copied into a staging table; returns the table's name.
+// The connection is closed when this returns, before the load.
+std::string stage_remote_source(pg::Spi& spi, const SyncDef& d) {
+    // The owner's superuser-ness decides, as dblink's for its caller.
+    pg::RemoteConnection remote(*d.options.connection, d.options.connect_timeout_s, !is_superuser(d.owner));
+    if (d.options.statement_timeout_ms > 0)
+        remote.command("SET statement_timeout = " + std::to_string(d.options.statement_timeout_ms));
+    std::string remote_source = d.is_query ? "(" + d.source + ")" : remote_relation(d.source);
+    std::vector<pg::RemoteColumn> cols = remote.describe(remote_source);
+    Oid stage_relid;
+    std::string staged = create_staging(spi, d.id, cols, &stage_relid);
+    std::string where;
+    if (d.options.incremental && d.watermark && d.options.watermark_column)
+        where = " WHERE s." + pg::ident(*d.options.watermark_column) + " > " + remote.literal(*d.watermark);
+    (void)remote.copy_into("SELECT * FROM " + remote_source + " AS s" + where, stage_relid);
+    return staged;
+}
+
+// Extract, transform and load. The source query, the column expressions and
+// the load run as the sync's owner, in a security restricted operation,
+// whoever started the run (API.md section 5): never with the caller's rights.
+void extract_and_load(pg::Spi& spi, const SyncDef& d, SyncResult* r, std::optional<std::string>* new_watermark) {
+    check_owner_exists(d);
+    pg::as_role(d.owner, true, [&] {
+        std::string staged;
+        if (d.options.connection) staged = stage_remote_source(spi, d);
+        Plan p = make_plan(spi, d, staged.empty() ? nullptr : &staged);
+        std::string sql = load_sql(p, d);
+        std::vector<pg::Param> params;
+        if (p.watermark && d.options.incremental)
+            params.push_back(d.watermark ? pg::text_param(*d.watermark) : pg::null_param(TEXTOID));
+        read_load(spi.query(sql, params), r, new_watermark);
+        if (!staged.empty()) pg::as_owner([&] { spi.execute("DROP TABLE " + staged); });
+    });
+}
+
+// The end of a run: its sync_run row, the batch's status and counts, the
+// event, the new watermark (incremental) and the notification.
+void record_sync_run(pg::Spi& spi, const SyncDef& d, const SyncResult& r,
+                     const std::optional<std::string>& new_watermark, Oid actor, int64_t elapsed_us) {
+    if (r.success && new_watermark && d.options.incremental) store::save_watermark(spi, d.id, *new_watermark);
+    store::record_sync_run(spi, d.id, r, new_watermark ? new_watermark : d.watermark, actor, elapsed_us);
+}
+
+int64_t microseconds_since(TimestampTz t0) {
+    long secs;
+    int usecs;
+    TimestampDifference(t0, GetCurrentTimestamp(), &secs, &usecs);  // pg-boundary: TimestampDifference is arithmetic, it does not raise
+    return static_cast<int64_t>(secs) * 1000000 + usecs;
+}
+
+}  // namespace
+
+int64_t create_sync(pg::Spi& spi, const std::string& name, const std::string& source, Oid target,
+                    const core::Json& options_json, Oid actor) {
+    SyncDef d = new_sync_def(name, source, target, options_json, actor);
+    check_target_privileges(d);
+    check_sync_source(spi, d);
+    return record_new_sync(spi, d, source, options_json);
 }
 
 SyncDef load_sync(pg::Spi& spi, int64_t id, Oid actor) {
-    {
-        pg::AsOwner owner;
-        spi.execute_cached(
-            "SELECT b.kind, s.name, s.source, s.source_is_query, s.target::pg_catalog.oid::pg_catalog.int8, "
-            "       s.options::pg_catalog.text, "
-            "       COALESCE(s.created_by, b.submitted_by)::pg_catalog.oid::pg_catalog.int8, s.watermark, "
-            "       s.id IS NULL, b.id IS NULL "
-            "  FROM (SELECT $1::pg_catalog.int8 AS id) k "
-            "  LEFT JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) k.id "
-            "  LEFT JOIN batch_ops.sync s ON s.id OPERATOR(pg_catalog.=) k.id",
-            {pg::int8_param(id)});
-    }
-    const std::string missing = "batch " + std::to_string(id) + " does not exist";
-    expect_row(spi, sqlstate::no_data_found, missing);
-    const bool no_sync = spi.boolean(0, 8), no_batch = spi.boolean(0, 9);
-    if (no_sync && no_batch) throw Error(sqlstate::no_data_found, missing);
-    // Ownership first, with the words of any other batch (ops::load_batch):
+    std::optional<store::SyncRecord> row = store::find_sync(spi, id);
+    if (!row) throw Error(sqlstate::no_data_found, "batch " + std::to_string(id) + " does not exist");
+    // Ownership first, with the words of any other batch (store::load_batch):
     // another role learns nothing of a batch beyond the 42501 that API.md
     // section 12 gives for another role's batch or sync (not its kind).
-    const Oid owner = static_cast<Oid>(spi.i64(0, 6));
-    if (owner != actor && !pg::is_admin(actor))
+    if (row->owner != actor && !pg::is_admin(actor))
         throw Error(sqlstate::insufficient_privilege, "permission denied for batch " + std::to_string(id),
                     "The batch was submitted by another role.");
-    if (!no_batch && (no_sync || spi.opt_str(0, 0) != std::optional<std::string>("sync")))
+    if (row->has_batch && (!row->has_sync || row->kind != std::optional<std::string>("sync")))
         throw Error(sqlstate::invalid_parameter_value, "batch " + std::to_string(id) + " is not a sync batch", {},
                     "Sync batches are made by batch_ops.create_sync().");
     SyncDef d;
     d.id = id;
-    d.name = spi.str(0, 1);
-    d.source = spi.str(0, 2);
-    d.is_query = spi.boolean(0, 3);
-    d.target = static_cast<Oid>(spi.i64(0, 4));
-    std::string options = spi.str(0, 5);
-    d.owner = owner;
-    d.watermark = spi.opt_str(0, 7);
-    if (no_batch) {
-        // A definition restored by pg_dump (its batch history is not dumped):
-        // its batch row comes back, with the same id.
-        core::Json request = core::Json::object();
-        request.set("name", core::Json::string(d.name));
-        request.set("source", core::Json::string(d.source));
-        pg::AsOwner owner;
-        spi.execute_cached(
-            "WITH b AS (INSERT INTO batch_ops.batch (id, kind, operation, target_type, request, status, execution, "
-            "  submitted_by, total) SELECT $1, 'sync', 'sync', s.target::pg_catalog.text, $2, 'created', 'inline', "
-            "  s.created_by, 0 FROM batch_ops.sync s WHERE s.id OPERATOR(pg_catalog.=) $1 RETURNING id) "
-            "INSERT INTO batch_ops.batch_event (batch_id, event) SELECT b.id, 'restored' FROM b",
-            {pg::int8_param(id), pg::jsonb_text_param(request.dump())});
-        bump_batch_ids(spi);
-    }
-    Datum jb = pg::jsonb_from_text(options);
-    d.options = core::parse_sync_options(pg::from_jsonb(DatumGetJsonbP(jb)));
+    d.name = row->name;
+    d.source = row->source;
+    d.is_query = row->is_query;
+    d.target = row->target;
+    d.owner = row->owner;
+    d.watermark = row->watermark;
+    if (!row->has_batch) restore_sync_batch(spi, d);
+    d.options = core::parse_sync_options(pg::from_jsonb_text(row->options));
     return d;
 }
 
@@ -522,226 +599,75 @@ SyncResult run_sync(pg::Spi& spi, const SyncDef& d) {
     TimestampTz t0 = GetCurrentTimestamp();
     r.sync_time = pg::iso_timestamp(t0);
     std::optional<std::string> new_watermark;
-    {
-        pg::AsOwner owner;
-        spi.execute_cached(
-            "WITH u AS (UPDATE batch_ops.batch SET status = 'running', started_at = pg_catalog.clock_timestamp(), "
-            "  finished_at = NULL, updated_at = pg_catalog.clock_timestamp() WHERE id OPERATOR(pg_catalog.=) $1 "
-            "  RETURNING id) INSERT INTO batch_ops.batch_event (batch_id, event, actor) "
-            "SELECT u.id, 'started', $2::pg_catalog.regrole FROM u",
-            {pg::int8_param(d.id), {OIDOID, ObjectIdGetDatum(actor), false}});
-    }
+    store::mark_sync_started(spi, d.id, actor);
     // Extract, transform and load in a subtransaction: a failure leaves no
     // partial load behind and is reported, not raised.
-    pg::SubTransaction sub;
-    try {
-        check_owner_exists(d);
-        // The source query, the column expressions and the load run as the
-        // sync's owner, in a security restricted operation, whoever started
-        // the run (API.md section 5): never with the caller's rights.
-        pg::AsRole as(d.owner, true);
-        std::optional<pg::RemoteConnection> remote;
-        std::string staged;
-        if (d.options.connection) {
-            // The owner's superuser-ness decides, as dblink's for its caller.
-            remote.emplace(*d.options.connection, d.options.connect_timeout_s, !is_superuser(d.owner));
-            if (d.options.statement_timeout_ms > 0)
-                remote->command("SET statement_timeout = " + std::to_string(d.options.statement_timeout_ms));
-            std::string remote_source = d.is_query ? "(" + d.source + ")" : remote_relation(d.source);
-            std::vector<pg::RemoteColumn> cols = remote->describe(remote_source);
-            Oid stage_relid;
-            staged = create_staging(spi, d.id, cols, &stage_relid);
-            std::string where;
-            if (d.options.incremental && d.watermark && d.options.watermark_column)
-                where = " WHERE s." + pg::ident(*d.options.watermark_column) + " > " + remote->literal(*d.watermark);
-            (void)remote->copy_into("SELECT * FROM " + remote_source + " AS s" + where, stage_relid);
-            remote.reset();  // the connection is not needed for the load
-        }
-        Plan p = make_plan(spi, d, staged.empty() ? nullptr : &staged);
-        std::string sql = load_sql(p, d);
-        std::vector<pg::Param> params;
-        if (p.watermark && d.options.incremental)
-            params.push_back(d.watermark ? pg::text_param(*d.watermark) : pg::null_param(TEXTOID));
-        spi.execute(sql, params);
-        expect_row(spi, sqlstate::internal_error, "the sync load returned no counts");
-        r.inserted = spi.i64(0, 0);
-        r.updated = spi.i64(0, 1);
-        r.deleted = spi.i64(0, 2);
-        new_watermark = spi.opt_str(0, 3);
-        if (!staged.empty()) {
-            pg::AsOwner owner;
-            spi.execute("DROP TABLE " + staged);
-        }
-        sub.commit();
-        r.success = true;
-        r.message = "synced";
-    } catch (const pg::RemotePasswordRequired&) {
-        sub.rollback();
-        throw;  // a missing privilege raises (API.md section 5)
-    } catch (const pg::PgError& e) {
-        sub.rollback();
-        const std::string& state = e.sqlstate();
-        if (state == "57014" || state.rfind("57P", 0) == 0) throw;  // cancelled or shutting down: not a sync failure
-        r.success = false;
-        r.message = failure_message(e);
-    } catch (const core::Error& e) {
-        sub.rollback();
-        r.success = false;
-        r.message = failure_message(e);
-    }
-    long secs;
-    int usecs;
-    TimestampDifference(t0, GetCurrentTimestamp(), &secs, &usecs);
-    const int64_t records = r.inserted + r.updated + r.deleted;
-    core::Json detail = core::Json::object();
-    detail.set("inserted", core::Json::number(r.inserted));
-    detail.set("updated", core::Json::number(r.updated));
-    detail.set("deleted", core::Json::number(r.deleted));
-    detail.set("records_synced", core::Json::number(records));
-    if (!r.success) detail.set("message", core::Json::string(r.message));
-    pg::AsOwner owner;
-    if (r.success && new_watermark && d.options.incremental)
-        spi.execute_cached("UPDATE batch_ops.sync SET watermark = $2 WHERE id OPERATOR(pg_catalog.=) $1",
-                           {pg::int8_param(d.id), pg::text_param(*new_watermark)});
-    spi.execute_cached(
-        "WITH r AS (INSERT INTO batch_ops.sync_run (batch_id, started_at, finished_at, success, inserted, updated, "
-        "    deleted, records_synced, message, watermark) "
-        "  VALUES ($1, pg_catalog.clock_timestamp() - $9::pg_catalog.int8 * interval '1 microsecond', "
-        "          pg_catalog.clock_timestamp(), $2, $3, $4, $5, $3 + $4 + $5, $6, $7) RETURNING batch_id), "
-        "u AS (UPDATE batch_ops.batch b SET status = CASE WHEN $2 THEN 'succeeded' ELSE 'failed' END::batch_ops.batch_state, "
-        "    total = $3 + $4 + $5, processed = $3 + $4 + $5, success_count = $3 + $4 + $5, failure_count = 0, "
-        "    skipped_count = 0, cancelled_count = 0, finished_at = pg_catalog.clock_timestamp(), "
-        "    updated_at = pg_catalog.clock_timestamp(), worker_pid = NULL, next_attempt_at = NULL, "
-        "    last_error = CASE WHEN $2 THEN NULL ELSE $6 END, last_error_code = CASE WHEN $2 THEN NULL ELSE 'ERROR' END "
-        "  WHERE b.id OPERATOR(pg_catalog.=) $1 RETURNING b.id) "
-        "INSERT INTO batch_ops.batch_event (batch_id, event, actor, detail) "
-        "SELECT u.id, CASE WHEN $2 THEN 'synced' ELSE 'sync_failed' END, $10::pg_catalog.regrole, $8 FROM u",
-        {pg::int8_param(d.id), pg::bool_param(r.success), pg::int8_param(r.inserted), pg::int8_param(r.updated),
-         pg::int8_param(r.deleted), pg::text_param(r.message),
-         new_watermark ? pg::text_param(*new_watermark)
-                       : (d.watermark ? pg::text_param(*d.watermark) : pg::null_param(TEXTOID)),
-         pg::jsonb_text_param(detail.dump()),
-         pg::int8_param(static_cast<int64_t>(secs) * 1000000 + usecs),
-         {OIDOID, ObjectIdGetDatum(actor), false}});
-    announce(spi, d.id);
+    std::optional<std::string> failure = run_in_subtransaction([&] { extract_and_load(spi, d, &r, &new_watermark); });
+    r.success = !failure;
+    r.message = failure ? *failure : "synced";
+    record_sync_run(spi, d, r, new_watermark, actor, microseconds_since(t0));
     return r;
 }
 
 core::Json sync_statistics(pg::Spi& spi, int64_t id, Oid actor) {
     (void)load_sync(spi, id, actor);
-    pg::AsOwner owner;
-    spi.execute_cached(
-        "SELECT pg_catalog.count(success), pg_catalog.count(*) FILTER (WHERE success), "
-        "       pg_catalog.count(*) FILTER (WHERE NOT success), COALESCE(pg_catalog.sum(records_synced), 0)::pg_catalog.int8, "
-        "       pg_catalog.to_jsonb(pg_catalog.max(finished_at) FILTER (WHERE success IS NOT NULL)) #>> '{}', "
-        "       pg_catalog.round(pg_catalog.avg(EXTRACT(epoch FROM finished_at - started_at) * 1000) "
-        "         FILTER (WHERE success IS NOT NULL))::pg_catalog.int8 "
-        "  FROM batch_ops.sync_run WHERE batch_id OPERATOR(pg_catalog.=) $1",
-        {pg::int8_param(id)});
-    expect_row(spi, sqlstate::internal_error, "no statistics for batch " + std::to_string(id));
+    store::SyncStatistics st = store::sync_statistics(spi, id);
     core::Json j = core::Json::object();
     j.set("batch_id", core::Json::number(id));
-    j.set("runs", core::Json::number(spi.i64(0, 0)));
-    j.set("successes", core::Json::number(spi.i64(0, 1)));
-    j.set("failures", core::Json::number(spi.i64(0, 2)));
-    j.set("records_synced", core::Json::number(spi.i64(0, 3)));
-    auto last = spi.opt_str(0, 4);
-    j.set("last_sync_time", last ? core::Json::string(*last) : core::Json::null());
-    j.set("avg_duration_ms", spi.is_null(0, 5) ? core::Json::null() : core::Json::number(spi.i64(0, 5)));
+    j.set("runs", core::Json::number(st.runs));
+    j.set("successes", core::Json::number(st.successes));
+    j.set("failures", core::Json::number(st.failures));
+    j.set("records_synced", core::Json::number(st.records_synced));
+    j.set("last_sync_time", st.last_sync_time ? core::Json::string(*st.last_sync_time) : core::Json::null());
+    j.set("avg_duration_ms", st.avg_duration_ms ? core::Json::number(*st.avg_duration_ms) : core::Json::null());
     return j;
 }
 
-}  // namespace batch_ops::ops
+int64_t begin_sync_run(pg::Spi& spi, int64_t id) { return store::begin_sync_run(spi, id); }
 
-namespace batch_ops::ops {
+namespace {
 
-int64_t begin_sync_run(pg::Spi& spi, int64_t id) {
-    pg::AsOwner owner;
-    // A run left open by an executor that died is closed: it was interrupted,
-    // and this one goes on from its committed watermark.
-    spi.execute_cached(
-        "UPDATE batch_ops.sync_run SET finished_at = pg_catalog.clock_timestamp(), "
-        "  message = 'interrupted; resumed by the next run' "
-        " WHERE batch_id OPERATOR(pg_catalog.=) $1 AND finished_at IS NULL",
-        {pg::int8_param(id)});
-    spi.execute_cached(
-        "WITH r AS (INSERT INTO batch_ops.sync_run (batch_id, started_at, success, message) "
-        "  VALUES ($1, pg_catalog.clock_timestamp(), NULL, 'running') RETURNING id, batch_id), "
-        "e AS (INSERT INTO batch_ops.batch_event (batch_id, event, actor) SELECT r.batch_id, 'started', "
-        "  (SELECT s.created_by FROM batch_ops.sync s WHERE s.id OPERATOR(pg_catalog.=) r.batch_id) FROM r) "
-        "SELECT id FROM r",
-        {pg::int8_param(id)});
-    expect_row(spi, sqlstate::internal_error, "the run of sync batch " + std::to_string(id) + " was not recorded");
-    return spi.i64(0, 0);
+// Loads the rows of one chunk (see run_sync_chunk), as the sync's owner;
+// returns whether rows after it remain.
+bool load_chunk(pg::Spi& spi, const SyncDef& d, int chunk_size, SyncStep* st) {
+    Plan p = make_plan(spi, d);
+    const std::string wm = "s." + pg::ident(p.watermark->name);
+    pg::Param last = d.watermark ? pg::text_param(*d.watermark) : pg::null_param(TEXTOID);
+    // The chunk ends at the watermark of its chunk_size-th row, and takes
+    // every row with that watermark (none is split across chunks).
+    pg::Rows bound = spi.query("SELECT (" + wm + ")::pg_catalog.text AS upper FROM " + p.source_sql +
+                                   " AS s WHERE ($1::pg_catalog.text IS NULL OR " + wm + " > $1::" +
+                                   p.watermark->type + ") ORDER BY " + wm + " OFFSET $2 LIMIT 1",
+                               {last, pg::int8_param(chunk_size > 0 ? chunk_size - 1 : 0)});
+    std::optional<pg::Row> bound_row = bound.maybe_one();
+    std::optional<std::string> upper = bound_row ? bound_row->opt_text("upper") : std::nullopt;
+    read_load(spi.query(load_sql(p, d, true), {last, upper ? pg::text_param(*upper) : pg::null_param(TEXTOID)}),
+              &st->result, &st->watermark);
+    return upper.has_value();
 }
+
+}  // namespace
 
 SyncStep run_sync_chunk(pg::Spi& spi, const SyncDef& d, int chunk_size) {
     SyncStep st;
-    pg::SubTransaction sub;
-    try {
+    bool more = false;
+    std::optional<std::string> failure = run_in_subtransaction([&] {
         check_owner_exists(d);
-        pg::AsRole as(d.owner, true);  // as run_sync: the owner, restricted
-        Plan p = make_plan(spi, d);
-        const std::string wm = "s." + pg::ident(p.watermark->name);
-        pg::Param last = d.watermark ? pg::text_param(*d.watermark) : pg::null_param(TEXTOID);
-        // The chunk ends at the watermark of its chunk_size-th row, and takes
-        // every row with that watermark (none is split across chunks).
-        spi.execute("SELECT (" + wm + ")::pg_catalog.text FROM " + p.source_sql + " AS s WHERE ($1::pg_catalog.text IS NULL OR " +
-                        wm + " > $1::" + p.watermark->type + ") ORDER BY " + wm + " OFFSET $2 LIMIT 1",
-                    {last, pg::int8_param(chunk_size > 0 ? chunk_size - 1 : 0)});
-        std::optional<std::string> upper = spi.rows() ? spi.opt_str(0, 0) : std::nullopt;
-        spi.execute(load_sql(p, d, true), {last, upper ? pg::text_param(*upper) : pg::null_param(TEXTOID)});
-        expect_row(spi, sqlstate::internal_error, "the sync load returned no counts");
-        st.result.inserted = spi.i64(0, 0);
-        st.result.updated = spi.i64(0, 1);
-        st.result.deleted = spi.i64(0, 2);
-        st.watermark = spi.opt_str(0, 3);
-        sub.commit();
+        // as run_sync: the owner, restricted
+        more = pg::as_role(d.owner, true, [&] { return load_chunk(spi, d, chunk_size, &st); });
+    });
+    if (failure) {
+        st.result.message = *failure;
+    } else {
         st.result.success = true;
-        st.more = upper.has_value();
-    } catch (const pg::PgError& e) {
-        sub.rollback();
-        const std::string& state = e.sqlstate();
-        if (state == "57014" || state.rfind("57P", 0) == 0) throw;
-        st.result.message = failure_message(e);
-    } catch (const core::Error& e) {
-        sub.rollback();
-        st.result.message = failure_message(e);
+        st.more = more;
     }
-    pg::AsOwner owner;
-    if (st.result.success && st.watermark)
-        spi.execute_cached("UPDATE batch_ops.sync SET watermark = $2 WHERE id OPERATOR(pg_catalog.=) $1",
-                           {pg::int8_param(d.id), pg::text_param(*st.watermark)});
+    if (st.result.success && st.watermark) store::save_watermark(spi, d.id, *st.watermark);
     return st;
 }
 
 void record_sync_chunk(pg::Spi& spi, int64_t id, int64_t run_id, const SyncStep& st, bool last) {
-    const SyncResult& r = st.result;
-    const int64_t n = r.inserted + r.updated + r.deleted;
-    pg::AsOwner owner;
-    spi.execute_cached(
-        "WITH r AS (UPDATE batch_ops.sync_run SET inserted = inserted + $3, updated = updated + $4, "
-        "    deleted = deleted + $5, records_synced = records_synced + $3 + $4 + $5, "
-        "    watermark = COALESCE($6, watermark), "
-        "    success = CASE WHEN $8 THEN $7 ELSE success END, message = CASE WHEN $8 THEN $9 ELSE message END, "
-        "    finished_at = CASE WHEN $8 THEN pg_catalog.clock_timestamp() END "
-        "  WHERE id OPERATOR(pg_catalog.=) $2 RETURNING batch_id), "
-        "u AS (UPDATE batch_ops.batch b SET total = b.total + $3 + $4 + $5, processed = b.processed + $3 + $4 + $5, "
-        "    success_count = b.success_count + $3 + $4 + $5, updated_at = pg_catalog.clock_timestamp(), "
-        "    status = CASE WHEN $8 THEN (CASE WHEN $7 THEN 'succeeded' ELSE 'failed' END)::batch_ops.batch_state "
-        "                  ELSE b.status END, "
-        "    finished_at = CASE WHEN $8 THEN pg_catalog.clock_timestamp() ELSE b.finished_at END, "
-        "    last_error = CASE WHEN $8 AND NOT $7 THEN $9 ELSE b.last_error END, "
-        "    last_error_code = CASE WHEN $8 AND NOT $7 THEN 'ERROR' ELSE b.last_error_code END "
-        "  WHERE b.id OPERATOR(pg_catalog.=) $1 RETURNING b.id) "
-        "INSERT INTO batch_ops.batch_event (batch_id, event, actor, detail) "
-        "SELECT u.id, CASE WHEN NOT $8 THEN 'chunk' WHEN $7 THEN 'synced' ELSE 'sync_failed' END, "
-        "       (SELECT s.created_by FROM batch_ops.sync s WHERE s.id OPERATOR(pg_catalog.=) u.id), "
-        "       pg_catalog.jsonb_build_object('records_synced', $3 + $4 + $5, 'watermark', $6) FROM u",
-        {pg::int8_param(id), pg::int8_param(run_id), pg::int8_param(r.inserted), pg::int8_param(r.updated),
-         pg::int8_param(r.deleted), st.watermark ? pg::text_param(*st.watermark) : pg::null_param(TEXTOID),
-         pg::bool_param(r.success), pg::bool_param(last), pg::text_param(r.success ? "synced" : r.message)});
-    (void)n;
+    store::record_sync_chunk(spi, id, run_id, st.result, st.watermark, last);
 }
 
 }  // namespace batch_ops::ops

@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "core/error.hpp"
-#include "pg/jsonb.hpp"
 #include "pg/security.hpp"
 
 extern "C" {
@@ -58,8 +57,9 @@ struct RelColumns {
 };
 
 RelColumns read_columns(pg::Spi& spi, Oid relid) {
-    spi.execute_cached(
-        "SELECT a.attname::pg_catalog.text, a.atttypid::pg_catalog.int8, a.atttypmod, a.attnotnull, "
+    pg::Rows rows = spi.query_cached(
+        "SELECT a.attname::pg_catalog.text AS name, a.atttypid::pg_catalog.int8 AS type, a.atttypmod AS typmod, "
+        "       a.attnotnull AS not_null, "
         "       a.atthasdef OR a.attidentity <> '' AS has_default, "
         "       a.attgenerated <> '' OR a.attidentity = 'a' AS generated "
         "  FROM pg_catalog.pg_attribute a "
@@ -67,16 +67,16 @@ RelColumns read_columns(pg::Spi& spi, Oid relid) {
         " ORDER BY a.attnum",
         {{OIDOID, ObjectIdGetDatum(relid), false}});
     RelColumns out;
-    for (uint64_t i = 0; i < spi.rows(); ++i) {
+    for (pg::Row row : rows) {
         core::Column c;
         ColumnInfo ci;
-        c.name = ci.name = spi.str(i, 0);
-        ci.type = static_cast<Oid>(spi.i64(i, 1));
-        ci.typmod = static_cast<int32>(spi.i64(i, 2));
+        c.name = ci.name = row.text("name");
+        ci.type = static_cast<Oid>(row.i64("type"));
+        ci.typmod = static_cast<int32>(row.i64("typmod"));
         c.kind = kind_of(ci.type);
-        c.not_null = spi.boolean(i, 3);
-        c.has_default = spi.boolean(i, 4);
-        c.generated = spi.boolean(i, 5);
+        c.not_null = row.boolean("not_null");
+        c.has_default = row.boolean("has_default");
+        c.generated = row.boolean("generated");
         out.columns.push_back(c);
         out.info.push_back(ci);
     }
@@ -96,15 +96,14 @@ const ColumnInfo* find_info(const RelColumns& rc, const std::string& name) {
 }
 
 bool has_unique_index_on(pg::Spi& spi, Oid relid, const std::string& column) {
-    spi.execute(
+    return spi.execute(
         "SELECT 1 FROM pg_catalog.pg_index i "
         "  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid "
         "   AND a.attnum OPERATOR(pg_catalog.=) i.indkey[0] "
         " WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND i.indisunique AND i.indisvalid AND i.indimmediate "
         "   AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnkeyatts = 1 "
         "   AND a.attname OPERATOR(pg_catalog.=) $2::pg_catalog.name",
-        {{OIDOID, ObjectIdGetDatum(relid), false}, pg::text_param(column)}, true);
-    return spi.rows() > 0;
+        {{OIDOID, ObjectIdGetDatum(relid), false}, pg::text_param(column)}, true) > 0;
 }
 
 char relkind_of(Oid relid) {
@@ -133,30 +132,31 @@ const ColumnInfo* TargetInfo::column(const std::string& name) const {
     return nullptr;
 }
 
-void register_target(pg::Spi& spi, const Registration& r, Oid actor) {
-    if (!pg::is_admin(actor))
-        throw Error(sqlstate::insufficient_privilege, "permission denied to register batch targets",
-                    "Only superusers and members of batch_ops_admin may register targets.");
-    if (r.name.empty() || !core::is_safe_identifier(r.name, 63))
-        throw Error(sqlstate::invalid_parameter_value, "invalid target name " + quoted(r.name),
-                    "Target names start with a letter or underscore and contain letters, digits, "
-                    "underscores, dots and hyphens.");
-    for (char c : r.name)
+namespace {
+
+[[noreturn]] void invalid_target_name(const std::string& name, const char* detail) {
+    throw Error(sqlstate::invalid_parameter_value, "invalid target name " + quoted(name), detail);
+}
+
+void check_target_name(const std::string& name) {
+    const char* rule = "Target names start with a letter or underscore and contain letters, digits, "
+                       "underscores, dots and hyphens.";
+    if (name.empty() || !core::is_safe_identifier(name, 63)) invalid_target_name(name, rule);
+    for (char c : name)
         if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'))
-            throw Error(sqlstate::invalid_parameter_value, "invalid target name " + quoted(r.name),
-                        "Target names start with a letter or underscore and contain letters, digits, "
-                        "underscores, dots and hyphens.");
-    if (std::isdigit(static_cast<unsigned char>(r.name[0])) || r.name[0] == '.' || r.name[0] == '-')
-        throw Error(sqlstate::invalid_parameter_value, "invalid target name " + quoted(r.name),
-                    "Target names start with a letter or underscore.");
+            invalid_target_name(name, rule);
+    if (std::isdigit(static_cast<unsigned char>(name[0])) || name[0] == '.' || name[0] == '-')
+        invalid_target_name(name, "Target names start with a letter or underscore.");
+}
 
-    const std::string table = relation_label(r.relation);
-    char kind = relkind_of(r.relation);
+// An ordinary or partitioned table; `what` names it in the error.
+void require_table(Oid relid, const std::string& what, const std::string& label, const char* detail) {
+    char kind = relkind_of(relid);
     if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
-        throw Error(sqlstate::invalid_parameter_value, "relation " + table + " is not a table",
-                    "Targets are ordinary or partitioned tables.");
-    RelColumns rc = read_columns(spi, r.relation);
+        throw Error(sqlstate::invalid_parameter_value, what + " " + label + " is not a table", detail ? detail : "");
+}
 
+void check_key_column(pg::Spi& spi, const Registration& r, const RelColumns& rc, const std::string& table) {
     require_column(rc, table, "key column", r.key_column);
     Oid key_base = pg::guard([&] { return getBaseType(find_info(rc, r.key_column)->type); });
     if (key_base != INT2OID && key_base != INT4OID && key_base != INT8OID && key_base != TEXTOID &&
@@ -168,7 +168,10 @@ void register_target(pg::Spi& spi, const Registration& r, Oid actor) {
                     "key column " + quoted(r.key_column) + " of relation " + table + " is not unique",
                     "A target's key column needs a primary key or an immediate unique index on that column alone.",
                     "Add one with ALTER TABLE ... ADD PRIMARY KEY or CREATE UNIQUE INDEX.");
+}
 
+// The owner, status and soft-delete columns.
+void check_role_columns(const Registration& r, const RelColumns& rc, const std::string& table) {
     if (r.owner_column) {
         require_column(rc, table, "owner column", *r.owner_column);
         if (find(rc, *r.owner_column)->kind != core::TypeKind::Text)
@@ -194,6 +197,10 @@ void register_target(pg::Spi& spi, const Registration& r, Oid actor) {
                         "soft-delete column " + quoted(*r.soft_delete_column) + " must allow nulls",
                         "A null soft-delete timestamp marks a live row.");
     }
+}
+
+// The updatable columns, the allowed statuses and the status transitions.
+void check_column_rules(const Registration& r, const RelColumns& rc, const std::string& table) {
     if (r.updatable_columns) {
         for (const auto& c : *r.updatable_columns) {
             require_column(rc, table, "updatable column", c);
@@ -214,121 +221,74 @@ void register_target(pg::Spi& spi, const Registration& r, Oid actor) {
             throw Error(sqlstate::invalid_parameter_value, "status_transitions needs a status_column");
         (void)core::parse_transitions(*r.status_transitions, r.allowed_statuses);
     }
-    if (OidIsValid(r.archive_relation)) {
-        const std::string archive = relation_label(r.archive_relation);
-        if (r.archive_relation == r.relation)
-            throw Error(sqlstate::invalid_parameter_value, "the archive relation cannot be the target itself");
-        char akind = relkind_of(r.archive_relation);
-        if (akind != RELKIND_RELATION && akind != RELKIND_PARTITIONED_TABLE)
-            throw Error(sqlstate::invalid_parameter_value, "archive relation " + archive + " is not a table");
-        RelColumns ac = read_columns(spi, r.archive_relation);
-        for (const auto& c : rc.columns) {
-            if (c.generated) continue;
-            if (!find(ac, c.name))
-                throw Error(sqlstate::invalid_object_definition,
-                            "archive relation " + archive + " lacks column " + quoted(c.name) + " of " + table,
-                            "An archive table has every column of its target, and may add archived_at, "
-                            "archive_reason and archive_location.");
-        }
-    }
+}
 
-    std::vector<pg::Param> params = {
-        pg::text_param(r.name),
-        {OIDOID, ObjectIdGetDatum(r.relation), false},
-        pg::text_param(r.key_column),
-        r.owner_column ? pg::text_param(*r.owner_column) : pg::null_param(TEXTOID),
-        r.status_column ? pg::text_param(*r.status_column) : pg::null_param(TEXTOID),
-        r.soft_delete_column ? pg::text_param(*r.soft_delete_column) : pg::null_param(TEXTOID),
-        OidIsValid(r.archive_relation) ? pg::Param{OIDOID, ObjectIdGetDatum(r.archive_relation), false}
-                                       : pg::null_param(OIDOID),
-        r.allowed_statuses ? pg::text_array_param(*r.allowed_statuses) : pg::null_param(TEXTARRAYOID),
-        r.updatable_columns ? pg::text_array_param(*r.updatable_columns) : pg::null_param(TEXTARRAYOID),
-        r.status_transitions ? pg::jsonb_text_param(r.status_transitions->dump()) : pg::null_param(JSONBOID),
-        {OIDOID, ObjectIdGetDatum(actor), false},
-    };
-    pg::AsOwner owner;
-    spi.execute(
-        "INSERT INTO batch_ops.target AS t (name, relation, key_column, owner_column, status_column, "
-        "  soft_delete_column, archive_relation, allowed_statuses, updatable_columns, status_transitions, created_by) "
-        "VALUES ($1, $2::pg_catalog.regclass, $3, $4, $5, $6, $7::pg_catalog.regclass, $8, $9::pg_catalog.name[], $10, "
-        "        $11::pg_catalog.regrole) "
-        "ON CONFLICT (name) DO UPDATE SET relation = excluded.relation, key_column = excluded.key_column, "
-        "  owner_column = excluded.owner_column, status_column = excluded.status_column, "
-        "  soft_delete_column = excluded.soft_delete_column, archive_relation = excluded.archive_relation, "
-        "  allowed_statuses = excluded.allowed_statuses, updatable_columns = excluded.updatable_columns, "
-        "  status_transitions = excluded.status_transitions, created_at = pg_catalog.now(), "
-        "  created_by = excluded.created_by",
-        params);
+// The archive table has every stored column of the target.
+void check_archive(pg::Spi& spi, const Registration& r, const RelColumns& rc, const std::string& table) {
+    const std::string archive = relation_label(r.archive_relation);
+    if (r.archive_relation == r.relation)
+        throw Error(sqlstate::invalid_parameter_value, "the archive relation cannot be the target itself");
+    require_table(r.archive_relation, "archive relation", archive, nullptr);
+    RelColumns ac = read_columns(spi, r.archive_relation);
+    for (const auto& c : rc.columns) {
+        if (c.generated) continue;
+        if (!find(ac, c.name))
+            throw Error(sqlstate::invalid_object_definition,
+                        "archive relation " + archive + " lacks column " + quoted(c.name) + " of " + table,
+                        "An archive table has every column of its target, and may add archived_at, "
+                        "archive_reason and archive_location.");
+    }
+}
+
+}  // namespace
+
+void register_target(pg::Spi& spi, const Registration& r, Oid actor) {
+    if (!pg::is_admin(actor))
+        throw Error(sqlstate::insufficient_privilege, "permission denied to register batch targets",
+                    "Only superusers and members of batch_ops_admin may register targets.");
+    check_target_name(r.name);
+    const std::string table = relation_label(r.relation);
+    require_table(r.relation, "relation", table, "Targets are ordinary or partitioned tables.");
+    RelColumns rc = read_columns(spi, r.relation);
+    check_key_column(spi, r, rc, table);
+    check_role_columns(r, rc, table);
+    check_column_rules(r, rc, table);
+    if (OidIsValid(r.archive_relation)) check_archive(spi, r, rc, table);
+    store::save_target(spi, r, actor);
 }
 
 void unregister_target(pg::Spi& spi, const std::string& name) {
     if (!pg::is_admin(pg::current_role()))
         throw Error(sqlstate::insufficient_privilege, "permission denied to unregister batch targets",
                     "Only superusers and members of batch_ops_admin may unregister targets.");
-    pg::AsOwner owner;
-    uint64_t n = spi.execute("DELETE FROM batch_ops.target WHERE name OPERATOR(pg_catalog.=) $1", {pg::text_param(name)});
-    if (n == 0) throw Error(sqlstate::undefined_object, "batch target " + quoted(name) + " does not exist");
+    if (!store::delete_target(spi, name)) throw Error(sqlstate::undefined_object, "batch target " + quoted(name) + " does not exist");
 }
 
 std::string target_version(pg::Spi& spi, const std::string& name) {
-    pg::AsOwner owner;
-    spi.execute_cached(
-        "SELECT t.xmin::pg_catalog.text || '/' || c.xmin::pg_catalog.text || '/' || c.oid::pg_catalog.text "
-        "  FROM batch_ops.target t JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.relation "
-        " WHERE t.name OPERATOR(pg_catalog.=) $1",
-        {pg::text_param(name)});
-    return spi.rows() ? spi.str(0, 0) : std::string();
+    return store::target_version(spi, name).value_or("");
 }
 
 TargetInfo load_target(pg::Spi& spi, const std::string& name) {
-    {
-        pg::AsOwner owner;
-        spi.execute_cached(
-            "SELECT relation::pg_catalog.oid::pg_catalog.int8, key_column::pg_catalog.text, "
-            "       owner_column::pg_catalog.text, status_column::pg_catalog.text, "
-            "       soft_delete_column::pg_catalog.text, archive_relation::pg_catalog.oid::pg_catalog.int8, "
-            "       allowed_statuses, updatable_columns::pg_catalog.text[], status_transitions::pg_catalog.text "
-            "  FROM batch_ops.target WHERE name OPERATOR(pg_catalog.=) $1",
-            {pg::text_param(name)});
-    }
-    if (spi.rows() == 0)
+    std::optional<store::TargetRecord> row = store::find_target(spi, name);
+    if (!row)
         throw Error(sqlstate::undefined_object, "batch target " + quoted(name) + " does not exist", {},
                     "An admin registers targets with batch_ops.register_target().");
     TargetInfo t;
     t.model.name = name;
-    t.relid = static_cast<Oid>(spi.i64(0, 0));
-    t.model.key_column = spi.str(0, 1);
-    if (auto v = spi.opt_str(0, 2)) t.model.owner_column = *v;
-    if (auto v = spi.opt_str(0, 3)) t.model.status_column = *v;
-    if (auto v = spi.opt_str(0, 4)) t.model.soft_delete_column = *v;
-    if (!spi.is_null(0, 5)) t.archive_relid = static_cast<Oid>(spi.i64(0, 5));
-    auto read_text_array = [&](int col) -> std::optional<std::vector<std::string>> {
-        bool isnull;
-        Datum d = spi.datum(0, col, &isnull);
-        if (isnull) return std::nullopt;
-        std::vector<std::string> out;
-        Datum* elems;
-        bool* nulls;
-        int n;
-        pg::guard([&] {
-            deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-        });
-        for (int i = 0; i < n; ++i)
-            if (!nulls[i]) out.push_back(pg::guard([&] { return text_to_cstring(DatumGetTextPP(elems[i])); }));
-        return out;
-    };
-    t.model.allowed_statuses = read_text_array(6);
-    t.model.updatable_columns = read_text_array(7);
-    auto transitions_text = spi.opt_str(0, 8);
+    t.relid = row->relation;
+    t.model.key_column = row->key_column;
+    t.model.owner_column = row->owner_column;
+    t.model.status_column = row->status_column;
+    t.model.soft_delete_column = row->soft_delete_column;
+    t.archive_relid = row->archive_relation;
+    t.model.allowed_statuses = row->allowed_statuses;
+    t.model.updatable_columns = row->updatable_columns;
     bool exists = pg::guard([&] { return SearchSysCacheExists1(RELOID, ObjectIdGetDatum(t.relid)); });
     if (!exists)
         throw Error("42P01", "the table of batch target " + quoted(name) + " no longer exists", {},
                     "Unregister the target with batch_ops.unregister_target().");
-    if (transitions_text) {
-        Datum jb = pg::jsonb_from_text(*transitions_text);
-        core::Json j = pg::from_jsonb(DatumGetJsonbP(jb));
-        t.model.transitions = core::parse_transitions(j, t.model.allowed_statuses);
-    }
+    if (row->status_transitions)
+        t.model.transitions = core::parse_transitions(*row->status_transitions, t.model.allowed_statuses);
 
     t.table = pg::qualified_relation(t.relid);
     t.model.relation = relation_label(t.relid);

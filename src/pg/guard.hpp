@@ -86,21 +86,12 @@ auto guard(F&& f) -> decltype(f()) {
 template <typename F, typename L>
 auto then_leave(F&& f, L&& leave) -> decltype(f()) {
     using R = decltype(f());
-    std::exception_ptr failure;
-    bool pg_failure = false;
     if constexpr (std::is_void_v<R>) {
-        try {
-            f();
-        } catch (const PgError&) {
-            pg_failure = true;
-            failure = std::current_exception();
-        } catch (...) {
-            failure = std::current_exception();
-        }
-        if (!pg_failure) leave(!failure);
-        if (failure) std::rethrow_exception(failure);
+        then_leave([&f] { f(); return true; }, std::forward<L>(leave));
     } else {
         std::optional<R> result;
+        std::exception_ptr failure;
+        bool pg_failure = false;
         try {
             result.emplace(f());
         } catch (const PgError&) {

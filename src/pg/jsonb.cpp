@@ -98,6 +98,11 @@ Datum jsonb_from_text(const std::string& json) {
     return guard([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(s)); });
 }
 
+core::Json from_jsonb_text(const std::string& json) {
+    Datum d = jsonb_from_text(json);
+    return from_jsonb(guard([&] { return DatumGetJsonbP(d); }));
+}
+
 namespace {
 
 // Builds the jsonb with pushJsonbValue. Runs inside one guard: it owns no

@@ -13,6 +13,8 @@ core::Json from_jsonb(Jsonb* jb);
 // A jsonb Datum of the value (parsed by jsonb_in).
 Datum to_jsonb(const core::Json& value);
 Datum jsonb_from_text(const std::string& json);
+// The value of a jsonb text (parsed by jsonb_in, read as from_jsonb reads).
+core::Json from_jsonb_text(const std::string& json);
 // A timestamp as JSON writes it: ISO 8601 with the time zone.
 std::string iso_timestamp(TimestampTz ts);
 // The text of a jsonb value.

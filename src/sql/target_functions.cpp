@@ -67,15 +67,13 @@ BATCH_OPS_FUNCTION(batch_ops_register_target) {
         Jsonb* jb = pg::guard([&] { return PG_GETARG_JSONB_P(9); });
         r.status_transitions = pg::from_jsonb(jb);
     }
-    pg::Spi spi;
-    ops::register_target(spi, r, pg::current_role());
+    pg::with_spi([&](pg::Spi& spi) { ops::register_target(spi, r, pg::current_role()); });
     PG_RETURN_VOID();
 }
 
 BATCH_OPS_FUNCTION(batch_ops_unregister_target) {
     pg::check_schema_version();
     auto name = name_arg(fcinfo, 0);
-    pg::Spi spi;
-    ops::unregister_target(spi, *name);
+    pg::with_spi([&](pg::Spi& spi) { ops::unregister_target(spi, *name); });
     PG_RETURN_VOID();
 }

@@ -5,14 +5,20 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <set>
 #include <unordered_map>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include "core/error.hpp"
 #include "core/results.hpp"
-#include "ops/batch_store.hpp"
 #include "ops/citus.hpp"
 #include "ops/progress.hpp"
-#include "ops/retry.hpp"
 #include "ops/runner.hpp"
 #include "ops/sync.hpp"
 #include "ops/target_catalog.hpp"
@@ -20,6 +26,9 @@
 #include "pg/security.hpp"
 #include "pg/spi.hpp"
 #include "pg/settings.hpp"
+#include "store/background.hpp"
+#include "store/batch_store.hpp"
+#include "store/dependencies.hpp"
 #include "workers/shared.hpp"
 
 extern "C" {
@@ -27,7 +36,9 @@ extern "C" {
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/snapmgr.h"
@@ -37,25 +48,127 @@ extern "C" {
 
 namespace batch_ops::workers {
 
-using ops::add_progress;
-using ops::cancel_pending;
+using core::BatchStatus;
 using ops::fail_or_retry;
-using ops::finish_background;
-using ops::notify_progress;
-using ops::ProgressRow;
-using ops::Throttle;
+using store::cancel_pending;
+using store::finish_background;
+using store::Progress;
+using store::RowLock;
+using store::Throttle;
 
 namespace {
 
 volatile sig_atomic_t g_sigterm = 0;
 int g_slot = -1;
 bool g_busy = false;  // holding claimed batches that are not finished
+Oid g_dboid = InvalidOid;
+// The chunk in flight, for the fatal-signal handler (plain data only).
+volatile int64_t g_inflight_batch = 0;
+volatile int32_t g_inflight_chunk = -1;
+
+// Crash records of batches whose chunk killed its executor, relative to the
+// data directory (every backend's working directory): one file per crash,
+// crash.<database oid>.<batch id>.<pid>, holding "<chunk> <signal>".
+constexpr const char* kCrashDir = "pg_batch_ops";
+constexpr const char* kCrashPrefix = "crash.";
 
 void on_sigterm(SIGNAL_ARGS) {
     int save_errno = errno;
     g_sigterm = 1;
     SetLatch(MyLatch);
     errno = save_errno;
+}
+
+// Async-signal-safe decimal output.
+char* put_decimal(char* p, uint64_t v) {
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = static_cast<char>('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (n > 0) *p++ = tmp[--n];
+    return p;
+}
+
+// SIGSEGV, SIGBUS, SIGILL, SIGABRT: the process is about to die and the
+// postmaster to restart every backend. Shared memory does not survive that
+// restart, so the batch whose chunk was in flight is recorded in a file
+// (open/write/close are async-signal-safe), then the process dies of the same
+// signal (SA_RESETHAND restored the default action). The next claim fails the
+// batch instead of running the chunk again (Executor::claim).
+void on_fatal_signal(int signo) {
+    const int64_t batch = g_inflight_batch;
+    if (batch > 0) {
+        char path[128];
+        char* p = path;
+        for (const char* c = kCrashDir; *c; ++c) *p++ = *c;
+        *p++ = '/';
+        for (const char* c = kCrashPrefix; *c; ++c) *p++ = *c;
+        p = put_decimal(p, g_dboid);
+        *p++ = '.';
+        p = put_decimal(p, static_cast<uint64_t>(batch));
+        *p++ = '.';
+        p = put_decimal(p, static_cast<uint64_t>(MyProcPid));
+        *p = '\0';
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            char line[48];
+            char* q = line;
+            const int32_t chunk = g_inflight_chunk;
+            q = put_decimal(q, chunk < 0 ? 0 : static_cast<uint64_t>(chunk));
+            *q++ = ' ';
+            q = put_decimal(q, static_cast<uint64_t>(signo));
+            *q++ = '\n';
+            ssize_t written = write(fd, line, static_cast<size_t>(q - line));
+            (void)written;
+            close(fd);
+        }
+    }
+    raise(signo);
+}
+
+void install_fatal_signal_handlers() {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal_signal;
+    sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    for (int signo : {SIGSEGV, SIGBUS, SIGILL, SIGABRT}) sigaction(signo, &sa, nullptr);
+}
+
+struct CrashRecord {
+    int64_t batch = 0;
+    int chunk = 0;
+    int signo = 0;
+    long pid = 0;
+    std::string path;
+};
+
+// The crash records of this database.
+std::vector<CrashRecord> crash_records(Oid dboid) {
+    std::vector<CrashRecord> out;
+    DIR* dir = opendir(kCrashDir);
+    if (!dir) return out;
+    const std::string prefix = std::string(kCrashPrefix) + std::to_string(dboid) + ".";
+    while (struct dirent* de = readdir(dir)) {
+        const char* name = de->d_name;
+        if (strncmp(name, prefix.c_str(), prefix.size()) != 0) continue;
+        unsigned long long batch = 0;
+        long pid = 0;
+        if (sscanf(name + prefix.size(), "%llu.%ld", &batch, &pid) != 2) continue;
+        CrashRecord r;
+        r.batch = static_cast<int64_t>(batch);
+        r.pid = pid;
+        r.path = std::string(kCrashDir) + "/" + name;
+        if (FILE* f = fopen(r.path.c_str(), "r")) {
+            if (fscanf(f, "%d %d", &r.chunk, &r.signo) != 2) r.chunk = r.signo = 0;
+            fclose(f);
+        }
+        out.push_back(std::move(r));
+    }
+    closedir(dir);
+    return out;
 }
 
 void release_slot(int, Datum) {
@@ -74,6 +187,9 @@ void release_slot(int, Datum) {
         e.latch = nullptr;
         e.idle = false;
         e.leave = false;
+        e.batch = 0;
+        e.cancel_inflight = 0;
+        e.cancel_check = false;
     }
     if (sh->launcher_latch) SetLatch(sh->launcher_latch);
     LWLockRelease(sh->lock);
@@ -82,11 +198,23 @@ void release_slot(int, Datum) {
 // Why the executor stops looking for work.
 enum class Stop { None, Sigterm, Leave, NoExtension };
 
+// What a query cancel (57014) that ended a transaction means.
+enum class Interrupt {
+    None,      // not a query cancel, or a real one (pg_cancel_backend, statement timeout): an error
+    Cancel,    // batch_cancel interrupted the chunk in flight: cancel that batch
+    Spurious,  // a SIGINT of batch_cancel meant for a chunk that had already ended: run it again
+};
+
 // The SQLSTATE of a caught exception.
 std::string sqlstate_of(const std::exception& e) {
     if (auto* pe = dynamic_cast<const pg::PgError*>(&e)) return pe->sqlstate();
     if (auto* ce = dynamic_cast<const core::Error*>(&e)) return ce->sqlstate();
     return core::sqlstate::internal_error;
+}
+
+void log_line(const std::string& message) {
+    const char* m = message.c_str();
+    pg::guard([&] { ereport(LOG, (errmsg_internal("%s", m))); });
 }
 
 class Executor {
@@ -101,19 +229,40 @@ private:
     // A PostgreSQL error aborts the transaction and is rethrown.
     template <typename F>
     void transaction(const char* activity, F&& body);
+    // A bookkeeping transaction: run again after a spurious interrupt; any
+    // other error is logged. False if it did not commit.
+    template <typename F>
+    bool bookkeeping(const char* activity, F&& body);
 
     Stop check_stop();
     bool extension_usable(pg::Spi& spi);
     std::vector<int64_t> claim(pg::Spi& spi, int max);
+    void quarantine(pg::Spi& spi, int64_t id, const CrashRecord& crash);
     // Runs the next chunk of a claimed batch; false once the batch has ended.
     bool run_chunk(pg::Spi& spi, int64_t id);
     void end_batch(pg::Spi& spi, int64_t id, bool cancelling);
-    void fail_batch(int64_t id, const std::string& code, const std::string& message, bool transient);
+    // One chunk of a batch in a transaction of its own, every error handled:
+    // false once the batch is no longer this executor's (ended, cancelled,
+    // failed, queued for a retry, or left to the next claim).
+    bool step(int64_t id);
+    // The first chunks of claimed batches, together; those with chunks left go to `more`.
+    void run_bundle(std::vector<int64_t> todo, std::vector<int64_t>* more);
+    void fail_batch(int64_t id, const std::exception& e);
+    void cancel_batch(int64_t id);
+    void process_cancel_requests();
+    Interrupt interrupt_of(const std::exception& e);
+    void absorb_interrupts();
+    void set_inflight(int64_t id);
+    void clear_inflight();
+    bool try_own(int64_t id);
+    void disown(int64_t id);
+    void disown_all(bool report);
+    void forget(int64_t id);
     void go_idle();
     void cleanup_expired();
 
-    const core::Request& request_of(pg::Spi& spi, int64_t id, Oid* submitter, bool* dry_run, bool* cancelling,
-                                    std::string* status);
+    // The batch's request (parsed once per batch) and its state, its row locked.
+    const core::Request& request_of(pg::Spi& spi, int64_t id, store::BatchState* state);
 
     int slot_;
     Oid dboid_;
@@ -125,10 +274,16 @@ private:
     std::unordered_map<int64_t, int> next_chunk_;  // where a running batch goes on
     std::unordered_map<int64_t, int64_t> sync_runs_;  // sync batch -> its sync_run row in progress
     Throttle throttle_;
-    int bundle_ = 32;  // batches claimed at once; 1 after an error, to isolate it
+    static constexpr int kBundle = 32;  // batches claimed at once
     TimestampTz last_cleanup_ = 0;
     int64_t wait_ms_ = -1;  // until the earliest next_attempt_at, when known
     TimestampTz next_due_ = 0;  // that moment, handed to the launcher when leaving
+    // Batches this executor owns: it holds their advisory lock (session level).
+    std::set<int64_t> owned_;
+    int64_t inflight_ = 0;          // the batch whose chunk runs now
+    uint32_t handled_signals_ = 0;  // batch_cancel's SIGINTs accounted for (one per query cancel)
+    std::vector<int64_t> quarantined_;       // failed by the last claim: disowned after its commit
+    std::vector<std::string> crash_files_;   // crash records handled by the last claim
 };
 
 template <typename F>
@@ -136,9 +291,10 @@ void Executor::transaction(const char* activity, F&& body) {
     pg::guard([&] {
         SetCurrentStatementStartTimestamp();
         StartTransactionCommand();
-        // batch_ops.lock_timeout and batch_ops.statement_timeout bound every
-        // worker transaction (a client statement gets its statement_timeout
-        // from the protocol loop, which workers do not have).
+        // batch_ops.lock_timeout bounds every worker transaction;
+        // batch_ops.statement_timeout is armed here and again for every
+        // chunk (run_chunk): a client statement gets its statement_timeout
+        // from the protocol loop, which workers do not have.
         if (settings::lock_timeout_ms > 0) {
             char v[32];
             snprintf(v, sizeof v, "%d", settings::lock_timeout_ms);
@@ -148,27 +304,45 @@ void Executor::transaction(const char* activity, F&& body) {
         PushActiveSnapshot(GetTransactionSnapshot());
         pgstat_report_activity(STATE_RUNNING, activity);
     });
+    std::exception_ptr failure;
     try {
-        {
-            pg::Spi spi;
-            body(spi);
-        }
+        pg::with_spi([&](pg::Spi& spi) { body(spi); });
         pg::guard([] {
             disable_timeout(STATEMENT_TIMEOUT, false);
             PopActiveSnapshot();
             CommitTransactionCommand();
             pgstat_report_activity(STATE_IDLE, nullptr);
+            // batch_wait callers look again.
+            batch_changed();
         });
         MemoryContextSwitchTo(cxt_);
     } catch (...) {
-        // A PostgreSQL error was caught and flushed by the guard: clean up the
-        // transaction (locks, buffers, SPI) the way the error would have.
-        disable_timeout(STATEMENT_TIMEOUT, false);
-        AbortCurrentTransaction();
-        next_chunk_.clear();  // what this transaction did is undone: look again from the start
-        sync_runs_.clear();
-        MemoryContextSwitchTo(cxt_);
-        throw;
+        failure = std::current_exception();  // cleaned up below, outside the handler
+    }
+    if (!failure) return;
+    // A PostgreSQL error was caught and flushed by the guard: clean up the
+    // transaction (locks, buffers, SPI) the way the error would have. This
+    // frame owns nothing that a longjmp could skip (the exception is held in
+    // an exception_ptr, rethrown after).
+    disable_timeout(STATEMENT_TIMEOUT, false);  // pg-boundary: only cancels a timer
+    AbortCurrentTransaction();  // pg-boundary: the abort after a caught error; FATAL at worst
+    next_chunk_.clear();  // what this transaction did is undone: look again from the start
+    sync_runs_.clear();
+    MemoryContextSwitchTo(cxt_);
+    std::rethrow_exception(failure);
+}
+
+template <typename F>
+bool Executor::bookkeeping(const char* activity, F&& body) {
+    for (int attempt = 0;; ++attempt) {
+        try {
+            transaction(activity, body);
+            return true;
+        } catch (const std::exception& e) {
+            if (interrupt_of(e) == Interrupt::Spurious && attempt < 3) continue;
+            log_line(std::string("batch_ops executor: ") + activity + " failed: " + e.what());
+            return false;
+        }
     }
 }
 
@@ -196,185 +370,280 @@ bool Executor::extension_usable(pg::Spi& spi) {
     return true;
 }
 
+bool Executor::try_own(int64_t id) {
+    if (owned_.count(id)) return true;
+    LOCKTAG tag;
+    batch_locktag(&tag, dboid_, id);
+    LockAcquireResult r = pg::guard([&] { return LockAcquire(&tag, ExclusiveLock, true, true); });
+    if (r == LOCKACQUIRE_NOT_AVAIL) return false;
+    owned_.insert(id);
+    return true;
+}
+
+void Executor::disown(int64_t id) {
+    if (owned_.erase(id) == 0) return;
+    LOCKTAG tag;
+    batch_locktag(&tag, dboid_, id);
+    pg::guard([&] { (void)LockRelease(&tag, ExclusiveLock, true); });
+}
+
+void Executor::disown_all(bool report) {
+    std::vector<int64_t> ids(owned_.begin(), owned_.end());
+    for (int64_t id : ids) {
+        if (report)
+            log_line("batch_ops executor released batch " + std::to_string(id) +
+                     " before it ended; the next claim resumes it");
+        disown(id);
+        forget(id);
+    }
+    // Session-level advisory locks a target's code may have left behind in
+    // this process go too.
+    pg::guard([] { LockReleaseSession(USER_LOCKMETHOD); });
+}
+
+void Executor::forget(int64_t id) {
+    requests_.erase(id);
+    next_chunk_.erase(id);
+    sync_runs_.erase(id);
+    throttle_.forget(id);
+}
+
+void Executor::set_inflight(int64_t id) {
+    Shared* sh = shared();
+    LWLockAcquire(sh->lock, LW_EXCLUSIVE);
+    ExecutorSlot& s = sh->executors[slot_];
+    s.batch = id;
+    if (s.cancel_inflight != id) s.cancel_inflight = 0;
+    LWLockRelease(sh->lock);
+    inflight_ = id;
+    g_inflight_batch = id;
+    g_inflight_chunk = -1;
+}
+
+void Executor::clear_inflight() {
+    Shared* sh = shared();
+    LWLockAcquire(sh->lock, LW_EXCLUSIVE);
+    ExecutorSlot& s = sh->executors[slot_];
+    s.batch = 0;
+    s.cancel_inflight = 0;
+    LWLockRelease(sh->lock);
+    inflight_ = 0;
+    g_inflight_batch = 0;
+    g_inflight_chunk = -1;
+}
+
+Interrupt Executor::interrupt_of(const std::exception& e) {
+    if (sqlstate_of(e) != "57014") return Interrupt::None;  // query_canceled
+    const bool timeout = strstr(e.what(), "statement timeout") != nullptr;
+    Shared* sh = shared();
+    Interrupt k = Interrupt::None;
+    LWLockAcquire(sh->lock, LW_EXCLUSIVE);
+    ExecutorSlot& s = sh->executors[slot_];
+    // Each SIGINT of batch_cancel accounts for at most one query cancel (two
+    // that arrive together make one: the surplus only lets a later real
+    // cancel run its transaction once more).
+    const bool unaccounted = s.cancel_signals != handled_signals_;
+    if (unaccounted) ++handled_signals_;
+    if (inflight_ != 0 && s.cancel_inflight == inflight_)
+        k = Interrupt::Cancel;
+    else if (!timeout && unaccounted)
+        k = Interrupt::Spurious;
+    LWLockRelease(sh->lock);
+    return k;
+}
+
+void Executor::absorb_interrupts() {
+    // Between transactions a query cancel (a late SIGINT of batch_cancel, or
+    // pg_cancel_backend) has nothing to cancel.
+    try {
+        pg::guard([] { CHECK_FOR_INTERRUPTS(); });
+    } catch (const std::exception& e) {
+        (void)interrupt_of(e);
+    }
+}
+
+void Executor::quarantine(pg::Spi& spi, int64_t id, const CrashRecord& crash) {
+    const char* signame = pg::guard([&] { return pg_strsignal(crash.signo); });
+    std::string reason = "the worker process running chunk " + std::to_string(crash.chunk) +
+                         " of this batch was terminated by signal " + std::to_string(crash.signo) + " (" +
+                         (signame ? signame : "unknown") +
+                         "); the batch is quarantined: it does not run again unless retried";
+    core::Json detail = core::Json::object();
+    detail.set("chunk", core::Json::number(crash.chunk));
+    detail.set("signal", core::Json::number(crash.signo));
+    detail.set("worker_pid", core::Json::number(static_cast<int64_t>(crash.pid)));
+    detail.set("reason", core::Json::string(reason));
+    store::add_event(spi, id, "quarantined", InvalidOid, detail);
+    (void)fail_or_retry(spi, id, core::item_error::error, reason, false);  // announced
+    const char* r = reason.c_str();
+    pg::guard([&] {
+        ereport(LOG, (errmsg("batch_ops: batch %lld crashed its worker and was failed and quarantined",
+                                 static_cast<long long>(id)),
+                          errdetail_internal("%s", r)));
+    });
+}
+
 std::vector<int64_t> Executor::claim(pg::Spi& spi, int max) {
-    pid_t pids[kMaxExecutors];
-    int n = live_executor_pids(pids, kMaxExecutors);
-    std::vector<std::string> live;
-    for (int i = 0; i < n; ++i) live.push_back(std::to_string(pids[i]));
-    pg::AsOwner owner;
+    quarantined_.clear();
+    crash_files_.clear();
     // A batch submitted while its upstream was still running may have
     // committed after that upstream failed (and missed its cascade): fail such
-    // batches now (batch_waiting_idx keeps this cheap).
-    spi.execute_cached(
-        "SELECT DISTINCT d.id FROM batch_ops.batch b "
-        "  JOIN batch_ops.batch d ON d.id OPERATOR(pg_catalog.=) ANY (b.depends_on) "
-        " WHERE b.status OPERATOR(pg_catalog.=) 'queued' AND b.depends_on IS NOT NULL "
-        "   AND d.status IN ('failed', 'cancelled')",
-        {});
-    std::vector<int64_t> broken;
-    for (uint64_t i = 0; i < spi.rows(); ++i) broken.push_back(spi.i64(i, 0));
-    for (int64_t up : broken) ops::cascade_upstream_failure(spi, up);
+    // batches now.
+    for (int64_t up : store::broken_upstreams(spi)) store::cascade_upstream_failure(spi, up);
 
-    // Batches left running by an executor that is gone (crash, kill,
-    // restart) first: they resume from their first pending item.
+    // Batches running or cancelling whose advisory lock is free have no live
+    // executor (a crash, a kill, a restart, an executor that gave them up):
+    // they resume from their first pending item, without a status change.
     std::vector<int64_t> ids;
-    spi.execute_cached(
-        "WITH c AS (SELECT b.id FROM batch_ops.batch b "
-        "  WHERE b.status IN ('running', 'cancelling') "
-        "    AND (b.worker_pid IS NULL OR b.worker_pid OPERATOR(pg_catalog.<>) ALL ($1::pg_catalog.int4[])) "
-        "  ORDER BY b.id LIMIT $2 FOR UPDATE SKIP LOCKED) "
-        "UPDATE batch_ops.batch b SET worker_pid = $3, updated_at = pg_catalog.clock_timestamp() "
-        "  FROM c WHERE b.id OPERATOR(pg_catalog.=) c.id RETURNING b.id",
-        {pg::text_array_param(live), pg::int4_param(max), pg::int4_param(MyProcPid)});
-    for (uint64_t i = 0; i < spi.rows(); ++i) ids.push_back(spi.i64(i, 0));
+    std::vector<int64_t> orphans;
+    for (int64_t id : store::active_batches(spi)) {
+        if (static_cast<int>(orphans.size()) >= max) break;
+        if (try_own(id)) orphans.push_back(id);
+    }
+    if (!orphans.empty()) {
+        std::vector<int64_t> adopted = store::adopt(spi, orphans, MyProcPid);
+        std::set<int64_t> taken(adopted.begin(), adopted.end());
+        std::vector<CrashRecord> crashes = crash_records(dboid_);
+        std::vector<int64_t> resumed;
+        for (int64_t id : orphans) {
+            if (!taken.count(id)) {
+                disown(id);  // an inline sync, or a cancel, holds its row: later
+                continue;
+            }
+            auto crash = std::find_if(crashes.begin(), crashes.end(),
+                                      [&](const CrashRecord& c) { return c.batch == id; });
+            if (crash != crashes.end()) {
+                // Its chunk killed the executor: fail it rather than crash the
+                // server again.
+                quarantine(spi, id, *crash);
+                quarantined_.push_back(id);
+                for (const auto& c : crashes)
+                    if (c.batch == id) crash_files_.push_back(c.path);
+                continue;
+            }
+            resumed.push_back(id);
+            ids.push_back(id);
+        }
+        if (!resumed.empty()) {
+            store::record_resumed(spi, resumed, MyProcPid);
+            for (int64_t id : resumed)
+                log_line("batch_ops: resuming batch " + std::to_string(id) +
+                         ", left running without a live executor");
+        }
+        // Records of batches that no longer run are stale.
+        std::vector<int64_t> recorded;
+        for (const auto& c : crashes) recorded.push_back(c.batch);
+        if (!recorded.empty()) {
+            std::vector<int64_t> still = store::active_batches(spi, &recorded);
+            std::set<int64_t> live(still.begin(), still.end());
+            for (const auto& c : crashes)
+                if (!live.count(c.batch)) crash_files_.push_back(c.path);
+        }
+    }
 
     // Then queued batches whose time has come and whose dependencies
-    // succeeded, in priority order (batch_queue_idx: no sort).
+    // succeeded, in priority order.
     const int room = max - static_cast<int>(ids.size());
     if (room > 0) {
-        spi.execute_cached(
-            "WITH c AS (SELECT b.id FROM batch_ops.batch b "
-            "  WHERE b.status OPERATOR(pg_catalog.=) 'queued' "
-            "    AND (b.next_attempt_at IS NULL OR b.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()) "
-            "    AND (b.depends_on IS NULL OR NOT EXISTS (SELECT 1 FROM batch_ops.batch d "
-            "          WHERE d.id OPERATOR(pg_catalog.=) ANY (b.depends_on) "
-            "            AND d.status OPERATOR(pg_catalog.<>) 'succeeded')) "
-            "  ORDER BY b.priority DESC, b.id LIMIT $1 FOR UPDATE SKIP LOCKED) "
-            "UPDATE batch_ops.batch b SET status = 'running', "
-            "       started_at = COALESCE(b.started_at, pg_catalog.clock_timestamp()), "
-            "       worker_pid = $2, updated_at = pg_catalog.clock_timestamp() "
-            "  FROM c WHERE b.id OPERATOR(pg_catalog.=) c.id "
-            "RETURNING b.id, b.status::pg_catalog.text, b.total, b.processed, b.success_count, b.failure_count",
-            {pg::int4_param(room), pg::int4_param(MyProcPid)});
-        std::vector<ProgressRow> started;
-        for (uint64_t i = 0; i < spi.rows(); ++i) {
-            ids.push_back(spi.i64(i, 0));
-            started.push_back({spi.i64(i, 0), spi.str(i, 1), spi.i64(i, 2), spi.i64(i, 3), spi.i64(i, 4), spi.i64(i, 5)});
-        }
-        // queued -> running is a status change: always announced.
-        for (const auto& p : started) notify_progress(p, true, throttle_);
+        std::vector<int64_t> mine;
+        for (int64_t id : store::claimable(spi, room))
+            if (try_own(id)) mine.push_back(id);  // not free: an executor still letting it go
+        // queued -> running, announced, in the queue's order.
+        for (const Progress& p : store::start_batches(spi, mine, MyProcPid, throttle_)) ids.push_back(p.id);
     }
     if (ids.empty()) {
         // Nothing to do now: sleep no longer than until the next backoff ends.
-        spi.execute_cached(
-            "SELECT (EXTRACT(epoch FROM pg_catalog.min(next_attempt_at) - pg_catalog.clock_timestamp()) * 1000)"
-            "::pg_catalog.int8 FROM batch_ops.batch "
-            " WHERE status OPERATOR(pg_catalog.=) 'queued' AND next_attempt_at IS NOT NULL",
-            {});
-        wait_ms_ = spi.is_null(0, 0) ? -1 : std::max<int64_t>(1, spi.i64(0, 0));
+        std::optional<int64_t> due = store::next_retry_in_ms(spi);
+        wait_ms_ = due ? std::max<int64_t>(1, *due) : -1;
         next_due_ = wait_ms_ > 0 ? TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms_) : 0;
     }
     return ids;
 }
 
-const core::Request& Executor::request_of(pg::Spi& spi, int64_t id, Oid* submitter, bool* dry_run, bool* cancelling,
-                                          std::string* status) {
-    {
-        pg::AsOwner owner;
-        spi.execute_cached(
-            "SELECT submitted_by::pg_catalog.oid::pg_catalog.int8, dry_run, status::pg_catalog.text "
-            "  FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
-            {pg::int8_param(id)});
-    }
-    if (spi.rows() == 0) throw core::Error(core::sqlstate::no_data_found, "batch " + std::to_string(id) + " is gone");
-    *submitter = static_cast<Oid>(spi.i64(0, 0));
-    *dry_run = spi.boolean(0, 1);
-    *status = spi.str(0, 2);
-    *cancelling = *status == "cancelling";
+const core::Request& Executor::request_of(pg::Spi& spi, int64_t id, store::BatchState* state) {
+    std::optional<store::BatchState> found = store::batch_state(spi, id, RowLock::ForNoKeyUpdate);
+    if (!found) store::batch_missing(id);
+    *state = *found;
     auto it = requests_.find(id);
     if (it != requests_.end()) return it->second;
     // The request is read and parsed once per batch, not once per chunk.
-    Jsonb* jb;
-    {
-        pg::AsOwner owner;
-        spi.execute_cached("SELECT request FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1",
-                           {pg::int8_param(id)});
-        bool isnull;
-        Datum d = spi.datum(0, 0, &isnull);
-        jb = pg::guard([&] { return DatumGetJsonbP(d); });
-    }
     core::Limits limits;
     limits.max_items = 1000000;  // checked at submission
-    core::Request r = core::parse_request(pg::from_jsonb(jb), limits);
+    core::Request r = core::parse_request(store::batch_request(spi, id), limits);
     return requests_.emplace(id, std::move(r)).first->second;
 }
 
 void Executor::end_batch(pg::Spi& spi, int64_t id, bool cancelling) {
-    ProgressRow p = finish_background(spi, id, cancelling);
-    notify_progress(p, true, throttle_);
+    (void)finish_background(spi, id, cancelling);  // announced
     requests_.erase(id);
     next_chunk_.erase(id);
     throttle_.forget(id);
 }
 
 bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
-    {
-        pg::AsOwner owner;
-        spi.execute_cached("SELECT kind, submitted_by::pg_catalog.oid::pg_catalog.int8, status::pg_catalog.text "
-                           "  FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1",
-                           {pg::int8_param(id)});
-    }
-    if (spi.rows() > 0 && spi.str(0, 0) == "sync") {
+    // Whose chunk is in flight: for batch_cancel (shared memory) and for the
+    // crash handler. Every chunk gets the whole batch_ops.statement_timeout.
+    set_inflight(id);
+    if (settings::statement_timeout_ms > 0)
+        pg::guard([] { enable_timeout_after(STATEMENT_TIMEOUT, settings::statement_timeout_ms); });
+    std::optional<store::BatchState> seen = store::batch_state(spi, id, RowLock::None);
+    if (!seen) return false;  // removed meanwhile (batch_cleanup)
+    if (seen->kind == "sync") {
         // A sync queued by batch_retry: run it as its owner; it records its
         // own run, status and notification.
-        Oid owner_role = static_cast<Oid>(spi.i64(0, 1));
-        const bool cancelling = spi.str(0, 2) == "cancelling";
+        Oid owner_role = seen->submitted_by;
+        const bool cancelling = seen->cancelling();
         std::string activity = "batch_ops: sync batch " + std::to_string(id);
         pg::guard([&] { pgstat_report_activity(STATE_RUNNING, activity.c_str()); });
         ops::SyncDef def = ops::load_sync(spi, id, owner_role);
         if (cancelling) {
-            // batch_cancel while running: stop at this chunk boundary.
-            ProgressRow p = finish_background(spi, id, true);
-            notify_progress(p, true, throttle_);
+            // batch_cancel while running: stop at this chunk boundary (announced).
+            (void)finish_background(spi, id, true);
             sync_runs_.erase(id);
             return false;
         }
         if (!def.options.incremental || def.options.connection) {
             // A full sync has no point to resume from (and delete_missing
             // needs the whole source): one transaction.
-            pg::AsRole as(owner_role, true);
-            (void)ops::run_sync(spi, def);
+            pg::as_role(owner_role, true, [&] { (void)ops::run_sync(spi, def); });
             return false;
         }
         // Incremental: chunk by chunk, the watermark committed with each.
         auto run = sync_runs_.find(id);
         if (run == sync_runs_.end()) run = sync_runs_.emplace(id, ops::begin_sync_run(spi, id)).first;
         int chunk = def.options.chunk_size > 0 ? def.options.chunk_size : settings::chunk_size;
-        ops::SyncStep step;
-        {
-            pg::AsRole as(owner_role, true);
-            step = ops::run_sync_chunk(spi, def, chunk);
-        }
+        ops::SyncStep step = pg::as_role(owner_role, true, [&] { return ops::run_sync_chunk(spi, def, chunk); });
         const bool last = !step.result.success || !step.more;
-        ops::record_sync_chunk(spi, id, run->second, step, last);
-        ProgressRow p = ops::progress_of(spi, id);
-        notify_progress(p, last, throttle_);
-        if (last) {
-            sync_runs_.erase(id);
-            throttle_.forget(id);
-            if (p.status == "failed") ops::cascade_upstream_failure(spi, id);
+        ops::record_sync_chunk(spi, id, run->second, step, last);  // the last one announced
+        if (!last) {
+            store::notify(store::progress_of(spi, id), false, throttle_);
+            return true;
         }
-        return !last;
+        sync_runs_.erase(id);
+        throttle_.forget(id);
+        if (!step.result.success) store::cascade_upstream_failure(spi, id);
+        return false;
     }
-    Oid submitter;
-    bool dry_run, cancelling;
-    std::string status;
-    const core::Request& req = request_of(spi, id, &submitter, &dry_run, &cancelling, &status);
-    if (status != "running" && status != "cancelling") {
+    store::BatchState state;
+    const core::Request& req = request_of(spi, id, &state);
+    const Oid submitter = state.submitted_by;
+    const bool dry_run = state.dry_run;
+    if (state.status != BatchStatus::Running && state.status != BatchStatus::Cancelling) {
         requests_.erase(id);
         return false;  // ended meanwhile (cancelled while queued, say)
     }
-    if (cancelling) {
+    if (state.cancelling()) {
         cancel_pending(spi, id);
         end_batch(spi, id, true);
         return false;
     }
     auto nc = next_chunk_.find(id);
-    auto chunk = ops::first_pending_chunk(spi, id, nc == next_chunk_.end() ? 0 : nc->second);
+    auto chunk = store::first_pending_chunk(spi, id, nc == next_chunk_.end() ? 0 : nc->second);
     if (!chunk) {
         end_batch(spi, id, false);
         return false;
     }
+    g_inflight_chunk = chunk->number;
     std::vector<std::size_t> positions, indices;
     for (std::size_t i = 0; i < chunk->items.size(); ++i)
         if (chunk->items[i].status == core::ItemStatus::Pending) {
@@ -400,20 +669,21 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
         opts.dry_run = dry_run;
         opts.lock_timeout_ms = settings::lock_timeout_ms;
         try {
-            pg::AsRole as(submitter, true);
-            std::string version = ops::target_version(spi, sub.target_type);
-            auto t = targets_.find(sub.target_type);
-            if (t == targets_.end() || t->second.first != version || version.empty())
-                t = targets_.insert_or_assign(sub.target_type,
-                                              std::make_pair(version, ops::load_target(spi, sub.target_type)))
-                        .first;
-            ops::ItemRun run(spi, t->second.second, sub, actor, opts);
-            run.prepare();
-            ops::RunOutput out = run.run();
-            results = std::move(out.items);
-            success_message = out.success_message;
-            if (out.export_content && !dry_run)
-                ops::append_export(spi, id, sub.export_format, *out.export_content, out.export_rows);
+            pg::as_role(submitter, true, [&] {
+                std::string version = ops::target_version(spi, sub.target_type);
+                auto t = targets_.find(sub.target_type);
+                if (t == targets_.end() || t->second.first != version || version.empty())
+                    t = targets_.insert_or_assign(sub.target_type,
+                                                  std::make_pair(version, ops::load_target(spi, sub.target_type)))
+                            .first;
+                ops::ItemRun run(spi, t->second.second, sub, actor, opts);
+                run.prepare();
+                ops::RunOutput out = run.run();
+                results = std::move(out.items);
+                success_message = out.success_message;
+                if (out.export_content && !dry_run)
+                    store::append_export(spi, id, sub.export_format, *out.export_content, out.export_rows);
+            });
         } catch (const core::Error& e) {
             // The request no longer fits its target (unregistered, table gone):
             // every remaining item fails with the reason.
@@ -433,26 +703,156 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
         dst.attempts = attempts;
     }
     if (!success_message.empty()) chunk->success_message = success_message;
-    ops::store_chunk(spi, id, *chunk);
+    store::store_chunk(spi, id, *chunk);
     next_chunk_[id] = chunk->number + 1;
     std::string current = chunk->items[positions.back()].target_id;
-    ProgressRow p = add_progress(spi, id, delta, current);
+    Progress p = store::add_progress(spi, id, delta, current);
     if (p.processed >= p.total) {
         end_batch(spi, id, false);
         return false;
     }
-    notify_progress(p, false, throttle_);
+    store::notify(p, false, throttle_);
     return true;
 }
 
-void Executor::fail_batch(int64_t id, const std::string& code, const std::string& message, bool transient) {
-    transaction("batch_ops: recording a failure", [&](pg::Spi& spi) {
-        ProgressRow p = fail_or_retry(spi, id, code, message, transient);
-        notify_progress(p, true, throttle_);
+bool Executor::step(int64_t id) {
+    for (int attempt = 0;; ++attempt) {
+        bool again = false;
+        try {
+            transaction("batch_ops: running a batch", [&](pg::Spi& spi) { again = run_chunk(spi, id); });
+            clear_inflight();
+            if (!again) {
+                disown(id);
+                forget(id);
+            }
+            return again;
+        } catch (const std::exception& e) {
+            Interrupt k = interrupt_of(e);
+            clear_inflight();
+            if (k == Interrupt::Spurious && attempt < 3) continue;  // nothing committed: run it again
+            if (k == Interrupt::Cancel) {
+                cancel_batch(id);
+                return false;
+            }
+            fail_batch(id, e);
+            return false;
+        }
+    }
+}
+
+void Executor::run_bundle(std::vector<int64_t> todo, std::vector<int64_t>* more) {
+    for (int attempt = 0; !todo.empty(); ++attempt) {
+        if (todo.size() == 1) {
+            if (step(todo[0])) more->push_back(todo[0]);
+            return;
+        }
+        // First chunk of every claimed batch, together in one transaction
+        // (small batches share a commit).
+        std::vector<int64_t> going, ended;
+        try {
+            transaction("batch_ops: running batches", [&](pg::Spi& spi) {
+                going.clear();
+                ended.clear();
+                for (int64_t id : todo) (run_chunk(spi, id) ? going : ended).push_back(id);
+            });
+            clear_inflight();
+            for (int64_t id : ended) {
+                disown(id);
+                forget(id);
+            }
+            more->insert(more->end(), going.begin(), going.end());
+            return;
+        } catch (const std::exception& e) {
+            const int64_t culprit = inflight_;
+            Interrupt k = interrupt_of(e);
+            clear_inflight();
+            if (k == Interrupt::Spurious && attempt < 3) continue;
+            if (k == Interrupt::Cancel) {
+                // batch_cancel interrupted one of them: cancel it, run the others again.
+                cancel_batch(culprit);
+                todo.erase(std::remove(todo.begin(), todo.end(), culprit), todo.end());
+                continue;
+            }
+            // Nothing of the bundle committed, and the claims stand: run each
+            // batch alone, so that only the one that fails is retried or failed.
+            log_line("batch_ops: the first chunks of " + std::to_string(todo.size()) +
+                     " batches failed together (batch " + std::to_string(culprit) + ", " + sqlstate_of(e) + ": " +
+                     e.what() + "); running them one at a time");
+            for (int64_t id : todo)
+                if (step(id)) more->push_back(id);
+            return;
+        }
+    }
+}
+
+void Executor::fail_batch(int64_t id, const std::exception& e) {
+    const std::string state = sqlstate_of(e);
+    const auto c = core::classify_sqlstate(state);
+    const std::string code = c.transient ? c.error_code : core::item_error::error;
+    const std::string message = core::item_error_message(c, state, e.what());
+    std::optional<Progress> p;
+    const bool recorded = bookkeeping("batch_ops: recording a failure", [&](pg::Spi& spi) {
+        p = fail_or_retry(spi, id, code, message, c.transient);  // announced
     });
-    requests_.erase(id);
-    next_chunk_.erase(id);
-    throttle_.forget(id);
+    forget(id);
+    disown(id);
+    std::string what = "batch_ops: batch " + std::to_string(id);
+    if (!recorded)
+        what += " hit an error that could not be recorded (" + state + ": " + e.what() +
+                "); the next claim resumes it";
+    else if (!p)
+        what += " no longer exists (" + state + ": " + e.what() + ")";
+    else if (p->status == BatchStatus::Queued)
+        what += " will be retried after a transient error (" + state + ": " + e.what() + ")";
+    else if (p->status == BatchStatus::Cancelled)
+        what += " was cancelled (its cancel was requested; the chunk failed with " + state + ": " + e.what() + ")";
+    else
+        what += " failed (" + state + ": " + e.what() + ")";
+    log_line(what);
+}
+
+void Executor::cancel_batch(int64_t id) {
+    bool done = false;
+    const bool recorded = bookkeeping("batch_ops: cancelling a batch", [&](pg::Spi& spi) {
+        done = false;
+        std::optional<BatchStatus> status = store::batch_status(spi, id, RowLock::ForNoKeyUpdate);
+        if (!status || (*status != BatchStatus::Running && *status != BatchStatus::Cancelling)) return;
+        cancel_pending(spi, id);
+        (void)finish_background(spi, id, true);  // announced
+        done = true;
+    });
+    forget(id);
+    disown(id);
+    if (!recorded)
+        log_line("batch_ops: the cancel of batch " + std::to_string(id) +
+                 " could not be recorded; the next claim resumes it and cancels it");
+    else if (done)
+        log_line("batch_ops: batch " + std::to_string(id) +
+                 " cancelled: its chunk in flight was interrupted and rolled back");
+}
+
+void Executor::process_cancel_requests() {
+    Shared* sh = shared();
+    LWLockAcquire(sh->lock, LW_EXCLUSIVE);
+    const bool check = sh->executors[slot_].cancel_check;
+    sh->executors[slot_].cancel_check = false;
+    LWLockRelease(sh->lock);
+    if (!check || owned_.empty()) return;
+    std::vector<int64_t> ids(owned_.begin(), owned_.end());
+    std::vector<int64_t> cancelled;
+    (void)bookkeeping("batch_ops: cancelling batches", [&](pg::Spi& spi) {
+        cancelled.clear();
+        for (int64_t id : store::cancel_requested(spi, ids)) {
+            cancel_pending(spi, id);
+            (void)finish_background(spi, id, true);  // announced
+            cancelled.push_back(id);
+        }
+    });
+    for (int64_t id : cancelled) {
+        forget(id);
+        disown(id);
+        log_line("batch_ops: batch " + std::to_string(id) + " cancelled before its next chunk");
+    }
 }
 
 void Executor::cleanup_expired() {
@@ -462,19 +862,15 @@ void Executor::cleanup_expired() {
     TimestampTz now = GetCurrentTimestamp();
     if (last_cleanup_ != 0 && !TimestampDifferenceExceeds(last_cleanup_, now, 60 * 1000)) return;
     last_cleanup_ = now;
-    std::string older = std::to_string(settings::retention_s);
+    Interval older{};
+    older.time = static_cast<TimeOffset>(settings::retention_s) * USECS_PER_SEC;
     for (int step = 0; step < 20; ++step) {
-        uint64_t removed = 0;
+        int64_t removed = 0;
         try {
-            transaction("batch_ops: removing expired batches", [&](pg::Spi& spi) {
-                pg::AsOwner owner;
-                removed = spi.execute_cached(
-                    "DELETE FROM batch_ops.batch WHERE id IN (SELECT id FROM batch_ops.batch "
-                    "  WHERE kind OPERATOR(pg_catalog.=) 'operation' AND finished_at OPERATOR(pg_catalog.<) pg_catalog.now() - $1::pg_catalog.int8 * interval '1 second' "
-                    "    AND status IN ('succeeded', 'failed', 'cancelled') LIMIT 500)",
-                    {pg::text_param(older)});
-            });
-        } catch (const std::exception&) {
+            transaction("batch_ops: removing expired batches",
+                        [&](pg::Spi& spi) { removed = store::remove_ended_batches(spi, older, 500); });
+        } catch (const std::exception& e) {
+            (void)interrupt_of(e);
             return;
         }
         if (removed < 500) return;
@@ -491,7 +887,9 @@ void Executor::go_idle() {
     long timeout = settings::poll_interval_ms;
     if (wait_ms_ > 0 && wait_ms_ < timeout) timeout = static_cast<long>(wait_ms_);
     wait_ms_ = -1;
-    int rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, timeout, PG_WAIT_EXTENSION);
+    int rc = pg::guard([&] {
+        return WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, timeout, PG_WAIT_EXTENSION);
+    });
     (void)rc;
     ResetLatch(MyLatch);
     LWLockAcquire(sh->lock, LW_EXCLUSIVE);
@@ -514,33 +912,50 @@ void Executor::run() {
         return;
     }
     while (true) {
-        CHECK_FOR_INTERRUPTS();
+        absorb_interrupts();
         if (ConfigReloadPending) {
             ConfigReloadPending = false;
-            ProcessConfigFile(PGC_SIGHUP);
+            pg::guard([] { ProcessConfigFile(PGC_SIGHUP); });
         }
         if (check_stop() != Stop::None) return;
+        // Back to claiming: this executor owns nothing any more. A batch it
+        // still held (a path that neither ended it nor queued it) becomes an
+        // orphan, which the claim below, or another executor's, resumes.
+        disown_all(true);
         if (!settings::enabled || RecoveryInProgress()) {
             go_idle();
             continue;
         }
         std::vector<int64_t> claimed;
-        bool gone = false;
-        try {
-            transaction("batch_ops: claiming", [&](pg::Spi& spi) {
-                if (!extension_usable(spi)) {
-                    gone = true;
-                    return;
-                }
-                claimed = claim(spi, bundle_);
-            });
-        } catch (const std::exception& e) {
-            std::string what = e.what();
-            pg::guard([&] { ereport(LOG, (errmsg("batch_ops executor could not claim work: %s", what.c_str()))); });
+        bool gone = false, claimed_ok = false;
+        for (int attempt = 0; attempt < 3 && !claimed_ok; ++attempt) {
+            try {
+                transaction("batch_ops: claiming", [&](pg::Spi& spi) {
+                    if (!extension_usable(spi)) {
+                        gone = true;
+                        return;
+                    }
+                    claimed = claim(spi, kBundle);
+                });
+                claimed_ok = true;
+            } catch (const std::exception& e) {
+                claimed.clear();
+                disown_all(false);  // the claims were rolled back
+                if (interrupt_of(e) == Interrupt::Spurious) continue;
+                log_line(std::string("batch_ops executor could not claim work: ") + e.what());
+                break;
+            }
+        }
+        if (!claimed_ok) {
             go_idle();
             continue;
         }
         if (gone) return;  // DROP EXTENSION: nothing to serve here any more
+        // Quarantined batches have ended: their crash records can go.
+        for (int64_t id : quarantined_) disown(id);
+        for (const auto& path : crash_files_) (void)unlink(path.c_str());
+        quarantined_.clear();
+        crash_files_.clear();
         if (claimed.empty()) {
             go_idle();
             continue;
@@ -548,43 +963,19 @@ void Executor::run() {
         g_busy = true;
         // A full bundle: more is probably waiting; let the launcher add an
         // executor here if batch_ops.max_workers allows.
-        if (static_cast<int>(claimed.size()) >= bundle_ && bundle_ > 1) wake_database(dboid_);
-        // First chunk of every claimed batch, together in one transaction
-        // (small batches share a commit); then the rest, one chunk per transaction.
+        if (static_cast<int>(claimed.size()) >= kBundle) wake_database(dboid_);
+        // The first chunks together; then the rest, one chunk per transaction,
+        // batch by batch.
         std::vector<int64_t> more;
-        try {
-            transaction("batch_ops: running batches", [&](pg::Spi& spi) {
-                more.clear();
-                for (int64_t id : claimed)
-                    if (run_chunk(spi, id)) more.push_back(id);
-            });
-            bundle_ = 32;
-        } catch (const std::exception& e) {
-            if (claimed.size() > 1) {
-                // Claims rolled back too: take them again one at a time to find the culprit.
-                bundle_ = 1;
-                continue;
-            }
-            std::string state = sqlstate_of(e);
-            auto c = core::classify_sqlstate(state);
-            fail_batch(claimed[0], c.transient ? c.error_code : core::item_error::error,
-                       core::item_error_message(c, state, e.what()), c.transient);
-            continue;
-        }
+        run_bundle(claimed, &more);
         for (int64_t id : more) {
             bool again = true;
             while (again) {
                 if (check_stop() != Stop::None) return;  // the batch resumes from its next chunk
-                CHECK_FOR_INTERRUPTS();
-                try {
-                    transaction("batch_ops: running a batch", [&](pg::Spi& spi) { again = run_chunk(spi, id); });
-                } catch (const std::exception& e) {
-                    std::string state = sqlstate_of(e);
-                    auto c = core::classify_sqlstate(state);
-                    fail_batch(id, c.transient ? c.error_code : core::item_error::error,
-                               core::item_error_message(c, state, e.what()), c.transient);
-                    again = false;
-                }
+                absorb_interrupts();
+                process_cancel_requests();
+                if (!owned_.count(id)) break;  // cancelled meanwhile
+                again = step(id);
             }
         }
     }
@@ -603,8 +994,10 @@ void batch_ops_executor_main(Datum arg) {
     g_slot = DatumGetInt32(arg);
     Oid dboid;
     memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+    g_dboid = dboid;
     pqsignal(SIGTERM, on_sigterm);
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    install_fatal_signal_handlers();
     BackgroundWorkerUnblockSignals();
 
     Shared* sh = shared();
@@ -614,14 +1007,23 @@ void batch_ops_executor_main(Datum arg) {
     e.dboid = dboid;
     e.latch = MyLatch;
     e.idle = false;
+    e.batch = 0;
+    e.cancel_inflight = 0;
+    e.cancel_signals = 0;
+    e.cancel_check = false;
     LWLockRelease(sh->lock);
-    before_shmem_exit(release_slot, 0);
+    before_shmem_exit(release_slot, 0);  // pg-boundary: worker main, no C++ object alive here
 
-    BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
-    pgstat_report_appname("batch_ops executor");
+    // Where crash records go (see on_fatal_signal).
+    if (MakePGDirectory(kCrashDir) < 0 && errno != EEXIST)  // pg-boundary: worker main, no C++ object alive here
+        ereport(LOG, (errcode_for_file_access(), errmsg("batch_ops could not create directory \"%s\": %m", kCrashDir)));  // pg-boundary: worker main, no C++ object alive here
+
+    BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);  // pg-boundary: worker main, no C++ object alive here
+    pgstat_report_appname("batch_ops executor");  // pg-boundary: worker main, no C++ object alive here
 
     // Errors are caught per transaction inside; anything that escapes ends the
-    // process (the launcher starts another one when there is work).
+    // process (the launcher starts another one when there is work; the batches
+    // it owned are resumed by the next claim, their locks being released).
     bool failed = false;
     char message[1024] = "";
     try {
@@ -634,7 +1036,7 @@ void batch_ops_executor_main(Datum arg) {
         failed = true;
         strlcpy(message, "unexpected exception", sizeof message);
     }
-    if (failed) ereport(LOG, (errmsg("batch_ops executor exiting after an error: %s", message)));
+    if (failed) ereport(LOG, (errmsg("batch_ops executor exiting after an error: %s", message)));  // pg-boundary: worker main, no C++ object alive here
     proc_exit(0);
 }
 }

@@ -32,6 +32,13 @@ namespace {
 Shared* g_shared = nullptr;
 bool g_preloaded = false;
 bool g_wake_at_commit = false;
+bool g_changed_at_commit = false;
+// Batches whose cancel was requested in the current transaction (a few are
+// remembered one by one; beyond that, every executor of the database looks).
+constexpr int kCancelsAtCommit = 16;
+int64_t g_cancels_at_commit[kCancelsAtCommit];
+int g_ncancels_at_commit = 0;
+bool g_cancel_overflow = false;
 shmem_request_hook_type prev_shmem_request = nullptr;
 shmem_startup_hook_type prev_shmem_startup = nullptr;
 ProcessUtility_hook_type prev_utility = nullptr;
@@ -50,6 +57,7 @@ void shmem_startup() {
     if (!found) {
         memset(g_shared, 0, sizeof(Shared));
         g_shared->lock = &(GetNamedLWLockTranche("batch_ops"))->lock;
+        ConditionVariableInit(&g_shared->batch_changed);
     }
     LWLockRelease(AddinShmemInitLock);
 }
@@ -85,11 +93,29 @@ void wake_locked(Oid dboid) {
 }
 
 void xact_callback(XactEvent event, void*) {
-    if (event == XACT_EVENT_COMMIT && g_wake_at_commit) {
-        g_wake_at_commit = false;
-        wake_database(MyDatabaseId);
+    if (event == XACT_EVENT_COMMIT) {
+        if (g_wake_at_commit) {
+            g_wake_at_commit = false;
+            wake_database(MyDatabaseId);
+        }
+        if (g_ncancels_at_commit > 0 || g_cancel_overflow) {
+            // The request is visible now: the executors look for it (the
+            // chunk in flight was interrupted when it was made).
+            for (int i = 0; i < g_ncancels_at_commit; ++i)
+                (void)request_cancel(MyDatabaseId, g_cancels_at_commit[i], false);
+            if (g_cancel_overflow) (void)request_cancel(MyDatabaseId, 0, false);
+            g_ncancels_at_commit = 0;
+            g_cancel_overflow = false;
+        }
+        if (g_changed_at_commit) {
+            g_changed_at_commit = false;
+            batch_changed();
+        }
     } else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
         g_wake_at_commit = false;
+        g_changed_at_commit = false;
+        g_ncancels_at_commit = 0;
+        g_cancel_overflow = false;
     }
 }
 
@@ -227,6 +253,49 @@ void unblock_database(Oid dboid, bool look_again) {
     if (g_shared->launcher_latch) SetLatch(g_shared->launcher_latch);
     LWLockRelease(g_shared->lock);
 }
+
+void batch_locktag(LOCKTAG* tag, Oid dboid, int64_t id) {
+    const uint64 v = static_cast<uint64>(id);
+    SET_LOCKTAG_ADVISORY(*tag, dboid, static_cast<uint32>(v >> 32), static_cast<uint32>(v), kBatchLockField4);
+}
+
+bool request_cancel(Oid dboid, int64_t id, bool interrupt) {
+    if (!g_shared) return false;
+    bool interrupted = false;
+    LWLockAcquire(g_shared->lock, LW_EXCLUSIVE);
+    for (auto& e : g_shared->executors) {
+        if (e.pid <= 0 || e.dboid != dboid) continue;
+        e.cancel_check = true;
+        // Interrupt only the statement of the chunk of this very batch: the
+        // executor sets `batch` under this lock before the chunk and clears it
+        // after, so the signal is meant for that chunk. (It may still arrive
+        // just after the chunk committed; the executor counts the signals and
+        // treats such a late one as spurious.)
+        if (interrupt && id != 0 && e.batch == id) {
+            e.cancel_inflight = id;
+            e.cancel_signals++;
+            if (kill(e.pid, SIGINT) == 0) interrupted = true;
+        }
+        if (e.latch) SetLatch(e.latch);
+    }
+    LWLockRelease(g_shared->lock);
+    return interrupted;
+}
+
+void request_cancel_at_commit(int64_t id) {
+    for (int i = 0; i < g_ncancels_at_commit; ++i)
+        if (g_cancels_at_commit[i] == id) return;
+    if (g_ncancels_at_commit < kCancelsAtCommit)
+        g_cancels_at_commit[g_ncancels_at_commit++] = id;
+    else
+        g_cancel_overflow = true;
+}
+
+void batch_changed() {
+    if (g_shared) ConditionVariableBroadcast(&g_shared->batch_changed);
+}
+
+void batch_changed_at_commit() { g_changed_at_commit = true; }
 
 int live_executor_pids(pid_t* out, int max) {
     int n = 0;

@@ -9,7 +9,9 @@
 #include "pg/postgres.hpp"
 
 extern "C" {
+#include "storage/condition_variable.h"
 #include "storage/latch.h"
+#include "storage/lock.h"
 #include "storage/lwlock.h"
 }
 
@@ -32,15 +34,30 @@ struct ExecutorSlot {
     Latch* latch;
     bool idle;           // waiting for work
     bool leave;          // asked to exit (another database needs the slot, or a blocked database)
+    // Cancellation (batch_cancel, see README.md "Cancelling a running batch"):
+    int64_t batch;           // the batch whose chunk is in flight (0: none); set by the executor
+    int64_t cancel_inflight; // batch_cancel interrupted the chunk of this batch: cancel it
+    uint32_t cancel_signals; // SIGINTs batch_cancel sent to this executor (a counter)
+    bool cancel_check;       // a cancel request for one of its batches may be waiting
 };
 
 struct Shared {
     LWLock* lock;
     pid_t launcher_pid;
     Latch* launcher_latch;
+    // Broadcast whenever an executor commits a change of a batch (a chunk, an
+    // end, a retry): batch_wait sleeps on it.
+    ConditionVariable batch_changed;
     DatabaseSlot dbs[kMaxDatabases];
     ExecutorSlot executors[kMaxExecutors];
 };
+
+// The advisory lock an executor holds (session level) on every batch it owns:
+// field4 of the lock tag, shown as pg_locks.objsubid (classid and objid are
+// the high and low 32 bits of the batch id). A `running` or `cancelling`
+// batch whose lock is free has no live executor: the next claim resumes it.
+inline constexpr uint16 kBatchLockField4 = 16961;
+void batch_locktag(LOCKTAG* tag, Oid dboid, int64_t id);
 
 // Called from _PG_init when loaded by shared_preload_libraries.
 void install_hooks();
@@ -63,7 +80,21 @@ void block_database(Oid dboid, int timeout_ms);
 // it was dropped).
 void unblock_database(Oid dboid, bool look_again);
 
-// Pids of the live executors (for the sweep of batches left running).
+// Pids of the live executors.
 int live_executor_pids(pid_t* out, int max);
+
+// batch_cancel of a running batch: tells the executors of the database to
+// look for cancel requests and, with `interrupt`, interrupts (SIGINT) the
+// executor whose chunk in flight belongs to the batch. Returns true if a
+// chunk was interrupted.
+bool request_cancel(Oid dboid, int64_t id, bool interrupt);
+// The same once the current transaction commits (its cancel request is then
+// visible to the executors).
+void request_cancel_at_commit(int64_t id);
+
+// Wakes batch_wait callers: a batch changed (now, or when the current
+// transaction commits).
+void batch_changed();
+void batch_changed_at_commit();
 
 }  // namespace batch_ops::workers

@@ -4,8 +4,8 @@
 The objects are those the extension scripts create (sql/batch_ops--*.sql): functions,
 tables, views and types of schema batch_ops, as `\\dx+ batch_ops` lists them; the
 settings are those src/pg/settings.cpp defines. Each must be named, in backquotes, in
-docs/reference.md (a function as `name(` or `batch_ops.name`). Exit 1 listing the
-missing ones.
+the reference: docs/reference.md (the index) or a page of docs/reference/ (a function as
+`name(` or `batch_ops.name`). Exit 1 listing the missing ones.
 """
 import glob
 import os
@@ -16,9 +16,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def main():
-    ref_path = os.path.join(ROOT, "docs", "reference.md")
-    with open(ref_path, encoding="utf-8") as fh:
-        ref = fh.read()
+    ref = ""
+    for ref_path in [os.path.join(ROOT, "docs", "reference.md")] + sorted(
+            glob.glob(os.path.join(ROOT, "docs", "reference", "*.md"))):
+        with open(ref_path, encoding="utf-8") as fh:
+            ref += fh.read() + "\n"
     names = set()
     for script in glob.glob(os.path.join(ROOT, "sql", "batch_ops--*.sql")):
         with open(script, encoding="utf-8") as fh:
@@ -44,7 +46,7 @@ def main():
         if f"`{s}`" not in ref:
             missing.append(f"setting {s}")
     for m in missing:
-        print(f"docs/reference.md: no entry for {m}")
+        print(f"docs/reference.md, docs/reference/*.md: no entry for {m}")
     print(f"reference: {len(names)} objects, {len(settings)} settings, {len(missing)} missing")
     return 1 if missing else 0
 
