@@ -20,6 +20,14 @@
 #   bo_run SECS LOG CMD... run CMD with a time limit, printing its output live and keeping
 #                          it in LOG; returns CMD's exit status (124 on timeout). Ctrl-C or
 #                          kill of the script stops CMD too.
+#   citus_installed_version  the version of the Citus installed into PG_CONFIG's tree
+#                          (e.g. 12.1.12), or nothing (status 1) when there is none
+#   citus_available        is Citus installed there, or its source tarball at hand?
+#   ensure_citus           make sure Citus is installed into PG_CONFIG's tree: nothing to do
+#                          when the installed version is the tarball's (or when Citus is
+#                          installed and there is no tarball: packages); else install the
+#                          build packages (BO_CITUS_BUILD_PKGS) and build and install the
+#                          tarball (about 3 minutes on 2 cores). Status 2: no Citus, no source.
 #
 # Knobs (environment variables):
 #   PG_CONFIG              pg_config to use (default /usr/lib/postgresql/15/bin/pg_config)
@@ -27,6 +35,8 @@
 #                          (default "batch_ops"; set it empty to preload nothing)
 #   BATCH_OPS_JOBS         make/cmake parallelism (default 2)
 #   BATCH_OPS_KEEP_TMP=1   keep the cluster's temp dir after exit (the server is still stopped)
+#   BATCH_OPS_CITUS_TARBALL  the Citus source to build (default ../shared/vendor/citus-12.1.12.tar.gz
+#                          beside the repository, as CI has it)
 #
 # Everything here works under `set -euo pipefail`: functions return non-zero on failure
 # and check their own steps, so they also behave inside `if` and `||`.
@@ -156,6 +166,27 @@ BO_REQUIRED_PKGS=(postgresql-15 postgresql-server-dev-15 libpq-dev libipc-run-pe
 BO_OPTIONAL_PKGS=(postgresql-contrib tmux)
 # The fuzz suite: clang++ with libFuzzer and the sanitizer runtimes, llvm-symbolizer.
 BO_FUZZ_PKGS=(clang libclang-rt-14-dev llvm)
+# What the Citus build needs (ensure_citus passes them to ensure_deps when a build is due).
+BO_CITUS_BUILD_PKGS=(liblz4-dev libzstd-dev libkrb5-dev libselinux1-dev libxslt1-dev
+                     libpam0g-dev libreadline-dev)
+BO_CITUS_VERSION=12.1.12
+BO_CITUS_TARBALL="${BATCH_OPS_CITUS_TARBALL:-$(cd "$BO_ROOT/.." && pwd)/shared/vendor/citus-$BO_CITUS_VERSION.tar.gz}"
+
+# _bo_apt_install PKG...: apt-get install, retried: another process may hold the dpkg
+# lock for a while (each try waits up to 60 s for it), and the package lists may be stale.
+_bo_apt_install() {
+  local i
+  export DEBIAN_FRONTEND=noninteractive
+  for i in 1 2 3 4; do
+    if ((i > 1)); then
+      bo_warn "apt-get install failed (try $((i - 1))); updating the lists and trying again"
+      apt-get update -qq -o DPkg::Lock::Timeout=60 </dev/null || true
+      sleep $((i * 5))
+    fi
+    apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=60 "$@" </dev/null && return 0
+  done
+  return 1
+}
 
 _bo_pkg_installed() {
   if command -v dpkg-query >/dev/null 2>&1; then
@@ -212,12 +243,10 @@ ensure_deps() {
     fi
     bo_say "== installing missing packages: ${missing[*]} ${optional[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq || { bo_warn "apt-get update failed"; return 1; }
-    apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null \
-      || { bo_warn "apt-get install failed: ${missing[*]}"; return 1; }
+    apt-get update -qq -o DPkg::Lock::Timeout=60 </dev/null || bo_warn "apt-get update failed"
+    _bo_apt_install "${missing[@]}" || { bo_warn "apt-get install failed: ${missing[*]}"; return 1; }
     if ((${#optional[@]})); then
-      apt-get install -y -q --no-install-recommends "${optional[@]}" </dev/null \
-        || bo_warn "optional packages not installed: ${optional[*]}"
+      _bo_apt_install "${optional[@]}" || bo_warn "optional packages not installed: ${optional[*]}"
     fi
   fi
   if bo_is_root && ! id -u postgres >/dev/null 2>&1; then
@@ -271,6 +300,65 @@ build_install() {
     bo_is_root || bo_warn "not root: make install needs write access to $PG_PKGLIBDIR and $("$PG_CONFIG" --sharedir)/extension"
     return 1
   fi
+  return 0
+}
+
+# ---------------------------------------------------------------------------------------
+# Citus (the `citus` suite: batch_ops on a coordinator and two workers)
+# ---------------------------------------------------------------------------------------
+citus_installed_version() {
+  local so ctl v
+  so="$("$PG_CONFIG" --pkglibdir)/citus.so"
+  ctl="$("$PG_CONFIG" --sharedir)/extension/citus.control"
+  [[ -f "$so" && -f "$ctl" ]] || return 1
+  # citus_version() prints "Citus 12.1.12 on ...": the string is in the library.
+  v="$(grep -aoE 'Citus [0-9]+\.[0-9]+\.[0-9]+' "$so" | head -n 1 | cut -d' ' -f2)"
+  [[ -n "$v" ]] || v=unknown
+  echo "$v"
+}
+
+citus_available() {
+  bo_setup_pg_env >/dev/null 2>&1 || return 1
+  citus_installed_version >/dev/null || [[ -f "$BO_CITUS_TARBALL" ]]
+}
+
+# Builds the tarball in a temp dir and installs it into PG_CONFIG's tree (as root: the
+# tree must be writable). Log: $BO_LOG_DIR/citus-build.log.
+ensure_citus() {
+  bo_setup_pg_env || return 1
+  local have cdir log="$BO_LOG_DIR/citus-build.log" rc=0 src
+  have="$(citus_installed_version || true)"
+  if [[ ! -f "$BO_CITUS_TARBALL" ]]; then
+    if [[ -n "$have" ]]; then
+      bo_say "== Citus $have is installed in $("$PG_CONFIG" --pkglibdir) (no source at hand: using it)"
+      return 0
+    fi
+    bo_say "== no Citus: not installed in $("$PG_CONFIG" --pkglibdir), and no $BO_CITUS_TARBALL"
+    return 2
+  fi
+  if [[ "$have" == "$BO_CITUS_VERSION" ]]; then
+    bo_say "== Citus $have is installed in $("$PG_CONFIG" --pkglibdir): no build needed"
+    return 0
+  fi
+  ensure_deps "${BO_CITUS_BUILD_PKGS[@]}" || return 1
+  bo_mktemp citus cdir || return 1   # (not "dir": bo_mktemp has a local of that name)
+  bo_say "== building Citus $BO_CITUS_VERSION from $BO_CITUS_TARBALL (about 3 minutes on 2 cores;" \
+         "log: $log)${have:+, replacing Citus $have}"
+  tar xzf "$BO_CITUS_TARBALL" -C "$cdir" || { bo_warn "could not unpack $BO_CITUS_TARBALL"; return 1; }
+  src="$(find "$cdir" -mindepth 1 -maxdepth 1 -type d | head -n 1)"
+  # Quiet (-q, -s): the warnings and errors still show; without LLVM bitcode (faster).
+  bo_run 1800 "$log" bash -c "cd '$src' && nice -n 10 ./configure -q --without-libcurl PG_CONFIG='$PG_CONFIG' \
+      && nice -n 10 make -s -j'$BO_JOBS' with_llvm=no && make -s install with_llvm=no" || rc=$?
+  if ((rc)); then
+    bo_warn "the Citus build failed (exit $rc; log: $log)"
+    return 1
+  fi
+  have="$(citus_installed_version || true)"
+  if [[ "$have" != "$BO_CITUS_VERSION" ]]; then
+    bo_warn "Citus was built, but $("$PG_CONFIG" --pkglibdir)/citus.so reports version '${have}'"
+    return 1
+  fi
+  bo_say "== Citus $have installed into $("$PG_CONFIG" --pkglibdir)"
   return 0
 }
 

@@ -48,6 +48,11 @@ Classified classify_sqlstate(const std::string& s) {
     const std::string cls = s.substr(0, 2);
     if (s == "40001" || s == "40P01") return {item_error::error, true};
     if (s == "55P03") return {item_error::lock_timeout, true};
+    // Another server went away: a connection failure (class 08), or a remote
+    // session ended by its server's shutdown or restart, as Citus reports a
+    // worker node's (57P01, 57P02, 57P03). A backend's own shutdown never
+    // reaches here as an error: it is FATAL.
+    if (cls == "08" || s == "57P01" || s == "57P02" || s == "57P03") return {item_error::error, true};
     if (cls == "23") return {item_error::constraint_violation, false};
     if (s == "42501") return {item_error::permission_denied, false};
     if (cls == "22") return {item_error::validation_failed, false};

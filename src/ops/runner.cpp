@@ -10,6 +10,7 @@
 #include "core/export.hpp"
 #include "core/flat_set.hpp"
 #include "core/planner.hpp"
+#include "ops/citus.hpp"
 #include "pg/jsonb.hpp"
 #include "pg/security.hpp"
 
@@ -72,6 +73,12 @@ private:
     void apply_key_round(const std::vector<std::size_t>& items, std::vector<std::size_t>* again,
                          std::vector<std::pair<std::size_t, ItemResult>>& explained,
                          std::vector<std::pair<std::size_t, std::string>>& rows);
+    void apply_key_group(const std::vector<std::size_t>& items, std::vector<std::size_t>* again,
+                         std::vector<std::pair<std::size_t, ItemResult>>& explained,
+                         std::vector<std::pair<std::size_t, std::string>>& rows);
+    // Citus: what it knows about the target, and the shard of each runnable
+    // item when the key is the distribution column (see docs/scale-out.md).
+    void find_shards();
     // Why the statement did not change these items. An item the rules say it
     // should have changed (a live row of the caller's, in an allowed status:
     // it was changed, deleted or re-inserted concurrently after the
@@ -125,6 +132,8 @@ private:
     std::unordered_map<std::size_t, std::string> export_rows_;  // item -> row text
     std::vector<std::string> export_columns_;
     std::map<std::string, std::string> insert_sql_;
+    citus::Layout citus_;
+    std::vector<int64_t> shard_;  // item -> shard id; empty unless sharded on the key
 };
 
 std::string RunnerImpl::item_id(std::size_t i) const {
@@ -501,7 +510,34 @@ core::Attempt RunnerImpl::apply_keys(core::Range range) {
     return a;
 }
 
+void RunnerImpl::find_shards() {
+    citus_ = citus::layout_of(spi_, t_.relid, m_.key_column);
+    if (!citus_.sharded_on_key || runnable_.empty() || r_.operation == Operation::BulkCreate) return;
+    std::vector<int64_t> shards = citus::shards_of(spi_, t_.relid, key_array(runnable_));
+    if (shards.size() != runnable_.size())
+        throw core::Error(core::sqlstate::internal_error, "could not find the shards of the items");
+    shard_.assign(out_.items.size(), 0);
+    for (std::size_t p = 0; p < runnable_.size(); ++p) shard_[runnable_[p]] = shards[p];
+}
+
 void RunnerImpl::apply_key_round(const std::vector<std::size_t>& items, std::vector<std::size_t>* again,
+                                 std::vector<std::pair<std::size_t, ItemResult>>& explained,
+                                 std::vector<std::pair<std::size_t, std::string>>& rows) {
+    if (shard_.empty()) return apply_key_group(items, again, explained, rows);
+    // A Citus table whose key is the distribution column: the items of each
+    // shard in a statement of their own, which Citus routes to that shard
+    // alone (a router statement) on the one connection it keeps to its node.
+    std::vector<std::vector<std::size_t>> groups;
+    std::unordered_map<int64_t, std::size_t> group_of;
+    for (std::size_t i : items) {
+        auto [it, fresh] = group_of.emplace(shard_[i], groups.size());
+        if (fresh) groups.emplace_back();
+        groups[it->second].push_back(i);
+    }
+    for (const auto& g : groups) apply_key_group(g, again, explained, rows);
+}
+
+void RunnerImpl::apply_key_group(const std::vector<std::size_t>& items, std::vector<std::size_t>* again,
                                  std::vector<std::pair<std::size_t, ItemResult>>& explained,
                                  std::vector<std::pair<std::size_t, std::string>>& rows) {
     const bool is_export = r_.operation == Operation::Export;
@@ -602,13 +638,20 @@ core::Attempt RunnerImpl::apply_items(core::Range range) {
     std::vector<std::pair<std::size_t, ItemResult>> outcomes;
     // Runs of consecutive items with the same column set, one INSERT each, in
     // request order (so rows are created, and keys drawn, in that order).
+    // Citus returns the rows of such an INSERT shard by shard, not in the
+    // items' order: there, the rows of items that give the key are matched by
+    // key, and items without it are inserted one per statement.
+    auto has_key = [&](const std::vector<std::string>& cols) {
+        return std::binary_search(cols.begin(), cols.end(), m_.key_column);
+    };
     std::vector<std::pair<std::vector<std::string>, std::vector<std::size_t>>> groups;
     for (std::size_t p = range.begin; p < range.end; ++p) {
         std::size_t i = runnable_[p];
         std::vector<std::string> cols;
         for (const auto& m : r_.items[i].members()) cols.push_back(m.first);
         std::sort(cols.begin(), cols.end());
-        if (!groups.empty() && groups.back().first == cols) groups.back().second.push_back(i);
+        const bool alone = citus_.citus_table && !has_key(cols);
+        if (!groups.empty() && groups.back().first == cols && !alone) groups.back().second.push_back(i);
         else groups.push_back({std::move(cols), {i}});
     }
     core::Attempt a = attempt(
@@ -618,8 +661,18 @@ core::Attempt RunnerImpl::apply_items(core::Range range) {
                 const bool fill_owner = m_.owner_column && std::find(cols.begin(), cols.end(), *m_.owner_column) == cols.end();
                 core::Json arr = core::Json::array();
                 for (auto i : members) arr.push(r_.items[i]);
-                pg::Rows created =
-                    spi_.query(insert_sql(cols, fill_owner), {pg::jsonb_text_param(arr.dump()), pg::text_param(actor_.role)});
+                const pg::Param items = pg::jsonb_text_param(arr.dump());
+                // Citus: each item's key as the key column's type prints it (as RETURNING will).
+                std::unordered_map<std::string, std::size_t> member_of_key;
+                if (citus_.citus_table && members.size() > 1) {
+                    std::size_t k = 0;
+                    for (pg::Row row : spi_.query("SELECT r." + pg::ident(m_.key_column) +
+                                                      "::pg_catalog.text AS k FROM pg_catalog.jsonb_populate_recordset("
+                                                      "NULL::" + t_.table + ", $1) WITH ORDINALITY AS r ORDER BY r.ordinality",
+                                                  {items}))
+                        member_of_key.emplace(row.opt_text("k").value_or(""), k++);
+                }
+                pg::Rows created = spi_.query(insert_sql(cols, fill_owner), {items, pg::text_param(actor_.role)});
                 if (created.size() != members.size()) {
                     if (members.size() == 1) {
                         outcomes.emplace_back(members[0], failed_item(item_id(members[0]), item_error::error,
@@ -632,8 +685,18 @@ core::Attempt RunnerImpl::apply_items(core::Range range) {
                     });
                 }
                 const char* ok = core::success_message(Operation::BulkCreate, false);
-                for (std::size_t k = 0; k < members.size(); ++k)
-                    outcomes.emplace_back(members[k], succeeded_item(created.at(k).text("k"), ok));
+                for (std::size_t k = 0; k < members.size(); ++k) {
+                    std::string key = created.at(k).text("k");
+                    std::size_t member = k;
+                    if (!member_of_key.empty()) {
+                        auto m = member_of_key.find(key);
+                        if (m == member_of_key.end())
+                            throw core::Error(core::sqlstate::internal_error,
+                                              "could not match created row " + quoted(key) + " to its item");
+                        member = m->second;
+                    }
+                    outcomes.emplace_back(members[member], succeeded_item(std::move(key), ok));
+                }
             }
         },
         opts_.dry_run);
@@ -754,6 +817,7 @@ void RunnerImpl::prepare() {
         build_keyed_sql();
         out_.success_message = core::success_message(r_.operation, soft_);
     }
+    find_shards();
 }
 
 RunOutput RunnerImpl::run() {

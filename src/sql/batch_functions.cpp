@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "core/results.hpp"
+#include "ops/citus.hpp"
 #include "ops/retry.hpp"
 #include "ops/runner.hpp"
 #include "ops/target_catalog.hpp"
@@ -180,6 +181,7 @@ Json execute(FunctionCallInfo fcinfo, bool validate_only) {
     Datum request_datum = PG_GETARG_DATUM(0);
     core::Request req = parse_call(jb, validate_only);
     pg::guard([&] { PreventCommandIfReadOnly(validate_only ? "batch_validate()" : "batch_execute()"); });
+    ops::citus::refuse_on_worker_node(validate_only ? "batch_validate()" : "batch_execute()");
 
     Oid me = pg::current_role();
     core::Actor actor{pg::role_name(me), pg::is_admin(me)};

@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "core/request.hpp"
 #include "core/status.hpp"
+#include "ops/citus.hpp"
 #include "ops/retry.hpp"
 #include "pg/jsonb.hpp"
 #include "pg/security.hpp"
@@ -225,6 +226,7 @@ BATCH_OPS_FUNCTION(batch_ops_batch_retry) {
     int64_t id = PG_GETARG_INT64(0);
     pg::check_schema_version();
     pg::guard([] { PreventCommandIfReadOnly("batch_retry()"); });
+    ops::citus::refuse_on_worker_node("batch_retry()");
     pg::Spi spi;
     if (auto refusal = ops::check_retry(spi, id, pg::current_role())) raise_refusal(*refusal);
     require_workers();
@@ -239,6 +241,7 @@ BATCH_OPS_FUNCTION(batch_ops_batch_retry_many) {
     ArrayType* arr = pg::guard([&] { return PG_GETARG_ARRAYTYPE_P(0); });
     pg::check_schema_version();
     pg::guard([] { PreventCommandIfReadOnly("batch_retry()"); });
+    ops::citus::refuse_on_worker_node("batch_retry()");
     require_workers();
     Datum* elems;
     bool* nulls;

@@ -3,6 +3,7 @@
 
 #include "core/error.hpp"
 #include "core/status.hpp"
+#include "ops/citus.hpp"
 #include "ops/sync.hpp"
 #include "pg/jsonb.hpp"
 #include "pg/security.hpp"
@@ -19,6 +20,7 @@ using namespace batch_ops;
 BATCH_OPS_FUNCTION(batch_ops_create_sync) {
     pg::check_schema_version();
     pg::guard([] { PreventCommandIfReadOnly("create_sync()"); });
+    ops::citus::refuse_on_worker_node("create_sync()");
     std::string name = pg::guard([&] { return text_to_cstring(PG_GETARG_TEXT_PP(0)); });
     std::string source = pg::guard([&] { return text_to_cstring(PG_GETARG_TEXT_PP(1)); });
     Oid target = PG_GETARG_OID(2);
@@ -88,6 +90,7 @@ BATCH_OPS_FUNCTION(batch_ops_batch_sync) {
     bool background = PG_GETARG_BOOL(1);
     pg::check_schema_version();
     pg::guard([] { PreventCommandIfReadOnly("batch_sync()"); });
+    ops::citus::refuse_on_worker_node("batch_sync()");
     // The caller: the actor of the events (the sync itself runs as its owner).
     const Oid caller = pg::current_role();
     core::Json r = pg::with_spi([&](pg::Spi& spi) {

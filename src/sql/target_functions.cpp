@@ -2,6 +2,7 @@
 #include "sql/entry.hpp"
 
 #include "core/error.hpp"
+#include "ops/citus.hpp"
 #include "ops/target_catalog.hpp"
 #include "pg/jsonb.hpp"
 #include "pg/security.hpp"
@@ -48,6 +49,7 @@ std::optional<std::vector<std::string>> array_arg(FunctionCallInfo fcinfo, int n
 BATCH_OPS_FUNCTION(batch_ops_register_target) {
     pg::check_schema_version();
     pg::guard([] { PreventCommandIfReadOnly("register_target()"); });
+    ops::citus::refuse_on_worker_node("register_target()");
     ops::Registration r;
     auto name = name_arg(fcinfo, 0);
     if (!name) throw core::Error(core::sqlstate::invalid_parameter_value, "target name must not be null");

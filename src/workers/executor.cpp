@@ -17,6 +17,7 @@
 
 #include "core/error.hpp"
 #include "core/results.hpp"
+#include "ops/citus.hpp"
 #include "ops/progress.hpp"
 #include "ops/runner.hpp"
 #include "ops/sync.hpp"
@@ -359,9 +360,12 @@ Stop Executor::check_stop() {
     return leave ? Stop::Leave : Stop::None;
 }
 
-bool Executor::extension_usable(pg::Spi&) {
+bool Executor::extension_usable(pg::Spi& spi) {
     Oid ext = pg::guard([] { return get_extension_oid("batch_ops", true); });
     if (!OidIsValid(ext)) return false;
+    // On a Citus worker node the extension exists because Citus propagates
+    // CREATE EXTENSION; batches run on the coordinator only.
+    if (ops::citus::is_worker_node(spi)) return false;
     pg::check_schema_version();
     return true;
 }

@@ -149,6 +149,11 @@ TEST(ClassifySqlstate, Codes) {
         {"40001", "ERROR", true},                  // serialization_failure
         {"40P01", "ERROR", true},                  // deadlock_detected
         {"57014", "ERROR", false},                 // query_canceled
+        {"08006", "ERROR", true},                  // connection_failure (a Citus worker node down)
+        {"08001", "ERROR", true},                  // sqlclient_unable_to_establish_sqlconnection
+        {"57P01", "ERROR", true},                  // admin_shutdown of a remote session (worker restart)
+        {"57P02", "ERROR", true},                  // crash_shutdown of a remote session
+        {"57P03", "ERROR", true},                  // cannot_connect_now (a node starting up)
         {"42P01", "ERROR", false},
         {"XX000", "ERROR", false},
         {"P0001", "ERROR", false},                 // raise_exception from a trigger
