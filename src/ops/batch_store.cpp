@@ -90,8 +90,13 @@ int64_t insert_batch(pg::Spi& spi, const NewBatch& b, bool* existing) {
     return pg::as_owner([&]() -> int64_t {
         if (!r.idempotency_key) return spi.query_cached(insert, params).one().i64("id");
         for (int tries = 0; tries < 3; ++tries) {
+            // A target_filter's ids were resolved at each submission: the
+            // bodies are compared without them.
             pg::Rows found = spi.query_cached(
-                "SELECT id, request OPERATOR(pg_catalog.=) $3 AS same FROM batch_ops.batch "
+                "SELECT id, CASE WHEN $3 OPERATOR(pg_catalog.?) 'target_filter' "
+                "  THEN (request OPERATOR(pg_catalog.-) 'target_ids'::pg_catalog.text) "
+                "       OPERATOR(pg_catalog.=) ($3 OPERATOR(pg_catalog.-) 'target_ids'::pg_catalog.text) "
+                "  ELSE request OPERATOR(pg_catalog.=) $3 END AS same FROM batch_ops.batch "
                 " WHERE submitted_by OPERATOR(pg_catalog.=) $9::pg_catalog.regrole "
                 "   AND idempotency_key OPERATOR(pg_catalog.=) $12",
                 params);

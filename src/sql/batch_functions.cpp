@@ -8,6 +8,7 @@
 #include "ops/retry.hpp"
 #include "ops/runner.hpp"
 #include "ops/target_catalog.hpp"
+#include "ops/target_filter.hpp"
 #include "pg/jsonb.hpp"
 #include "pg/security.hpp"
 #include "workers/shared.hpp"
@@ -75,17 +76,31 @@ ops::TargetInfo checked_target(pg::Spi& spi, const core::Request& req, const cor
     return target;
 }
 
-// A delete records whether it is soft, as decided now: a retry after the
-// target changed never turns it into a hard delete (API.md section 9).
+// What is decided at submission is recorded with the request, so that the
+// workers and a retry run the batch as submitted (API.md section 9):
+// - a delete records whether it is soft: a retry after the target changed
+//   never turns it into a hard delete;
+// - a target_filter is resolved now, as the submitter: the ids it selected
+//   become the items ("target_ids" next to the filter in the stored request).
 // Returns the request to record.
-Datum record_soft_delete(core::Request& req, const ops::TargetInfo& target, Jsonb* jb, Datum request_datum) {
-    if (req.operation != core::Operation::Delete || req.soft_delete) return request_datum;
-    bool soft = core::effective_soft_delete(req, target.model);
+Datum record_decisions(pg::Spi& spi, core::Request& req, const ops::TargetInfo& target, const core::Actor& actor,
+                       Jsonb* jb, Datum request_datum) {
+    const bool soft_delete = req.operation == core::Operation::Delete && !req.soft_delete;
+    if (!soft_delete && !req.target_filter) return request_datum;
     core::Json recorded = pg::from_jsonb(jb);
-    core::Json data = recorded.find("operation_data") ? *recorded.find("operation_data") : core::Json::object();
-    data.set("soft_delete", core::Json::boolean(soft));
-    recorded.set("operation_data", std::move(data));
-    req.soft_delete = soft;
+    if (soft_delete) {
+        bool soft = core::effective_soft_delete(req, target.model);
+        core::Json data = recorded.find("operation_data") ? *recorded.find("operation_data") : core::Json::object();
+        data.set("soft_delete", core::Json::boolean(soft));
+        recorded.set("operation_data", std::move(data));
+        req.soft_delete = soft;
+    }
+    if (req.target_filter) {
+        req.target_ids = ops::resolve_target_filter(spi, target, req, actor, settings::max_filter_items);
+        core::Json ids = core::Json::array();
+        for (const auto& id : req.target_ids) ids.push(core::Json::string(id));
+        recorded.set("target_ids", std::move(ids));
+    }
     return pg::to_jsonb(recorded);
 }
 
@@ -140,7 +155,7 @@ Json run_batch(pg::Spi& spi, ops::ItemRun& run, const core::Request& req, int64_
 // any other batch is recorded, then queued or run.
 Json submit(pg::Spi& spi, core::Request& req, Jsonb* jb, Datum request_datum, Oid me, const core::Actor& actor) {
     ops::TargetInfo target = checked_target(spi, req, actor);
-    request_datum = record_soft_delete(req, target, jb, request_datum);
+    request_datum = record_decisions(spi, req, target, actor, jb, request_datum);
 
     ops::RunOptions opts;
     opts.dry_run = req.dry_run;

@@ -650,7 +650,7 @@ const core::Request& Executor::request_of(pg::Spi& spi, int64_t id, Oid* submitt
     }
     core::Limits limits;
     limits.max_items = 1000000;  // checked at submission
-    core::Request r = core::parse_request(pg::from_jsonb(jb), limits);
+    core::Request r = core::parse_request(pg::from_jsonb(jb), limits, core::Origin::Stored);
     return requests_.emplace(id, std::move(r)).first->second;
 }
 
