@@ -709,15 +709,8 @@ void RunnerImpl::fail_all(const std::string& message) {
 void RunnerImpl::finish_export() {
     std::string content;
     int64_t n = 0;
-    if (r_.export_format == core::ExportFormat::Csv) {
-        for (std::size_t c = 0; c < export_columns_.size(); ++c) {
-            if (c) content += ",";
-            content += csv_field(export_columns_[c]);
-        }
-        content += "\n";
-    } else if (r_.export_format == core::ExportFormat::Json) {
-        content += "[";
-    }
+    if (r_.export_format == core::ExportFormat::Csv) content = core::empty_export(r_.export_format, export_columns_);
+    else if (r_.export_format == core::ExportFormat::Json) content += "[";
     for (std::size_t i = 0; i < out_.items.size(); ++i) {
         auto it = export_rows_.find(i);
         if (it == export_rows_.end()) continue;
@@ -729,7 +722,7 @@ void RunnerImpl::finish_export() {
         }
         ++n;
     }
-    if (r_.export_format == core::ExportFormat::Json) content += n ? "\n]" : "]";
+    if (r_.export_format == core::ExportFormat::Json) content += n ? "\n]\n" : "]\n";
     out_.export_content = std::move(content);
     out_.export_rows = n;
 }

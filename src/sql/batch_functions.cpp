@@ -3,6 +3,7 @@
 #include "pg/settings.hpp"
 
 #include "core/error.hpp"
+#include "core/export.hpp"
 #include "core/results.hpp"
 #include "ops/batch_store.hpp"
 #include "ops/retry.hpp"
@@ -124,6 +125,13 @@ Json queue_batch(pg::Spi& spi, const core::Request& req, const ops::TargetInfo& 
                                                                              : req.target_ids[i];
     ops::store_items(spi, id, pending, core::success_message(req.operation, core::effective_soft_delete(req, target.model)),
                      settings::chunk_size);
+    // An export exists from the submission on, empty until the first chunk:
+    // its id is in the response, and export_data says when it is complete.
+    std::optional<int64_t> export_id;
+    if (req.operation == core::Operation::Export && !req.dry_run)
+        export_id = ops::store_export(spi, id, core::to_string(req.export_format),
+                                      core::empty_export(req.export_format, core::export_columns(req, target.model)),
+                                      0);
     workers::wake_at_commit();
     // An upstream that already failed or was cancelled: this one fails at once.
     if (deps.broken) ops::cascade_upstream_failure(spi, deps.broken->first);
@@ -134,6 +142,7 @@ Json queue_batch(pg::Spi& spi, const core::Request& req, const ops::TargetInfo& 
     r.set("operation", Json::string(b.operation));
     r.set("target_type", Json::string(b.target_type));
     r.set("total_count", Json::number(b.total));
+    if (export_id) r.set("export_id", Json::number(*export_id));
     r.set("dry_run", Json::boolean(b.dry_run));
     r.set("created_at", Json::string(b.created_at));
     return r;
@@ -200,22 +209,57 @@ Json execute(FunctionCallInfo fcinfo, bool validate_only) {
     return pg::with_spi([&](pg::Spi& spi) { return submit(spi, req, jb, request_datum, me, actor); });
 }
 
+// The hint of a missing export: export_data takes an export id, and the caller
+// may have passed a batch id. When `id` is an export batch of the caller's
+// (or the caller is an admin), the hint names its export.
+std::string missing_export_hint(pg::Spi& spi, int64_t id, Oid me) {
+    pg::Rows rows = pg::as_owner([&] {
+        return spi.query(
+            "SELECT b.submitted_by::pg_catalog.oid::pg_catalog.int8 AS submitted_by, "
+            "       (SELECT pg_catalog.max(e.id) FROM batch_ops.export e "
+            "         WHERE e.batch_id OPERATOR(pg_catalog.=) b.id) AS export_id "
+            "  FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1 "
+            "   AND b.operation OPERATOR(pg_catalog.=) 'export'",
+            {pg::int8_param(id)});
+    });
+    const std::string n = std::to_string(id);
+    std::optional<pg::Row> batch = rows.maybe_one();
+    if (batch && (static_cast<Oid>(batch->i64("submitted_by")) == me || pg::is_admin(me))) {
+        if (std::optional<int64_t> e = batch->opt_i64("export_id"))
+            return "Batch " + n + " is an export batch; its export is " + std::to_string(*e) +
+                   ": SELECT batch_ops.export_data(" + std::to_string(*e) + ").";
+        return "Batch " + n + " is an export batch without an export (a dry run keeps none).";
+    }
+    return "export_data takes an export id, not a batch id: the export_id of batch_ops.batch_result(<batch id>), "
+           "or SELECT id FROM batch_ops.export WHERE batch_id = <batch id>.";
+}
+
 // The content of an export the caller may read. Another role's export does
 // not exist, as far as the caller can tell (the same error as a missing one:
-// its id tells nothing).
+// its id tells nothing). The export of a batch that is still queued or
+// running is not complete: 55000.
 Datum export_content(pg::Spi& spi, int64_t export_id) {
     const std::string missing = "export " + std::to_string(export_id) + " does not exist";
     pg::Rows owner = pg::as_owner([&] {
-        return spi.query("SELECT b.submitted_by::pg_catalog.oid::pg_catalog.int8 AS submitted_by "
+        return spi.query("SELECT b.id, b.submitted_by::pg_catalog.oid::pg_catalog.int8 AS submitted_by, "
+                         "       b.status::pg_catalog.text AS status "
                          "  FROM batch_ops.export e "
                          "  JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) e.batch_id "
                          " WHERE e.id OPERATOR(pg_catalog.=) $1",
                          {pg::int8_param(export_id)});
     });
-    std::optional<pg::Row> submitter = owner.maybe_one();
+    std::optional<pg::Row> batch = owner.maybe_one();
     const Oid me = pg::current_role();
-    if (!submitter || (static_cast<Oid>(submitter->i64("submitted_by")) != me && !pg::is_admin(me)))
-        throw core::Error(core::sqlstate::no_data_found, missing);
+    if (!batch || (static_cast<Oid>(batch->i64("submitted_by")) != me && !pg::is_admin(me)))
+        throw core::Error(core::sqlstate::no_data_found, missing, {}, missing_export_hint(spi, export_id, me));
+    const int64_t batch_id = batch->i64("id");
+    const std::string status = batch->text("status");
+    if (status == "queued" || status == "running" || status == "cancelling")
+        throw core::Error(core::sqlstate::object_not_in_state,
+                          "export " + std::to_string(export_id) + " is not complete",
+                          "Its batch " + std::to_string(batch_id) + " is " + status + ".",
+                          "Wait for the batch to end: SELECT batch_ops.batch_wait(" + std::to_string(batch_id) +
+                              ").");
     pg::Rows rows = pg::as_owner([&] {
         return spi.query("SELECT content FROM batch_ops.export WHERE id OPERATOR(pg_catalog.=) $1",
                          {pg::int8_param(export_id)});
