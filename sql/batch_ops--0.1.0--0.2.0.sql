@@ -292,3 +292,13 @@ COMMENT ON FUNCTION batch_ops.export_lines(bigint) IS
     'the lines of an export in order, for psql to write a byte-exact file: SELECT * FROM batch_ops.export_lines(id) \g (format=unaligned tuples_only=on) file';
 REVOKE ALL ON FUNCTION batch_ops.export_lines(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION batch_ops.export_lines(bigint) TO batch_ops_user;
+
+-- The admin functions are executable by batch_ops_user too: each checks that
+-- its caller is an admin and otherwise raises 42501 with a hint to ask for
+-- batch_ops_admin, which PostgreSQL's own "permission denied for function"
+-- cannot carry. A role that is no batch_ops_user still gets PostgreSQL's error.
+GRANT EXECUTE ON FUNCTION
+    batch_ops.register_target(text, regclass, name, name, name, name, regclass, text[], name[], jsonb),
+    batch_ops.unregister_target(text),
+    batch_ops.batch_cleanup(interval)
+    TO batch_ops_user;

@@ -323,9 +323,7 @@ void RunnerImpl::build_status_update_sql(const std::string& ret) {
     auto from = core::allowed_from_statuses(r_, m_);
     from_statuses_ = from;
     const ColumnInfo* c = t_.column(*m_.status_column);
-    if (!c)
-        throw core::Error(core::sqlstate::undefined_column, "status column of target " + quoted(m_.name) +
-                                                                " no longer exists");
+    if (!c) column_gone(m_.name, *m_.status_column, "status column");
     bool isnull;
     Datum d = input_value(core::Json::string(r_.new_status), *c, &isnull, "operation_data.new_status");
     extra_params_.push_back({c->type, d, false});
