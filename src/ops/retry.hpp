@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "core/status.hpp"
+
 namespace batch_ops::ops {
 
 // Why a batch cannot be retried, as batch_retry(bigint[]) reports it.
@@ -28,21 +30,13 @@ struct RetryRefusal {
 // Checks whether `actor` may retry batch `id` now; locks the batch row.
 std::optional<RetryRefusal> check_retry(pg::Spi& spi, int64_t id, Oid actor);
 
-// Re-queues the batch (check_retry first) and re-arms its UPSTREAM_FAILED
-// dependents; records events; the workers are woken at commit.
-void retry_batch(pg::Spi& spi, int64_t id, Oid actor);
-
 // Submission: every dependency must exist and be visible to the submitter
 // (22023 otherwise). Returns the first dependency that failed or was
 // cancelled, if any, and whether all have succeeded.
 struct DependencyState {
     bool all_succeeded = true;
-    std::optional<std::pair<int64_t, std::string>> broken;  // id, status
+    std::optional<std::pair<int64_t, core::BatchStatus>> broken;  // id, status
 };
 DependencyState check_dependencies(pg::Spi& spi, const std::vector<int64_t>& ids, Oid submitter, bool admin);
-
-// After batch `id` ended failed or cancelled: its queued dependents end failed
-// with UPSTREAM_FAILED (items skipped), and theirs, and so on.
-void cascade_upstream_failure(pg::Spi& spi, int64_t id);
 
 }  // namespace batch_ops::ops

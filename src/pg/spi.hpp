@@ -136,17 +136,6 @@ public:
     // columns, such as a sync source); checked like the rows.
     TupleDesc descriptor(const Rows& rows) const;
 
-    // Legacy access to the rows of the last statement, by position. Checked
-    // (a row or column that is not there is a core::Error, XX000); being
-    // replaced by Rows and Row; do not use in new code.
-    uint64_t rows() const;
-    bool is_null(uint64_t row, int col) const;
-    std::string str(uint64_t row, int col) const;
-    std::optional<std::string> opt_str(uint64_t row, int col) const;
-    int64_t i64(uint64_t row, int col) const;
-    bool boolean(uint64_t row, int col) const;
-    Datum datum(uint64_t row, int col, bool* isnull) const;
-    Datum copy_datum(uint64_t row, int col, bool* isnull) const;
 
 private:
     template <typename F>

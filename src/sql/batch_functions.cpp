@@ -5,13 +5,14 @@
 #include "core/error.hpp"
 #include "core/export.hpp"
 #include "core/results.hpp"
-#include "ops/batch_store.hpp"
 #include "ops/retry.hpp"
 #include "ops/runner.hpp"
 #include "ops/target_catalog.hpp"
 #include "ops/target_filter.hpp"
 #include "pg/jsonb.hpp"
 #include "pg/security.hpp"
+#include "store/batch_store.hpp"
+#include "store/dependencies.hpp"
 #include "workers/shared.hpp"
 
 extern "C" {
@@ -123,22 +124,22 @@ Json queue_batch(pg::Spi& spi, const core::Request& req, const ops::TargetInfo& 
     for (std::size_t i = 0; i < pending.size(); ++i)
         pending[i].target_id = req.operation == core::Operation::BulkCreate ? "#" + std::to_string(i + 1)
                                                                              : req.target_ids[i];
-    ops::store_items(spi, id, pending, core::success_message(req.operation, core::effective_soft_delete(req, target.model)),
+    store::store_items(spi, id, pending, core::success_message(req.operation, core::effective_soft_delete(req, target.model)),
                      settings::chunk_size);
     // An export exists from the submission on, empty until the first chunk:
     // its id is in the response, and export_data says when it is complete.
     std::optional<int64_t> export_id;
     if (req.operation == core::Operation::Export && !req.dry_run)
-        export_id = ops::store_export(spi, id, core::to_string(req.export_format),
+        export_id = store::store_export(spi, id, core::to_string(req.export_format),
                                       core::empty_export(req.export_format, core::export_columns(req, target.model)),
                                       0);
     workers::wake_at_commit();
     // An upstream that already failed or was cancelled: this one fails at once.
-    if (deps.broken) ops::cascade_upstream_failure(spi, deps.broken->first);
-    ops::BatchRow b = ops::load_batch(spi, id);
+    if (deps.broken) store::cascade_upstream_failure(spi, deps.broken->first);
+    store::BatchRow b = store::load_batch(spi, id);
     Json r = Json::object();
     r.set("operation_id", Json::number(b.id));
-    r.set("status", Json::string(b.status));
+    r.set("status", Json::string(core::to_string(b.status)));
     r.set("operation", Json::string(b.operation));
     r.set("target_type", Json::string(b.target_type));
     r.set("total_count", Json::number(b.total));
@@ -152,12 +153,12 @@ Json queue_batch(pg::Spi& spi, const core::Request& req, const ops::TargetInfo& 
 // status are recorded.
 Json run_batch(pg::Spi& spi, ops::ItemRun& run, const core::Request& req, int64_t id, Oid me) {
     ops::RunOutput out = run.run();
-    const char* status = core::to_string(core::final_status(core::count(out.items), false));
-    ops::store_items(spi, id, out.items, out.success_message, settings::chunk_size);
+    const core::BatchStatus status = core::final_status(core::count(out.items), false);
+    store::store_items(spi, id, out.items, out.success_message, settings::chunk_size);
     if (out.export_content)
-        ops::store_export(spi, id, core::to_string(req.export_format), *out.export_content, out.export_rows);
-    ops::BatchRow b = ops::finish_batch(spi, id, out.items, status, me);
-    return ops::response_for(b, out.items);
+        store::store_export(spi, id, core::to_string(req.export_format), *out.export_content, out.export_rows);
+    store::BatchRow b = store::finish_batch(spi, id, out.items, status, me);
+    return store::response_for(b, out.items);
 }
 
 // A request on the caller's SPI connection: a dry run answers at once;
@@ -181,17 +182,17 @@ Json submit(pg::Spi& spi, core::Request& req, Jsonb* jb, Datum request_datum, Oi
     }
     run.prepare();  // every request-level error is raised before the batch is recorded
 
-    ops::NewBatch nb;
+    store::NewBatch nb;
     nb.request = &req;
     nb.request_jsonb = request_datum;
     nb.submitter = me;
-    nb.status = req.execution == core::Execution::Background ? "queued" : "running";
+    nb.status = req.execution == core::Execution::Background ? core::BatchStatus::Queued : core::BatchStatus::Running;
     nb.max_attempts = req.max_attempts.value_or(settings::default_max_attempts);
     bool existing = false;
-    int64_t id = ops::insert_batch(spi, nb, &existing);
+    int64_t id = store::insert_batch(spi, nb, &existing);
     if (existing) {
-        ops::BatchRow b = ops::load_batch(spi, id);
-        return ops::response_for(b, ops::load_items(spi, id));
+        store::BatchRow b = store::load_batch(spi, id);
+        return store::response_for(b, store::load_items(spi, id));
     }
     if (req.execution == core::Execution::Background) return queue_batch(spi, req, target, id, deps);
     return run_batch(spi, run, req, id, me);
@@ -213,21 +214,12 @@ Json execute(FunctionCallInfo fcinfo, bool validate_only) {
 // may have passed a batch id. When `id` is an export batch of the caller's
 // (or the caller is an admin), the hint names its export.
 std::string missing_export_hint(pg::Spi& spi, int64_t id, Oid me) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query(
-            "SELECT b.submitted_by::pg_catalog.oid::pg_catalog.int8 AS submitted_by, "
-            "       (SELECT pg_catalog.max(e.id) FROM batch_ops.export e "
-            "         WHERE e.batch_id OPERATOR(pg_catalog.=) b.id) AS export_id "
-            "  FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1 "
-            "   AND b.operation OPERATOR(pg_catalog.=) 'export'",
-            {pg::int8_param(id)});
-    });
     const std::string n = std::to_string(id);
-    std::optional<pg::Row> batch = rows.maybe_one();
-    if (batch && (static_cast<Oid>(batch->i64("submitted_by")) == me || pg::is_admin(me))) {
-        if (std::optional<int64_t> e = batch->opt_i64("export_id"))
-            return "Batch " + n + " is an export batch; its export is " + std::to_string(*e) +
-                   ": SELECT batch_ops.export_data(" + std::to_string(*e) + ").";
+    std::optional<store::ExportOfBatch> batch = store::export_of_batch(spi, id);
+    if (batch && (batch->submitter == me || pg::is_admin(me))) {
+        if (batch->export_id)
+            return "Batch " + n + " is an export batch; its export is " + std::to_string(*batch->export_id) +
+                   ": SELECT batch_ops.export_data(" + std::to_string(*batch->export_id) + ").";
         return "Batch " + n + " is an export batch without an export (a dry run keeps none).";
     }
     return "export_data takes an export id, not a batch id: the export_id of batch_ops.batch_result(<batch id>), "
@@ -240,34 +232,20 @@ std::string missing_export_hint(pg::Spi& spi, int64_t id, Oid me) {
 // running is not complete: 55000.
 Datum export_content(pg::Spi& spi, int64_t export_id) {
     const std::string missing = "export " + std::to_string(export_id) + " does not exist";
-    pg::Rows owner = pg::as_owner([&] {
-        return spi.query("SELECT b.id, b.submitted_by::pg_catalog.oid::pg_catalog.int8 AS submitted_by, "
-                         "       b.status::pg_catalog.text AS status "
-                         "  FROM batch_ops.export e "
-                         "  JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) e.batch_id "
-                         " WHERE e.id OPERATOR(pg_catalog.=) $1",
-                         {pg::int8_param(export_id)});
-    });
-    std::optional<pg::Row> batch = owner.maybe_one();
+    std::optional<store::ExportBatch> batch = store::export_batch(spi, export_id);
     const Oid me = pg::current_role();
-    if (!batch || (static_cast<Oid>(batch->i64("submitted_by")) != me && !pg::is_admin(me)))
+    if (!batch || (batch->submitter != me && !pg::is_admin(me)))
         throw core::Error(core::sqlstate::no_data_found, missing, {}, missing_export_hint(spi, export_id, me));
-    const int64_t batch_id = batch->i64("id");
-    const std::string status = batch->text("status");
-    if (status == "queued" || status == "running" || status == "cancelling")
+    if (core::is_in_progress(batch->status))
         throw core::Error(core::sqlstate::object_not_in_state,
                           "export " + std::to_string(export_id) + " is not complete",
-                          "Its batch " + std::to_string(batch_id) + " is " + status + ".",
-                          "Wait for the batch to end: SELECT batch_ops.batch_wait(" + std::to_string(batch_id) +
-                              ").");
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query("SELECT content FROM batch_ops.export WHERE id OPERATOR(pg_catalog.=) $1",
-                         {pg::int8_param(export_id)});
-    });
-    std::optional<pg::Row> row = rows.maybe_one();
-    if (!row) throw core::Error(core::sqlstate::no_data_found, missing);
-    bool isnull = true;
-    return row->copy_datum("content", &isnull);
+                          "Its batch " + std::to_string(batch->batch_id) + " is " +
+                              core::to_string(batch->status) + ".",
+                          "Wait for the batch to end: SELECT batch_ops.batch_wait(" +
+                              std::to_string(batch->batch_id) + ").");
+    std::optional<Datum> content = store::export_content(spi, export_id);
+    if (!content) throw core::Error(core::sqlstate::no_data_found, missing);
+    return *content;
 }
 
 }  // namespace
@@ -290,8 +268,8 @@ BATCH_OPS_FUNCTION(batch_ops_batch_result) {
     int64_t id = PG_GETARG_INT64(0);
     pg::check_schema_version();
     core::Json response = pg::with_spi([&](pg::Spi& spi) {
-        ops::BatchRow b = ops::load_batch(spi, id);
-        return ops::response_for(b, ops::load_items(spi, id));
+        store::BatchRow b = store::load_batch(spi, id);
+        return store::response_for(b, store::load_items(spi, id));
     });
     return pg::to_jsonb(response);
 }
@@ -300,8 +278,8 @@ BATCH_OPS_FUNCTION(batch_ops_batch_status) {
     int64_t id = PG_GETARG_INT64(0);
     pg::check_schema_version();
     return pg::with_spi([&](pg::Spi& spi) {
-        (void)ops::load_batch(spi, id);  // exists, and is the caller's
-        return ops::job_status_record(spi, id);
+        (void)store::load_batch(spi, id);  // exists, and is the caller's
+        return store::job_status_record(spi, id);
     });
 }
 
