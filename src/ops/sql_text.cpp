@@ -1,5 +1,7 @@
 #include "ops/sql_text.hpp"
 
+#include "pg/compat.hpp"
+
 extern "C" {
 #include "catalog/pg_proc.h"
 #include "nodes/nodeFuncs.h"
@@ -85,10 +87,7 @@ bool filter_walker(Node* node, void* context) {
         check->problem = "it calls a volatile function";
         return true;
     }
-    // PostgreSQL 15 declares the walker as bool (*)(), an unprototyped C
-    // function; the cast goes through void (*)(), the generic function pointer.
-    auto walker = reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(filter_walker));
-    return expression_tree_walker(node, walker, context);  // pg-boundary: only called inside pg::guard (filter_problem)
+    return pg::compat::walk_expression(node, filter_walker, context);  // pg-boundary: only called inside pg::guard (filter_problem)
 }
 
 void check_filter_query(const char* sql, FilterCheck* check) {

@@ -210,22 +210,6 @@ Json execute(FunctionCallInfo fcinfo, bool validate_only) {
     return pg::with_spi([&](pg::Spi& spi) { return submit(spi, req, jb, request_datum, me, actor); });
 }
 
-// The hint of a missing export: export_data takes an export id, and the caller
-// may have passed a batch id. When `id` is an export batch of the caller's
-// (or the caller is an admin), the hint names its export.
-std::string missing_export_hint(pg::Spi& spi, int64_t id, Oid me) {
-    const std::string n = std::to_string(id);
-    std::optional<store::ExportOfBatch> batch = store::export_of_batch(spi, id);
-    if (batch && (batch->submitter == me || pg::is_admin(me))) {
-        if (batch->export_id)
-            return "Batch " + n + " is an export batch; its export is " + std::to_string(*batch->export_id) +
-                   ": SELECT batch_ops.export_data(" + std::to_string(*batch->export_id) + ").";
-        return "Batch " + n + " is an export batch without an export (a dry run keeps none).";
-    }
-    return "export_data takes an export id, not a batch id: the export_id of batch_ops.batch_result(<batch id>), "
-           "or SELECT id FROM batch_ops.export WHERE batch_id = <batch id>.";
-}
-
 // The content of an export the caller may read. Another role's export does
 // not exist, as far as the caller can tell (the same error as a missing one:
 // its id tells nothing). The export of a batch that is still queued or
@@ -235,7 +219,8 @@ Datum export_content(pg::Spi& spi, int64_t export_id) {
     std::optional<store::ExportBatch> batch = store::export_batch(spi, export_id);
     const Oid me = pg::current_role();
     if (!batch || (batch->submitter != me && !pg::is_admin(me)))
-        throw core::Error(core::sqlstate::no_data_found, missing, {}, missing_export_hint(spi, export_id, me));
+        throw core::Error(core::sqlstate::no_data_found, missing, {},
+                          store::missing_export_hint(spi, export_id, me));
     if (core::is_in_progress(batch->status))
         throw core::Error(core::sqlstate::object_not_in_state,
                           "export " + std::to_string(export_id) + " is not complete",

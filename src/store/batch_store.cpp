@@ -328,19 +328,23 @@ std::optional<ExportBatch> export_batch(pg::Spi& spi, int64_t export_id) {
     return b;
 }
 
-std::optional<ExportOfBatch> export_of_batch(pg::Spi& spi, int64_t batch_id) {
+std::string missing_export_hint(pg::Spi& spi, int64_t id, Oid me) {
     pg::Rows rows = query(spi, "SELECT b.submitted_by::pg_catalog.oid::pg_catalog.int8 AS submitted_by, "
                                 "       (SELECT pg_catalog.max(e.id) FROM batch_ops.export e "
                                 "         WHERE e.batch_id OPERATOR(pg_catalog.=) b.id) AS export_id "
                                 "  FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1 "
                                 "   AND b.operation OPERATOR(pg_catalog.=) 'export'",
-                                {pg::int8_param(batch_id)});
-    std::optional<pg::Row> row = rows.maybe_one();
-    if (!row) return std::nullopt;
-    ExportOfBatch e;
-    e.submitter = static_cast<Oid>(row->i64("submitted_by"));
-    e.export_id = row->opt_i64("export_id");
-    return e;
+                                {pg::int8_param(id)});
+    const std::string n = std::to_string(id);
+    std::optional<pg::Row> batch = rows.maybe_one();
+    if (batch && (static_cast<Oid>(batch->i64("submitted_by")) == me || pg::is_admin(me))) {
+        if (std::optional<int64_t> e = batch->opt_i64("export_id"))
+            return "Batch " + n + " is an export batch; its export is " + std::to_string(*e) +
+                   ": SELECT batch_ops.export_data(" + std::to_string(*e) + ").";
+        return "Batch " + n + " is an export batch without an export (a dry run keeps none).";
+    }
+    return "export_data takes an export id, not a batch id: the export_id of batch_ops.batch_result(<batch id>), "
+           "or SELECT id FROM batch_ops.export WHERE batch_id = <batch id>.";
 }
 
 std::optional<Datum> export_content(pg::Spi& spi, int64_t export_id) {

@@ -63,14 +63,11 @@ struct ExportBatch {
     core::BatchStatus status = core::BatchStatus::Created;
 };
 std::optional<ExportBatch> export_batch(pg::Spi& spi, int64_t export_id);
-// When `batch_id` is an export batch: its submitter and its export's id (none
-// for a dry run); nullopt when there is no such export batch. The hint of a
-// missing export names it, for a caller who passed a batch id.
-struct ExportOfBatch {
-    Oid submitter = InvalidOid;
-    std::optional<int64_t> export_id;
-};
-std::optional<ExportOfBatch> export_of_batch(pg::Spi& spi, int64_t batch_id);
+// The hint of a missing export `id`, for `me`: export_data takes an export
+// id, and the caller may have passed a batch id. When `id` is an export batch
+// of the caller's (or the caller is an admin), the hint names its export;
+// otherwise it says how to find an export id.
+std::string missing_export_hint(pg::Spi& spi, int64_t id, Oid me);
 // The content of export `export_id` (text, copied out of SPI's memory); nullopt when it is gone.
 std::optional<Datum> export_content(pg::Spi& spi, int64_t export_id);
 
