@@ -217,7 +217,9 @@ INSERT INTO app.p43_calls VALUES
  (29, $$SELECT batch_ops.is_admin()$$),
  (30, $$SELECT batch_ops.register_target('p43_again', 'app.p43', owner_column => 'owner')$$),
  (31, $$SELECT batch_ops.unregister_target('p43_again')$$),
- (32, $$SELECT batch_ops.batch_cleanup('100 years')$$);
+ (32, $$SELECT batch_ops.batch_cleanup('100 years')$$),
+ (33, $$SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0
+      FROM batch_ops.export_lines((SELECT pg_catalog.max(x.id) FROM batch_ops.export x))$$);
 GRANT SELECT ON app.p43_calls TO PUBLIC;
 
 -- Bob, in his own session, with pg_temp objects of his.

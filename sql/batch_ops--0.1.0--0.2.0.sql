@@ -261,3 +261,44 @@ ALTER TYPE batch_ops.job_status
     ADD ATTRIBUTE dry_run boolean,
     ADD ATTRIBUTE paused boolean,
     ADD ATTRIBUTE timed_out boolean;
+
+-- ---------------------------------------------------------------------------
+-- Issue 10, items 4 to 6: target_filter (no schema change: the filter and the
+-- ids it selected are kept in batch.request), exports written to files, and
+-- errors that teach.
+-- ---------------------------------------------------------------------------
+
+-- The lines of an export, without their line ends, in order: psql writes
+-- them back byte for byte with
+--   SELECT * FROM batch_ops.export_lines(7) \g (format=unaligned tuples_only=on) out.csv
+-- (each row followed by a newline; the file then has exactly the bytes of
+-- export_data(7), every document ending with a line end). \copy is not the
+-- tool: COPY's text format escapes backslashes, tabs and carriage returns.
+-- export_data does the checks (P0002 for a missing or another role's export,
+-- 55000 while its batch runs).
+CREATE FUNCTION batch_ops.export_lines(export_id bigint)
+    RETURNS SETOF text
+    LANGUAGE sql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT l.line
+      FROM (SELECT pg_catalog.string_to_array(batch_ops.export_data(export_lines.export_id), E'\n') AS a) AS d,
+           pg_catalog.unnest(d.a) WITH ORDINALITY AS l(line, n)
+     -- the empty string after the last line end is no line
+     WHERE NOT (l.n OPERATOR(pg_catalog.=) pg_catalog.cardinality(d.a) AND l.line OPERATOR(pg_catalog.=) '')
+     ORDER BY l.n
+    $$;
+COMMENT ON FUNCTION batch_ops.export_lines(bigint) IS
+    'the lines of an export in order, for psql to write a byte-exact file: SELECT * FROM batch_ops.export_lines(id) \g (format=unaligned tuples_only=on) file';
+REVOKE ALL ON FUNCTION batch_ops.export_lines(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION batch_ops.export_lines(bigint) TO batch_ops_user;
+
+-- The admin functions are executable by batch_ops_user too: each checks that
+-- its caller is an admin and otherwise raises 42501 with a hint to ask for
+-- batch_ops_admin, which PostgreSQL's own "permission denied for function"
+-- cannot carry. A role that is no batch_ops_user still gets PostgreSQL's error.
+GRANT EXECUTE ON FUNCTION
+    batch_ops.register_target(text, regclass, name, name, name, name, regclass, text[], name[], jsonb),
+    batch_ops.unregister_target(text),
+    batch_ops.batch_cleanup(interval)
+    TO batch_ops_user;

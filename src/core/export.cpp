@@ -19,7 +19,8 @@ std::string csv_field(const std::optional<std::string>& v) {
 namespace {
 
 // The rows of a JSON array document as written by the exporter: "[", then
-// "\n<row>" separated by ",", then "\n]" (or "]" when empty).
+// "\n<row>" separated by ",", then "\n]\n" (or "]\n" when empty; documents
+// of the first release end with "]").
 std::string json_rows(const std::string& doc) {
     std::size_t b = doc.find('[');
     std::size_t e = doc.rfind(']');
@@ -42,18 +43,37 @@ std::size_t csv_header_end(const std::string& doc) {
 
 }  // namespace
 
+std::string empty_export(ExportFormat format, const std::vector<std::string>& columns) {
+    switch (format) {
+        case ExportFormat::Ndjson:
+            return std::string();
+        case ExportFormat::Csv: {
+            std::string header;
+            for (std::size_t c = 0; c < columns.size(); ++c) {
+                if (c) header += ",";
+                header += csv_field(columns[c]);
+            }
+            return header + "\n";
+        }
+        case ExportFormat::Json:
+            return "[]\n";
+    }
+    return std::string();
+}
+
 std::string merge_export(ExportFormat format, const std::string& first, const std::string& next) {
     switch (format) {
         case ExportFormat::Ndjson:
             return first + next;
         case ExportFormat::Csv: {
+            if (first.empty()) return next;
             std::size_t nl = csv_header_end(next);
             return first + (nl == std::string::npos ? std::string() : next.substr(nl + 1));
         }
         case ExportFormat::Json: {
             std::string a = json_rows(first), b = json_rows(next);
             std::string rows = a.empty() ? b : (b.empty() ? a : a + "," + b);
-            return rows.empty() ? "[]" : "[" + rows + "\n]";
+            return rows.empty() ? "[]\n" : "[" + rows + "\n]\n";
         }
     }
     return first + next;

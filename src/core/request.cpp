@@ -120,10 +120,12 @@ private:
 void parse_target_ids(const Json* v, const Limits& limits, Request& r) {
     const std::string what = "\"target_ids\" must be a non-empty array of at most " +
                              std::to_string(limits.max_items) + " ids";
-    if (!v || !v->is_array() || v->items().empty()) throw request_error(what);
+    if (!v) throw request_error(what, {}, "Name the rows in \"target_ids\", or select them with \"target_filter\".");
+    if (!v->is_array() || v->items().empty()) throw request_error(what);
     if (v->items().size() > static_cast<std::size_t>(limits.max_items))
         throw request_error(what, "The request has " + std::to_string(v->items().size()) + " ids.",
-                            "Split the request, or raise batch_ops.max_items.");
+                            "Split the request, select the rows with \"target_filter\", or raise "
+                            "batch_ops.max_items.");
     r.target_ids.reserve(v->items().size());
     std::size_t index = 0;
     for (const auto& e : v->items()) {
@@ -152,6 +154,23 @@ void parse_target_ids(const Json* v, const Limits& limits, Request& r) {
     for (std::size_t i = 0; i < r.target_ids.size(); ++i)
         if (!seen.insert(r.target_ids[i], i))
             throw request_error("\"target_ids\" contains duplicate id " + quoted(r.target_ids[i]));
+}
+
+// target_filter: the SQL text is checked by ops/target_filter when it is
+// resolved; here only its shape as a JSON value.
+void parse_target_filter(const Reader& rd, const Limits& limits, Request& r) {
+    const Json* v = rd.get("target_filter");
+    if (!v->is_string())
+        throw request_error("\"target_filter\" must be a string: one boolean SQL expression over the target's columns");
+    const std::string& f = v->text();
+    if (f.find_first_not_of(" \t\r\n\f\v") == std::string::npos)
+        throw request_error("\"target_filter\" must not be empty");
+    if (f.size() > limits.max_filter_length)
+        throw request_error("\"target_filter\" must be at most " + std::to_string(limits.max_filter_length) +
+                            " bytes long");
+    if (f.find('\0') != std::string::npos)
+        throw request_error("\"target_filter\" must not contain NUL characters");
+    r.target_filter = f;
 }
 
 void parse_items(const Json* v, const Limits& limits, Request& r) {
@@ -293,6 +312,7 @@ Request slice(const Request& r, const std::vector<std::size_t>& indices) {
     // Everything but the item lists, without copying those.
     out.operation = r.operation;
     out.target_type = r.target_type;
+    out.target_filter = r.target_filter;
     out.soft_delete = r.soft_delete;
     out.delete_reason = r.delete_reason;
     out.fields = r.fields;
@@ -322,11 +342,11 @@ Request slice(const Request& r, const std::vector<std::size_t>& indices) {
     return out;
 }
 
-Request parse_request(const Json& j, const Limits& limits) {
+Request parse_request(const Json& j, const Limits& limits, Origin origin) {
     if (!j.is_object()) throw request_error("the request must be a JSON object");
     Reader rd(j, "",
-              {"operation", "target_type", "target_ids", "items", "operation_data", "dry_run", "execution",
-               "priority", "depends_on", "max_attempts", "idempotency_key"});
+              {"operation", "target_type", "target_ids", "target_filter", "items", "operation_data", "dry_run",
+               "execution", "priority", "depends_on", "max_attempts", "idempotency_key"});
     Request r;
 
     auto op = rd.text("operation", 32);
@@ -342,13 +362,31 @@ Request parse_request(const Json& j, const Limits& limits) {
         throw request_error("\"target_type\" is not a valid target name");
     r.target_type = *tt;
 
+    const bool has_filter = rd.get("target_filter") && !rd.get("target_filter")->is_null();
     if (r.operation == Operation::BulkCreate) {
         if (rd.get("target_ids")) throw request_error("\"target_ids\" is not allowed for bulk_create; use \"items\"");
+        if (has_filter)
+            throw request_error("\"target_filter\" is not allowed for bulk_create; use \"items\"");
         parse_items(rd.get("items"), limits, r);
     } else {
         if (rd.get("items"))
             throw request_error("\"items\" is only allowed for bulk_create; use \"target_ids\"");
-        parse_target_ids(rd.get("target_ids"), limits, r);
+        if (has_filter) {
+            parse_target_filter(rd, limits, r);
+            const Json* ids = rd.get("target_ids");
+            if (origin == Origin::Submitted && ids)
+                throw request_error("\"target_ids\" and \"target_filter\" cannot be given together",
+                                    "A request names its rows by id or selects them with a filter.",
+                                    "Send one of the two keys.");
+            // Stored: the ids the filter selected at submission (none is a
+            // batch of no items).
+            if (origin == Origin::Stored && ids && ids->is_array() && !ids->items().empty())
+                parse_target_ids(ids, limits, r);
+            else if (origin == Origin::Stored && (!ids || !ids->is_array()))
+                throw request_error("the stored request has a \"target_filter\" without its \"target_ids\"");
+        } else {
+            parse_target_ids(rd.get("target_ids"), limits, r);
+        }
     }
 
     parse_operation_data(rd.get("operation_data"), limits, r);

@@ -30,12 +30,21 @@ struct Limits {
     std::size_t max_key_length = 200;  // idempotency_key
     std::size_t max_identifier_length = 63;  // NAMEDATALEN - 1
     int max_depends_on = 100;
+    std::size_t max_filter_length = 10000;  // bytes of target_filter
 };
+
+// Where a request comes from: a caller (batch_execute, batch_validate), or
+// batch_ops.batch.request as recorded at submission, where a target_filter
+// has gained the ids it selected ("target_ids", possibly empty).
+enum class Origin { Submitted, Stored };
 
 struct Request {
     Operation operation = Operation::Delete;
     std::string target_type;
     std::vector<std::string> target_ids;  // as given; integers in decimal
+    // A boolean SQL expression over the target's columns, instead of
+    // target_ids: resolved to ids at submission (ops/target_filter.hpp).
+    std::optional<std::string> target_filter;
     std::vector<Json> items;              // bulk_create: one object per row
 
     // operation_data
@@ -66,8 +75,10 @@ struct Request {
 };
 
 // Parses and checks a request. Throws core::Error (22023, "invalid batch
-// request: ...", naming the offending key) on any malformed input.
-Request parse_request(const Json& request, const Limits& limits);
+// request: ...", naming the offending key) on any malformed input. A submitted
+// target_filter leaves target_ids empty (the caller resolves it); a stored one
+// comes with the ids it was resolved to.
+Request parse_request(const Json& request, const Limits& limits, Origin origin = Origin::Submitted);
 
 // The same request restricted to some of its items (indices into target_ids,
 // or into items for bulk_create), in the order given: what a worker runs for

@@ -156,6 +156,11 @@ std::optional<std::string> canonical_key(const std::string& id, TypeKind kind) {
 void check_update_fields(const Request& r, const Target& t) {
     for (const auto& f : r.fields) {
         const Column* c = t.column(f.first);
+        if (!c && t.updatable_columns && contains(*t.updatable_columns, f.first))
+            throw Error(sqlstate::undefined_column,
+                        "column " + quoted(f.first) + " of target " + quoted(t.name) + " no longer exists",
+                        "It is one of the target's updatable_columns.",
+                        "Register the target again with batch_ops.register_target(), or restore the column.");
         if (!c)
             throw Error(sqlstate::invalid_parameter_value,
                         "invalid batch request: \"operation_data.fields\" names column " + quoted(f.first) +

@@ -332,9 +332,7 @@ void RunnerImpl::build_status_update_sql(const std::string& ret) {
     auto from = core::allowed_from_statuses(r_, m_);
     from_statuses_ = from;
     const ColumnInfo* c = t_.column(*m_.status_column);
-    if (!c)
-        throw core::Error(core::sqlstate::undefined_column, "status column of target " + quoted(m_.name) +
-                                                                " no longer exists");
+    if (!c) column_gone(m_.name, *m_.status_column, "status column");
     bool isnull;
     Datum d = input_value(core::Json::string(r_.new_status), *c, &isnull, "operation_data.new_status");
     extra_params_.push_back({c->type, d, false});
@@ -773,15 +771,8 @@ void RunnerImpl::fail_all(const std::string& message) {
 void RunnerImpl::finish_export() {
     std::string content;
     int64_t n = 0;
-    if (r_.export_format == core::ExportFormat::Csv) {
-        for (std::size_t c = 0; c < export_columns_.size(); ++c) {
-            if (c) content += ",";
-            content += csv_field(export_columns_[c]);
-        }
-        content += "\n";
-    } else if (r_.export_format == core::ExportFormat::Json) {
-        content += "[";
-    }
+    if (r_.export_format == core::ExportFormat::Csv) content = core::empty_export(r_.export_format, export_columns_);
+    else if (r_.export_format == core::ExportFormat::Json) content += "[";
     for (std::size_t i = 0; i < out_.items.size(); ++i) {
         auto it = export_rows_.find(i);
         if (it == export_rows_.end()) continue;
@@ -793,7 +784,7 @@ void RunnerImpl::finish_export() {
         }
         ++n;
     }
-    if (r_.export_format == core::ExportFormat::Json) content += n ? "\n]" : "]";
+    if (r_.export_format == core::ExportFormat::Json) content += n ? "\n]\n" : "]\n";
     out_.export_content = std::move(content);
     out_.export_rows = n;
 }

@@ -11,6 +11,7 @@
 #include "pg/jsonb.hpp"
 #include "pg/remote.hpp"
 #include "pg/security.hpp"
+#include "ops/sql_text.hpp"
 
 extern "C" {
 #include "access/transam.h"
@@ -18,7 +19,6 @@ extern "C" {
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
-#include "parser/parser.h"
 #include "utils/regproc.h"
 #include "utils/varlena.h"
 }
@@ -66,59 +66,29 @@ void check_owner_exists(const SyncDef& d) {
                         ") was dropped.");
 }
 
-// The one place request text becomes SQL (API.md section 5): the text must
-// parse as exactly one SELECT (query) or exactly one expression.
-const char* check_query_text(const char* text) {
-    List* stmts = raw_parser(text, RAW_PARSE_DEFAULT);  // pg-boundary: only called inside pg::guard (check_query)
-    if (list_length(stmts) != 1) return "it must be exactly one statement";
-    RawStmt* raw = linitial_node(RawStmt, stmts);
-    if (!IsA(raw->stmt, SelectStmt)) return "it must be a SELECT";
-    SelectStmt* sel = castNode(SelectStmt, raw->stmt);
-    if (sel->intoClause) return "SELECT INTO is not allowed";
-    if (sel->lockingClause) return "locking clauses are not allowed";
-    return nullptr;
-}
-
-const char* check_expression_text(const char* select_text) {
-    List* stmts = raw_parser(select_text, RAW_PARSE_DEFAULT);  // pg-boundary: only called inside pg::guard (check_expression)
-    if (list_length(stmts) != 1) return "it must be exactly one expression";
-    RawStmt* raw = linitial_node(RawStmt, stmts);
-    if (!IsA(raw->stmt, SelectStmt)) return "it must be exactly one expression";
-    SelectStmt* sel = castNode(SelectStmt, raw->stmt);
-    if (list_length(sel->targetList) != 1 || sel->fromClause || sel->whereClause || sel->groupClause ||
-        sel->havingClause || sel->windowClause || sel->sortClause || sel->limitCount || sel->limitOffset ||
-        sel->intoClause || sel->lockingClause || sel->withClause || sel->distinctClause || sel->op != SETOP_NONE ||
-        sel->valuesLists)
-        return "it must be exactly one expression";
-    ResTarget* rt = linitial_node(ResTarget, sel->targetList);
-    if (rt->name) return "it must be exactly one expression, without AS";
-    return nullptr;
-}
-
+// Request text that becomes SQL (API.md section 5): the text must parse as
+// exactly one SELECT (query) or exactly one expression (ops/sql_text).
 void check_query(const std::string& query) {
-    const char* q = query.c_str();
-    const char* problem;
+    std::optional<std::string> problem;
     try {
-        problem = pg::guard([&] { return check_query_text(q); });
+        problem = query_problem(query);
     } catch (const pg::PgError& e) {
         throw core::request_error("the sync source is not a valid query", e.what());
     }
-    if (problem) throw core::request_error("the sync source is not a valid query", std::string("The query: ") + problem + ".");
+    if (problem) throw core::request_error("the sync source is not a valid query", "The query: " + *problem + ".");
 }
 
 void check_expression(const std::string& column, const std::string& expr) {
-    std::string text = "SELECT " + expr;
-    const char* t = text.c_str();
-    const char* problem;
+    std::optional<std::string> problem;
     try {
-        problem = pg::guard([&] { return check_expression_text(t); });
+        problem = expression_problem(expr);
     } catch (const pg::PgError& e) {
         throw core::request_error("\"options.columns\" value for column " + quoted(column) + " is not a valid expression",
                                   e.what());
     }
     if (problem)
         throw core::request_error("\"options.columns\" value for column " + quoted(column) + " is not a valid expression",
-                                  std::string("The expression: ") + problem + ".");
+                                  "The expression: " + *problem + ".");
 }
 
 struct Column {

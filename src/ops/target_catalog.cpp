@@ -199,6 +199,47 @@ void check_role_columns(const Registration& r, const RelColumns& rc, const std::
     }
 }
 
+// The labels of an enum type (or of a domain over one), in order.
+std::vector<std::string> enum_labels(pg::Spi& spi, Oid type) {
+    Oid base = pg::guard([&] { return getBaseType(type); });
+    pg::Rows rows = spi.query(
+        "SELECT enumlabel::pg_catalog.text AS label FROM pg_catalog.pg_enum "
+        " WHERE enumtypid OPERATOR(pg_catalog.=) $1 ORDER BY enumsortorder",
+        {{OIDOID, ObjectIdGetDatum(base), false}});
+    std::vector<std::string> out;
+    for (pg::Row row : rows) out.push_back(row.text("label"));
+    return out;
+}
+
+// The statuses of an enum status column must be labels of its type: a status
+// that is not would fail every status_update to it, at run time.
+void check_enum_statuses(pg::Spi& spi, const Registration& r, const RelColumns& rc) {
+    if (!r.status_column) return;
+    const ColumnInfo* ci = find_info(rc, *r.status_column);
+    if (!ci || !is_enum(ci->type)) return;
+    const std::vector<std::string> labels = enum_labels(spi, ci->type);
+    std::vector<std::pair<std::string, const char*>> named;  // status, where it is named
+    if (r.allowed_statuses)
+        for (const auto& s : *r.allowed_statuses) named.emplace_back(s, "allowed_statuses");
+    if (r.status_transitions)
+        for (const auto& [from, to] : core::parse_transitions(*r.status_transitions, r.allowed_statuses)) {
+            named.emplace_back(from, "status_transitions");
+            for (const auto& s : to) named.emplace_back(s, "status_transitions");
+        }
+    for (const auto& [status, where] : named) {
+        if (std::find(labels.begin(), labels.end(), status) != labels.end()) continue;
+        Oid base = pg::guard([&] { return getBaseType(ci->type); });
+        const std::string type = pg::guard([&] { return format_type_be(base); });
+        std::string list;
+        for (const auto& l : labels) list += (list.empty() ? "" : ", ") + l;
+        throw Error(sqlstate::invalid_parameter_value,
+                    "status " + quoted(status) + " in " + where + " is not a label of enum type " + type,
+                    "Status column " + quoted(*r.status_column) + " is of type " + type + ", whose labels are: " +
+                        list + ".",
+                    "Name only those labels, or add this one with ALTER TYPE " + type + " ADD VALUE.");
+    }
+}
+
 // The updatable columns, the allowed statuses and the status transitions.
 void check_column_rules(const Registration& r, const RelColumns& rc, const std::string& table) {
     if (r.updatable_columns) {
@@ -243,9 +284,8 @@ void check_archive(pg::Spi& spi, const Registration& r, const RelColumns& rc, co
 }  // namespace
 
 void register_target(pg::Spi& spi, const Registration& r, Oid actor) {
-    if (!pg::is_admin(actor))
-        throw Error(sqlstate::insufficient_privilege, "permission denied to register batch targets",
-                    "Only superusers and members of batch_ops_admin may register targets.");
+    pg::require_admin(actor, "register batch targets",
+                      "Only superusers and members of batch_ops_admin may register targets.");
     check_target_name(r.name);
     const std::string table = relation_label(r.relation);
     require_table(r.relation, "relation", table, "Targets are ordinary or partitioned tables.");
@@ -253,15 +293,22 @@ void register_target(pg::Spi& spi, const Registration& r, Oid actor) {
     check_key_column(spi, r, rc, table);
     check_role_columns(r, rc, table);
     check_column_rules(r, rc, table);
+    check_enum_statuses(spi, r, rc);
     if (OidIsValid(r.archive_relation)) check_archive(spi, r, rc, table);
     store::save_target(spi, r, actor);
 }
 
 void unregister_target(pg::Spi& spi, const std::string& name) {
-    if (!pg::is_admin(pg::current_role()))
-        throw Error(sqlstate::insufficient_privilege, "permission denied to unregister batch targets",
-                    "Only superusers and members of batch_ops_admin may unregister targets.");
+    pg::require_admin(pg::current_role(), "unregister batch targets",
+                      "Only superusers and members of batch_ops_admin may unregister targets.");
     if (!store::delete_target(spi, name)) throw Error(sqlstate::undefined_object, "batch target " + quoted(name) + " does not exist");
+}
+
+void column_gone(const std::string& target, const std::string& column, const std::string& role) {
+    throw Error(sqlstate::undefined_column,
+                "column " + quoted(column) + " of target " + quoted(target) + " no longer exists",
+                "It is the target's " + role + ".",
+                "Register the target again with batch_ops.register_target(), or restore the column.");
 }
 
 std::string target_version(pg::Spi& spi, const std::string& name) {
@@ -296,14 +343,16 @@ TargetInfo load_target(pg::Spi& spi, const std::string& name) {
     t.model.columns = rc.columns;
     t.columns = rc.info;
     const ColumnInfo* key = t.column(t.model.key_column);
-    if (!key)
-        throw Error(sqlstate::undefined_column, "key column " + quoted(t.model.key_column) + " of batch target " +
-                                                    quoted(name) + " no longer exists");
+    if (!key) column_gone(name, t.model.key_column, "key column");
     t.model.key_kind = kind_of(key->type);
     t.key_array_type = array_type_name(key->type);
+    // Every operation uses the owner and soft-delete columns (the ownership
+    // rule, live rows); the status column only status_update (ops/runner).
+    if (t.model.owner_column && !t.column(*t.model.owner_column))
+        column_gone(name, *t.model.owner_column, "owner column");
     if (t.model.soft_delete_column) {
         const ColumnInfo* sd = t.column(*t.model.soft_delete_column);
-        if (!sd) throw Error(sqlstate::undefined_column, "soft-delete column of batch target " + quoted(name) + " no longer exists");
+        if (!sd) column_gone(name, *t.model.soft_delete_column, "soft-delete column");
         t.model.soft_delete_kind = sd->type == BOOLOID ? core::SoftDeleteKind::Boolean : core::SoftDeleteKind::Timestamp;
     }
     if (OidIsValid(t.archive_relid)) {

@@ -45,7 +45,12 @@ void unregister_target(pg::Spi& spi, const std::string& name);
 std::string target_version(pg::Spi& spi, const std::string& name);
 
 // Loads a target by name; raises 42704 when it is not registered, and a clear
-// error when its table has gone.
+// error when its table has gone or a column it names (key, owner, soft-delete)
+// no longer exists.
 TargetInfo load_target(pg::Spi& spi, const std::string& name);
+
+// 42703 `column "x" of target "t" no longer exists`, saying which of the
+// target's columns it was (`role`, e.g. "status column") and how to fix it.
+[[noreturn]] void column_gone(const std::string& target, const std::string& column, const std::string& role);
 
 }  // namespace batch_ops::ops

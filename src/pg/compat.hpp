@@ -7,6 +7,7 @@
 #include "pg/postgres.hpp"
 
 extern "C" {
+#include "nodes/nodeFuncs.h"
 #include "parser/parse_node.h"
 #include "utils/regproc.h"
 }
@@ -33,6 +34,19 @@ inline void require_rights(ParseNamespaceItem* item, AclMode rights) {
     item->p_perminfo->requiredPerms = rights;
 #else
     item->p_rte->requiredPerms = rights;
+#endif
+}
+
+// expression_tree_walker over `node` with a typed walker. PostgreSQL 15 declares the
+// walker as bool (*)(), an unprototyped C function (the cast goes through void (*)(),
+// the generic function pointer); PG16 made expression_tree_walker a macro over
+// expression_tree_walker_impl, which takes a tree_walker_callback.
+using ExpressionWalker = bool (*)(Node*, void*);
+inline bool walk_expression(Node* node, ExpressionWalker walker, void* context) {
+#if PG_VERSION_NUM >= BATCH_OPS_PG16
+    return expression_tree_walker(node, walker, context);
+#else
+    return expression_tree_walker(node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(walker)), context);
 #endif
 }
 

@@ -42,6 +42,13 @@ bool is_batch_user(Oid role) {
     });
 }
 
+void require_admin(Oid role, const std::string& action, const std::string& detail) {
+    if (is_admin(role)) return;
+    throw core::Error(core::sqlstate::insufficient_privilege, "permission denied to " + action, detail,
+                      "Ask an administrator to grant you batch_ops_admin (GRANT batch_ops_admin TO " +
+                          role_name(role) + "), or to do it for you.");
+}
+
 Oid extension_owner() {
     return guard([] {
         Oid nsp = get_namespace_oid("batch_ops", false);

@@ -17,6 +17,12 @@ std::string role_name(Oid role);
 // superuser, or a member of batch_ops_admin (with its privileges)
 bool is_admin(Oid role);
 bool is_batch_user(Oid role);
+// Raises 42501 "permission denied to <action>" unless `role` is an admin, with
+// a hint to ask for batch_ops_admin. The admin functions (register_target,
+// unregister_target, batch_cleanup) are executable by batch_ops_user so that
+// a user who calls one gets this error, which PostgreSQL's own "permission
+// denied for function" could not explain.
+void require_admin(Oid role, const std::string& action, const std::string& detail);
 // The owner of the extension's tables.
 Oid extension_owner();
 

@@ -5,6 +5,7 @@ namespace batch_ops::settings {
 bool enabled = true;
 int max_workers = 2;
 int max_items = 1000;
+int max_filter_items = 100000;
 int chunk_size = 1000;
 char* notify_channel = nullptr;
 int notify_interval_ms = 100;
@@ -21,6 +22,11 @@ void define() {
     DefineCustomIntVariable("batch_ops.max_items", "Most items (ids or rows) one batch request may carry.",
                             "Only superusers may change it.",
                             &max_items, 1000, 1, 1000000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("batch_ops.max_filter_items",
+                            "Most rows a request's target_filter may select (they become its items).",
+                            "A filter that selects more raises an error. Only superusers, and roles granted "
+                            "SET on it, may change it.",
+                            &max_filter_items, 100000, 1, 1000000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("batch_ops.chunk_size", "Items per chunk: one transaction per chunk in the workers, "
                             "one stored result row per chunk.", nullptr,
                             &chunk_size, 1000, 1, 100000, PGC_USERSET, 0, nullptr, nullptr, nullptr);

@@ -12,6 +12,7 @@ inline constexpr int kDefaultStatementTimeoutMs = 5 * 60 * 1000;
 extern bool enabled;
 extern int max_workers;
 extern int max_items;
+extern int max_filter_items;
 extern int chunk_size;
 extern char* notify_channel;
 extern int notify_interval_ms;

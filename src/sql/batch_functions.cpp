@@ -3,11 +3,13 @@
 #include "pg/settings.hpp"
 
 #include "core/error.hpp"
+#include "core/export.hpp"
 #include "core/results.hpp"
 #include "ops/citus.hpp"
 #include "ops/retry.hpp"
 #include "ops/runner.hpp"
 #include "ops/target_catalog.hpp"
+#include "ops/target_filter.hpp"
 #include "pg/jsonb.hpp"
 #include "pg/security.hpp"
 #include "store/batch_store.hpp"
@@ -77,17 +79,31 @@ ops::TargetInfo checked_target(pg::Spi& spi, const core::Request& req, const cor
     return target;
 }
 
-// A delete records whether it is soft, as decided now: a retry after the
-// target changed never turns it into a hard delete (API.md section 9).
+// What is decided at submission is recorded with the request, so that the
+// workers and a retry run the batch as submitted (API.md section 9):
+// - a delete records whether it is soft: a retry after the target changed
+//   never turns it into a hard delete;
+// - a target_filter is resolved now, as the submitter: the ids it selected
+//   become the items ("target_ids" next to the filter in the stored request).
 // Returns the request to record.
-Datum record_soft_delete(core::Request& req, const ops::TargetInfo& target, Jsonb* jb, Datum request_datum) {
-    if (req.operation != core::Operation::Delete || req.soft_delete) return request_datum;
-    bool soft = core::effective_soft_delete(req, target.model);
+Datum record_decisions(pg::Spi& spi, core::Request& req, const ops::TargetInfo& target, const core::Actor& actor,
+                       Jsonb* jb, Datum request_datum) {
+    const bool soft_delete = req.operation == core::Operation::Delete && !req.soft_delete;
+    if (!soft_delete && !req.target_filter) return request_datum;
     core::Json recorded = pg::from_jsonb(jb);
-    core::Json data = recorded.find("operation_data") ? *recorded.find("operation_data") : core::Json::object();
-    data.set("soft_delete", core::Json::boolean(soft));
-    recorded.set("operation_data", std::move(data));
-    req.soft_delete = soft;
+    if (soft_delete) {
+        bool soft = core::effective_soft_delete(req, target.model);
+        core::Json data = recorded.find("operation_data") ? *recorded.find("operation_data") : core::Json::object();
+        data.set("soft_delete", core::Json::boolean(soft));
+        recorded.set("operation_data", std::move(data));
+        req.soft_delete = soft;
+    }
+    if (req.target_filter) {
+        req.target_ids = ops::resolve_target_filter(spi, target, req, actor, settings::max_filter_items);
+        core::Json ids = core::Json::array();
+        for (const auto& id : req.target_ids) ids.push(core::Json::string(id));
+        recorded.set("target_ids", std::move(ids));
+    }
     return pg::to_jsonb(recorded);
 }
 
@@ -111,6 +127,13 @@ Json queue_batch(pg::Spi& spi, const core::Request& req, const ops::TargetInfo& 
                                                                              : req.target_ids[i];
     store::store_items(spi, id, pending, core::success_message(req.operation, core::effective_soft_delete(req, target.model)),
                      settings::chunk_size);
+    // An export exists from the submission on, empty until the first chunk:
+    // its id is in the response, and export_data says when it is complete.
+    std::optional<int64_t> export_id;
+    if (req.operation == core::Operation::Export && !req.dry_run)
+        export_id = store::store_export(spi, id, core::to_string(req.export_format),
+                                      core::empty_export(req.export_format, core::export_columns(req, target.model)),
+                                      0);
     workers::wake_at_commit();
     // An upstream that already failed or was cancelled: this one fails at once.
     if (deps.broken) store::cascade_upstream_failure(spi, deps.broken->first);
@@ -121,6 +144,7 @@ Json queue_batch(pg::Spi& spi, const core::Request& req, const ops::TargetInfo& 
     r.set("operation", Json::string(b.operation));
     r.set("target_type", Json::string(b.target_type));
     r.set("total_count", Json::number(b.total));
+    if (export_id) r.set("export_id", Json::number(*export_id));
     r.set("dry_run", Json::boolean(b.dry_run));
     r.set("created_at", Json::string(b.created_at));
     return r;
@@ -142,7 +166,7 @@ Json run_batch(pg::Spi& spi, ops::ItemRun& run, const core::Request& req, int64_
 // any other batch is recorded, then queued or run.
 Json submit(pg::Spi& spi, core::Request& req, Jsonb* jb, Datum request_datum, Oid me, const core::Actor& actor) {
     ops::TargetInfo target = checked_target(spi, req, actor);
-    request_datum = record_soft_delete(req, target, jb, request_datum);
+    request_datum = record_decisions(spi, req, target, actor, jb, request_datum);
 
     ops::RunOptions opts;
     opts.dry_run = req.dry_run;
@@ -190,12 +214,22 @@ Json execute(FunctionCallInfo fcinfo, bool validate_only) {
 
 // The content of an export the caller may read. Another role's export does
 // not exist, as far as the caller can tell (the same error as a missing one:
-// its id tells nothing).
+// its id tells nothing). The export of a batch that is still queued or
+// running is not complete: 55000.
 Datum export_content(pg::Spi& spi, int64_t export_id) {
     const std::string missing = "export " + std::to_string(export_id) + " does not exist";
-    std::optional<Oid> submitter = store::export_submitter(spi, export_id);
+    std::optional<store::ExportBatch> batch = store::export_batch(spi, export_id);
     const Oid me = pg::current_role();
-    if (!submitter || (*submitter != me && !pg::is_admin(me))) throw core::Error(core::sqlstate::no_data_found, missing);
+    if (!batch || (batch->submitter != me && !pg::is_admin(me)))
+        throw core::Error(core::sqlstate::no_data_found, missing, {},
+                          store::missing_export_hint(spi, export_id, me));
+    if (core::is_in_progress(batch->status))
+        throw core::Error(core::sqlstate::object_not_in_state,
+                          "export " + std::to_string(export_id) + " is not complete",
+                          "Its batch " + std::to_string(batch->batch_id) + " is " +
+                              core::to_string(batch->status) + ".",
+                          "Wait for the batch to end: SELECT batch_ops.batch_wait(" +
+                              std::to_string(batch->batch_id) + ").");
     std::optional<Datum> content = store::export_content(spi, export_id);
     if (!content) throw core::Error(core::sqlstate::no_data_found, missing);
     return *content;

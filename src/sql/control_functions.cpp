@@ -198,9 +198,8 @@ BATCH_OPS_FUNCTION(batch_ops_batch_cleanup) {
     Interval* iv = pg::guard([&] { return PG_GETARG_INTERVAL_P(0); });
     pg::check_schema_version();
     pg::guard([] { PreventCommandIfReadOnly("batch_cleanup()"); });
-    if (!pg::is_admin(pg::current_role()))
-        throw core::Error(core::sqlstate::insufficient_privilege, "permission denied to clean up batches",
-                          "Only superusers and members of batch_ops_admin may remove batches.");
+    pg::require_admin(pg::current_role(), "clean up batches",
+                      "Only superusers and members of batch_ops_admin may remove batches.");
     const Interval older_than = *iv;
     int64_t removed =
         pg::with_spi([&](pg::Spi& spi) { return store::remove_ended_batches(spi, older_than, std::nullopt); });

@@ -88,8 +88,13 @@ int64_t insert_batch(pg::Spi& spi, const NewBatch& b, bool* existing) {
     return pg::as_owner([&]() -> int64_t {
         if (!r.idempotency_key) return spi.query_cached(insert, params).one().i64("id");
         for (int tries = 0; tries < 3; ++tries) {
+            // A target_filter's ids were resolved at each submission: the
+            // bodies are compared without them.
             pg::Rows found = spi.query_cached(
-                "SELECT id, request OPERATOR(pg_catalog.=) $3 AS same FROM batch_ops.batch "
+                "SELECT id, CASE WHEN $3 OPERATOR(pg_catalog.?) 'target_filter' "
+                "  THEN (request OPERATOR(pg_catalog.-) 'target_ids'::pg_catalog.text) "
+                "       OPERATOR(pg_catalog.=) ($3 OPERATOR(pg_catalog.-) 'target_ids'::pg_catalog.text) "
+                "  ELSE request OPERATOR(pg_catalog.=) $3 END AS same FROM batch_ops.batch "
                 " WHERE submitted_by OPERATOR(pg_catalog.=) $9::pg_catalog.regrole "
                 "   AND idempotency_key OPERATOR(pg_catalog.=) $12",
                 params);
@@ -307,15 +312,39 @@ void append_export(pg::Spi& spi, int64_t batch_id, core::ExportFormat format, co
     });
 }
 
-std::optional<Oid> export_submitter(pg::Spi& spi, int64_t export_id) {
-    pg::Rows rows = query(spi, "SELECT b.submitted_by::pg_catalog.oid::pg_catalog.int8 AS submitted_by "
+std::optional<ExportBatch> export_batch(pg::Spi& spi, int64_t export_id) {
+    pg::Rows rows = query(spi, "SELECT b.id, b.submitted_by::pg_catalog.oid::pg_catalog.int8 AS submitted_by, "
+                                "       b.status::pg_catalog.text AS status "
                                 "  FROM batch_ops.export e "
                                 "  JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) e.batch_id "
                                 " WHERE e.id OPERATOR(pg_catalog.=) $1",
                                 {pg::int8_param(export_id)});
     std::optional<pg::Row> row = rows.maybe_one();
     if (!row) return std::nullopt;
-    return static_cast<Oid>(row->i64("submitted_by"));
+    ExportBatch b;
+    b.batch_id = row->i64("id");
+    b.submitter = static_cast<Oid>(row->i64("submitted_by"));
+    b.status = parse_status(row->text("status"));
+    return b;
+}
+
+std::string missing_export_hint(pg::Spi& spi, int64_t id, Oid me) {
+    pg::Rows rows = query(spi, "SELECT b.submitted_by::pg_catalog.oid::pg_catalog.int8 AS submitted_by, "
+                                "       (SELECT pg_catalog.max(e.id) FROM batch_ops.export e "
+                                "         WHERE e.batch_id OPERATOR(pg_catalog.=) b.id) AS export_id "
+                                "  FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1 "
+                                "   AND b.operation OPERATOR(pg_catalog.=) 'export'",
+                                {pg::int8_param(id)});
+    const std::string n = std::to_string(id);
+    std::optional<pg::Row> batch = rows.maybe_one();
+    if (batch && (static_cast<Oid>(batch->i64("submitted_by")) == me || pg::is_admin(me))) {
+        if (std::optional<int64_t> e = batch->opt_i64("export_id"))
+            return "Batch " + n + " is an export batch; its export is " + std::to_string(*e) +
+                   ": SELECT batch_ops.export_data(" + std::to_string(*e) + ").";
+        return "Batch " + n + " is an export batch without an export (a dry run keeps none).";
+    }
+    return "export_data takes an export id, not a batch id: the export_id of batch_ops.batch_result(<batch id>), "
+           "or SELECT id FROM batch_ops.export WHERE batch_id = <batch id>.";
 }
 
 std::optional<Datum> export_content(pg::Spi& spi, int64_t export_id) {

@@ -55,8 +55,19 @@ std::optional<Chunk> first_pending_chunk(pg::Spi& spi, int64_t batch_id, int fro
 int64_t store_export(pg::Spi& spi, int64_t batch_id, const char* format, const std::string& content, int64_t rows);
 // Adds one chunk's export to the batch's export (created by the first chunk).
 void append_export(pg::Spi& spi, int64_t batch_id, core::ExportFormat format, const std::string& content, int64_t rows);
-// Who submitted the batch of export `export_id`; nullopt when there is no such export.
-std::optional<Oid> export_submitter(pg::Spi& spi, int64_t export_id);
+// The batch of export `export_id`: its id, submitter and status; nullopt when
+// there is no such export.
+struct ExportBatch {
+    int64_t batch_id = 0;
+    Oid submitter = InvalidOid;
+    core::BatchStatus status = core::BatchStatus::Created;
+};
+std::optional<ExportBatch> export_batch(pg::Spi& spi, int64_t export_id);
+// The hint of a missing export `id`, for `me`: export_data takes an export
+// id, and the caller may have passed a batch id. When `id` is an export batch
+// of the caller's (or the caller is an admin), the hint names its export;
+// otherwise it says how to find an export id.
+std::string missing_export_hint(pg::Spi& spi, int64_t id, Oid me);
 // The content of export `export_id` (text, copied out of SPI's memory); nullopt when it is gone.
 std::optional<Datum> export_content(pg::Spi& spi, int64_t export_id);
 

@@ -569,7 +569,7 @@ const core::Request& Executor::request_of(pg::Spi& spi, int64_t id, store::Batch
     // The request is read and parsed once per batch, not once per chunk.
     core::Limits limits;
     limits.max_items = 1000000;  // checked at submission
-    core::Request r = core::parse_request(store::batch_request(spi, id), limits);
+    core::Request r = core::parse_request(store::batch_request(spi, id), limits, core::Origin::Stored);
     return requests_.emplace(id, std::move(r)).first->second;
 }
 

@@ -345,7 +345,7 @@ std::string export_doc(ExportFormat format, const std::vector<std::string>& colu
             content += line + "\n";
         }
     }
-    if (format == ExportFormat::Json) content += e > b ? "\n]" : "]";
+    if (format == ExportFormat::Json) content += e > b ? "\n]\n" : "]\n";
     return content;
 }
 
@@ -368,6 +368,17 @@ void check_export_merge(const std::vector<std::string>& columns, const std::vect
         merged = merge_export(f, merged, export_doc(f, columns, rows, b, n));
         REQUIRE(merged == export_doc(f, columns, rows, 0, n),
                 std::string(to_string(f)) + " chunks merge into the whole export: got " + Json::string(merged).dump());
+        // A background export starts as the empty document of its submission,
+        // and each chunk's export is merged into it.
+        std::string from_empty = empty_export(f, columns);
+        REQUIRE(from_empty == export_doc(f, columns, rows, 0, 0),
+                std::string(to_string(f)) + " empty export is the export of no rows: got " + Json::string(from_empty).dump());
+        for (auto [lo, hi] : {std::pair{std::size_t{0}, a}, std::pair{a, b}, std::pair{b, n}})
+            from_empty = merge_export(f, from_empty, export_doc(f, columns, rows, lo, hi));
+        REQUIRE(from_empty == export_doc(f, columns, rows, 0, n),
+                std::string(to_string(f)) + " chunks merge into the empty export: got " + Json::string(from_empty).dump());
+        REQUIRE(merged.empty() || merged.back() == '\n',
+                std::string(to_string(f)) + " export ends with a line end: got " + Json::string(merged).dump());
     }
 }
 

@@ -636,3 +636,75 @@ TEST(ParseRequestInvalid, DependsOnTooMany) {
     EXPECT_NO_THROW(parse_request(req("delete", {{"depends_on", arr({num(1), num(2)})}}), lim));
     EXPECT_TRUE(RejectedNaming(req("delete", {{"depends_on", arr({num(1), num(2), num(3)})}}), "\"depends_on\"", lim));
 }
+
+// ---------------------------------------------------------------------------
+// target_filter: rows selected by an SQL expression instead of target_ids
+
+namespace {
+
+Json filtered(const std::string& op, Json filter) {
+    Json j = without(req(op), "target_ids");
+    j.set("target_filter", std::move(filter));
+    return j;
+}
+
+}  // namespace
+
+TEST(ParseRequestFilter, SubmittedWithoutIds) {
+    Request r = parse_request(filtered("delete", str("status = 'draft'")), Limits{});
+    ASSERT_TRUE(r.target_filter.has_value());
+    EXPECT_EQ(*r.target_filter, "status = 'draft'");
+    EXPECT_TRUE(r.target_ids.empty());
+    EXPECT_EQ(r.item_count(), 0u);
+    // A null filter is an absent one: target_ids are then required.
+    Request plain = parse_request(req("delete", {{"target_filter", Json::null()}}), Limits{});
+    EXPECT_FALSE(plain.target_filter.has_value());
+    EXPECT_TRUE(RejectedNaming(filtered("delete", Json::null()), "\"target_ids\""));
+}
+
+TEST(ParseRequestFilter, NotWithTargetIds) {
+    Json both = req("delete", {{"target_filter", str("true")}});
+    EXPECT_TRUE(RejectedNaming(both, "\"target_filter\""));
+    EXPECT_TRUE(RejectedNaming(both, "\"target_ids\""));
+}
+
+TEST(ParseRequestFilter, NotForBulkCreate) {
+    EXPECT_TRUE(RejectedNaming(req("bulk_create", {{"target_filter", str("true")}}), "\"target_filter\""));
+}
+
+TEST(ParseRequestFilter, MustBeANonEmptyString) {
+    EXPECT_TRUE(RejectedNaming(filtered("delete", num(1)), "\"target_filter\""));
+    EXPECT_TRUE(RejectedNaming(filtered("delete", arr({str("true")})), "\"target_filter\""));
+    EXPECT_TRUE(RejectedNaming(filtered("delete", str("")), "\"target_filter\""));
+    EXPECT_TRUE(RejectedNaming(filtered("delete", str(" \n\t ")), "\"target_filter\""));
+    EXPECT_TRUE(RejectedNaming(filtered("delete", str(std::string("a\0b", 3))), "\"target_filter\""));
+    Limits lim;
+    lim.max_filter_length = 10;
+    EXPECT_NO_THROW(parse_request(filtered("delete", str("id < 12345")), lim));
+    EXPECT_TRUE(RejectedNaming(filtered("delete", str("id < 123456")), "\"target_filter\"", lim));
+}
+
+TEST(ParseRequestFilter, StoredWithItsIds) {
+    // As batch_ops.batch.request records it: the filter and the ids it selected.
+    Json stored = req("delete", {{"target_filter", str("id > 1")}, {"target_ids", strs({"2", "3"})}});
+    Request r = parse_request(stored, Limits{}, Origin::Stored);
+    EXPECT_EQ(*r.target_filter, "id > 1");
+    EXPECT_EQ(r.target_ids, (std::vector<std::string>{"2", "3"}));
+    // A filter that selected nothing: a batch of no items.
+    Json none = req("delete", {{"target_filter", str("id > 99")}, {"target_ids", Json::array()}});
+    Request empty = parse_request(none, Limits{}, Origin::Stored);
+    EXPECT_TRUE(empty.target_ids.empty());
+    // Without its ids the stored request is broken; a stored request without a
+    // filter is checked as a submitted one.
+    try {
+        parse_request(filtered("delete", str("true")), Limits{}, Origin::Stored);
+        ADD_FAILURE() << "accepted a stored filter without its ids";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.sqlstate(), "22023");
+    }
+    EXPECT_THROW(parse_request(with_ids(req("delete"), Json::array()), Limits{}, Origin::Stored), Error);
+    // slice keeps the filter with the chunk's ids.
+    Request part = slice(r, {1});
+    EXPECT_EQ(*part.target_filter, "id > 1");
+    EXPECT_EQ(part.target_ids, (std::vector<std::string>{"3"}));
+}

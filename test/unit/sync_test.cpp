@@ -117,11 +117,30 @@ TEST(ExportCsv, Fields) {
 }
 
 TEST(ExportMerge, JsonArrays) {
+    // Documents end with a line end; those of the first release ended with "]".
+    EXPECT_EQ(merge_export(ExportFormat::Json, "[\n{\"id\":1}\n]\n", "[\n{\"id\":2},\n{\"id\":3}\n]\n"),
+              "[\n{\"id\":1},\n{\"id\":2},\n{\"id\":3}\n]\n");
     EXPECT_EQ(merge_export(ExportFormat::Json, "[\n{\"id\":1}\n]", "[\n{\"id\":2},\n{\"id\":3}\n]"),
-              "[\n{\"id\":1},\n{\"id\":2},\n{\"id\":3}\n]");
-    EXPECT_EQ(merge_export(ExportFormat::Json, "[]", "[\n{\"id\":2}\n]"), "[\n{\"id\":2}\n]");
-    EXPECT_EQ(merge_export(ExportFormat::Json, "[\n{\"id\":1}\n]", "[]"), "[\n{\"id\":1}\n]");
-    EXPECT_EQ(merge_export(ExportFormat::Json, "[]", "[]"), "[]");
+              "[\n{\"id\":1},\n{\"id\":2},\n{\"id\":3}\n]\n");
+    EXPECT_EQ(merge_export(ExportFormat::Json, "[]\n", "[\n{\"id\":2}\n]\n"), "[\n{\"id\":2}\n]\n");
+    EXPECT_EQ(merge_export(ExportFormat::Json, "[]", "[\n{\"id\":2}\n]"), "[\n{\"id\":2}\n]\n");
+    EXPECT_EQ(merge_export(ExportFormat::Json, "[\n{\"id\":1}\n]\n", "[]\n"), "[\n{\"id\":1}\n]\n");
+    EXPECT_EQ(merge_export(ExportFormat::Json, "[]\n", "[]\n"), "[]\n");
+}
+
+TEST(ExportEmpty, EachFormat) {
+    EXPECT_EQ(empty_export(ExportFormat::Json, {"id", "v"}), "[]\n");
+    EXPECT_EQ(empty_export(ExportFormat::Ndjson, {"id", "v"}), "");
+    EXPECT_EQ(empty_export(ExportFormat::Csv, {"id", "a,b"}), "id,\"a,b\"\n");
+    // A background export starts as the empty document; its chunks merge into it.
+    std::string doc = empty_export(ExportFormat::Csv, {"id", "v"});
+    doc = merge_export(ExportFormat::Csv, doc, "id,v\n1,a\n");
+    doc = merge_export(ExportFormat::Csv, doc, "id,v\n2,b\n");
+    EXPECT_EQ(doc, "id,v\n1,a\n2,b\n");
+    doc = merge_export(ExportFormat::Json, empty_export(ExportFormat::Json, {"id"}), "[\n{\"id\":1}\n]\n");
+    EXPECT_EQ(doc, "[\n{\"id\":1}\n]\n");
+    doc = merge_export(ExportFormat::Ndjson, empty_export(ExportFormat::Ndjson, {"id"}), "{\"id\":1}\n");
+    EXPECT_EQ(doc, "{\"id\":1}\n");
 }
 
 TEST(ExportMerge, CsvKeepsOneHeader) {

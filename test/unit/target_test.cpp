@@ -346,6 +346,17 @@ TEST(CheckUpdateFields, UnknownColumn) {
     EXPECT_NE(std::string(e.what()).find("\"nope\""), std::string::npos) << e.what();
 }
 
+// An updatable column of the registration that the table no longer has: 42703
+// saying so, with a hint to register again (not "which the target does not have").
+TEST(CheckUpdateFields, VanishedUpdatableColumn) {
+    Target t = letters();
+    t.updatable_columns = std::vector<std::string>{"title", "subtitle"};
+    Error e("", "");
+    EXPECT_TRUE(ThrowsError([&] { check_update_fields(update_of({"subtitle"}), t); }, "42703",
+                            "column \"subtitle\" of target \"letters\" no longer exists", &e));
+    EXPECT_NE(e.hint().find("register_target"), std::string::npos) << e.hint();
+}
+
 TEST(CheckUpdateFields, KeyAndOwnerNotUpdatableByDefault) {
     EXPECT_TRUE(ThrowsError([] { check_update_fields(update_of({"id"}), letters()); }, "22023", "\"id\""));
     EXPECT_TRUE(ThrowsError([] { check_update_fields(update_of({"title", "owner"}), letters()); }, "22023",
