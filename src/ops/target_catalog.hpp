@@ -40,12 +40,25 @@ void register_target(pg::Spi& spi, const Registration& r, Oid actor);
 // Removes it; raises 42704 when it does not exist.
 void unregister_target(pg::Spi& spi, const std::string& name);
 
-// A token that changes when the registration or the table's pg_class row
-// changes (ALTER TABLE, re-registration); empty when the target is gone.
-std::string target_version(pg::Spi& spi, const std::string& name);
+// What a caller is about to do with a target: the lock load_target takes.
+struct TargetUse {
+    core::Operation operation = core::Operation::Export;
+    // false: the request is only checked now (a background submission); the
+    // lock is released once the target is read, and every chunk loads the
+    // target again under its own.
+    bool run_now = true;
+    // > 0: the lock is waited for at most this long (dry runs:
+    // batch_ops.lock_timeout); then 55P03.
+    int lock_timeout_ms = 0;
+};
 
-// Loads a target by name; raises 42704 when it is not registered, and a clear
-// error when its table has gone.
-TargetInfo load_target(pg::Spi& spi, const std::string& name);
+// Loads a target by name for `use`: first the lock its statements take on
+// the table (ROW EXCLUSIVE, ACCESS SHARE for an export; the archive table's
+// too for archive and restore), then, under it, the table's columns as those
+// statements will see them, checked against the registration. Raises 42704
+// when it is not registered; 42P01 when its table has gone; 42703 when its
+// key, owner or soft-delete column has gone; 42804 when the key column's
+// type is no longer the one it was registered with.
+TargetInfo load_target(pg::Spi& spi, const std::string& name, const TargetUse& use);
 
 }  // namespace batch_ops::ops
