@@ -267,9 +267,10 @@ ALTER TYPE batch_ops.job_status
 -- ---------------------------------------------------------------------------
 
 -- Every statement of a batch is built under the lock it takes on the table,
--- after the table's columns are read again; a key column whose type is no
--- longer the registered one fails the batch's items with 42804 (never 42883)
--- until the target is registered again. Targets registered before 0.2.0 take
+-- after the table's columns are read again; a key column whose type no
+-- longer reads ids as the registered one did (integer became text, say)
+-- fails the batch's items with 42804 (never 42883) until the target is
+-- registered again. Targets registered before 0.2.0 take
 -- the type their key column has now.
 ALTER TABLE batch_ops.target ADD COLUMN IF NOT EXISTS key_type regtype;
 UPDATE batch_ops.target t
@@ -280,4 +281,4 @@ UPDATE batch_ops.target t
    AND NOT a.attisdropped
    AND t.key_type IS NULL;
 COMMENT ON COLUMN batch_ops.target.key_type IS
-    'the key column''s type when the target was registered (a batch over another type fails: register it again)';
+    'the key column''s type when the target was registered (a change to another kind of type fails batches until it is registered again)';

@@ -151,11 +151,16 @@ void require_table(Oid relid, const std::string& what, const std::string& label,
         throw Error(sqlstate::invalid_parameter_value, what + " " + label + " is not a table", detail ? detail : "");
 }
 
+// smallint, integer, bigint, text, varchar or uuid, or a domain over one.
+bool supported_key_type(Oid type) {
+    Oid base = pg::guard([&] { return getBaseType(type); });
+    return base == INT2OID || base == INT4OID || base == INT8OID || base == TEXTOID || base == VARCHAROID ||
+           base == UUIDOID;
+}
+
 void check_key_column(pg::Spi& spi, const Registration& r, const RelColumns& rc, const std::string& table) {
     require_column(rc, table, "key column", r.key_column);
-    Oid key_base = pg::guard([&] { return getBaseType(find_info(rc, r.key_column)->type); });
-    if (key_base != INT2OID && key_base != INT4OID && key_base != INT8OID && key_base != TEXTOID &&
-        key_base != VARCHAROID && key_base != UUIDOID)
+    if (!supported_key_type(find_info(rc, r.key_column)->type))
         throw Error(sqlstate::datatype_mismatch, "key column " + quoted(r.key_column) + " has an unsupported type",
                     "Key columns are of type smallint, integer, bigint, text, varchar or uuid.");
     if (!has_unique_index_on(spi, r.relation, r.key_column))
@@ -288,9 +293,20 @@ bool lock_table(Oid relid, LOCKMODE mode, const std::string& name, const TargetU
                 "Try again when that transaction has ended.");
 }
 
+// "???" for a type dropped since.
 std::string type_name(Oid type) {
-    char* s = pg::guard([&] { return format_type_be(type); });
+    char* s = pg::guard([&] { return format_type_extended(type, -1, FORMAT_TYPE_ALLOW_INVALID); });
     return s;
+}
+
+// Whether a key column of type `now` still reads the ids of a target
+// registered with a key of type `registered` as they were checked: the same
+// type, or another supported key type of the same kind (smallint, integer
+// and bigint; text and varchar), whose canonical ids are the same.
+bool same_key_kind(Oid registered, Oid now) {
+    if (registered == now) return true;
+    bool exists = pg::guard([&] { return SearchSysCacheExists1(TYPEOID, ObjectIdGetDatum(registered)); });
+    return exists && supported_key_type(now) && kind_of(registered) == kind_of(now);
 }
 
 // The columns the statements name, checked against the registration.
@@ -301,12 +317,13 @@ void check_shape(const TargetInfo& t, const store::TargetRecord& row) {
         throw Error(sqlstate::undefined_column, "key column " + quoted(t.model.key_column) + " of batch target " +
                                                     quoted(name) + " no longer exists",
                     {}, reregister_hint);
-    if (OidIsValid(row.key_type) && key->type != row.key_type)
+    if (OidIsValid(row.key_type) && !same_key_kind(row.key_type, key->type))
         throw Error(sqlstate::datatype_mismatch,
                     "key column " + quoted(t.model.key_column) + " of batch target " + quoted(name) +
                         " changed type from " + type_name(row.key_type) + " to " + type_name(key->type) +
                         " since it was registered",
-                    "The ids of a request are read as the type the target was registered with.",
+                    "A key column may change only to a type that reads ids the same way: smallint, integer and "
+                    "bigint among themselves, text and varchar among themselves.",
                     "Register the target again with batch_ops.register_target() to use the new type, then retry "
                     "the batch.");
     if (t.model.owner_column && !t.column(*t.model.owner_column))

@@ -58,7 +58,8 @@ struct TargetUse {
 // statements will see them, checked against the registration. Raises 42704
 // when it is not registered; 42P01 when its table has gone; 42703 when its
 // key, owner or soft-delete column has gone; 42804 when the key column's
-// type is no longer the one it was registered with.
+// type no longer reads ids as the type it was registered with did (another
+// integer type for an integer key, text for varchar, is fine).
 TargetInfo load_target(pg::Spi& spi, const std::string& name, const TargetUse& use);
 
 }  // namespace batch_ops::ops
