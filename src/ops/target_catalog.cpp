@@ -336,9 +336,33 @@ void check_shape(const TargetInfo& t, const store::TargetRecord& row) {
                     {}, reregister_hint);
 }
 
+// The archive table of t: locked as the target for archive and restore, which
+// write it, and its columns read; for other operations only whether it exists.
+void load_archive(TargetInfo& t, const std::string& name, const TargetUse& use) {
+    const bool writes = use.operation == core::Operation::Archive || use.operation == core::Operation::Restore;
+    bool exists;
+    if (writes && use.run_now) exists = lock_table(t.archive_relid, RowExclusiveLock, name, use);
+    else if (writes) exists = pg::lock_relation(t.archive_relid, AccessShareLock);
+    else exists = pg::guard([&] { return SearchSysCacheExists1(RELOID, ObjectIdGetDatum(t.archive_relid)); });
+    if (exists) {
+        t.model.has_archive = true;
+        t.archive_table = pg::qualified_relation(t.archive_relid);
+        if (writes) {
+            RelColumns ac = read_columns(t.archive_relid);
+            for (const char* extra : {"archived_at", "archive_reason", "archive_location"})
+                if (find(ac, extra) && !t.column(extra)) t.archive_extra.push_back(extra);
+        }
+    }
+    if (writes && !use.run_now) pg::unlock_relation(t.archive_relid, AccessShareLock);
+}
+
 }  // namespace
 
-TargetInfo load_target(pg::Spi& spi, const std::string& name, const TargetUse& use) {
+TargetInfo load_target(pg::Spi& spi, const std::string& name, const TargetUse& requested) {
+    // Only a lock kept for the statements waits at most lock_timeout (in a
+    // subtransaction, whose locks pass to the transaction: not released early).
+    TargetUse use = requested;
+    if (!use.run_now) use.lock_timeout_ms = 0;
     std::optional<store::TargetRecord> row = store::find_target(spi, name);
     if (!row)
         throw Error(sqlstate::undefined_object, "batch target " + quoted(name) + " does not exist", {},
@@ -377,19 +401,7 @@ TargetInfo load_target(pg::Spi& spi, const std::string& name, const TargetUse& u
         const ColumnInfo* sd = t.column(*t.model.soft_delete_column);
         t.model.soft_delete_kind = sd->type == BOOLOID ? core::SoftDeleteKind::Boolean : core::SoftDeleteKind::Timestamp;
     }
-    if (OidIsValid(t.archive_relid)) {
-        // Archive and restore write the archive table: locked as the target.
-        const bool writes_archive = use.operation == core::Operation::Archive || use.operation == core::Operation::Restore;
-        const LOCKMODE amode = use.run_now && writes_archive ? RowExclusiveLock : AccessShareLock;
-        if (lock_table(t.archive_relid, amode, name, use)) {
-            t.model.has_archive = true;
-            t.archive_table = pg::qualified_relation(t.archive_relid);
-            RelColumns ac = read_columns(t.archive_relid);
-            for (const char* extra : {"archived_at", "archive_reason", "archive_location"})
-                if (find(ac, extra) && !t.column(extra)) t.archive_extra.push_back(extra);
-        }
-        if (!(use.run_now && writes_archive)) pg::unlock_relation(t.archive_relid, amode);
-    }
+    if (OidIsValid(t.archive_relid)) load_archive(t, name, use);
     return t;
 }
 
