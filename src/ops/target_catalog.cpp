@@ -229,7 +229,8 @@ void check_archive(const Registration& r, const RelColumns& rc, const std::strin
     if (r.archive_relation == r.relation)
         throw Error(sqlstate::invalid_parameter_value, "the archive relation cannot be the target itself");
     require_table(r.archive_relation, "archive relation", archive, nullptr);
-    (void)pg::lock_relation(r.archive_relation, AccessShareLock);
+    if (!pg::lock_relation(r.archive_relation, AccessShareLock))
+        throw Error("42P01", "archive relation " + archive + " does not exist", "It was dropped meanwhile.");
     RelColumns ac = read_columns(r.archive_relation);
     for (const auto& c : rc.columns) {
         if (c.generated) continue;
@@ -251,7 +252,8 @@ void register_target(pg::Spi& spi, const Registration& r, Oid actor) {
     const std::string table = relation_label(r.relation);
     require_table(r.relation, "relation", table, "Targets are ordinary or partitioned tables.");
     // Read under a lock, so that the key type recorded is the one checked.
-    (void)pg::lock_relation(r.relation, AccessShareLock);
+    if (!pg::lock_relation(r.relation, AccessShareLock))
+        throw Error("42P01", "relation " + table + " does not exist", "It was dropped meanwhile.");
     RelColumns rc = read_columns(r.relation);
     check_key_column(spi, r, rc, table);
     check_role_columns(r, rc, table);
