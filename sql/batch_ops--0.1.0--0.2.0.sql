@@ -302,3 +302,24 @@ GRANT EXECUTE ON FUNCTION
     batch_ops.unregister_target(text),
     batch_ops.batch_cleanup(interval)
     TO batch_ops_user;
+
+-- ---------------------------------------------------------------------------
+-- Issue 8, defect 12c: the key column's type, recorded at registration.
+-- ---------------------------------------------------------------------------
+
+-- Every statement of a batch is built under the lock it takes on the table,
+-- after the table's columns are read again; a key column whose type no
+-- longer reads ids as the registered one did (integer became text, say)
+-- fails the batch's items with 42804 (never 42883) until the target is
+-- registered again. Targets registered before 0.2.0 take
+-- the type their key column has now.
+ALTER TABLE batch_ops.target ADD COLUMN IF NOT EXISTS key_type regtype;
+UPDATE batch_ops.target t
+   SET key_type = a.atttypid
+  FROM pg_catalog.pg_attribute a
+ WHERE a.attrelid OPERATOR(pg_catalog.=) t.relation
+   AND a.attname OPERATOR(pg_catalog.=) t.key_column
+   AND NOT a.attisdropped
+   AND t.key_type IS NULL;
+COMMENT ON COLUMN batch_ops.target.key_type IS
+    'the key column''s type when the target was registered (a change to another kind of type fails batches until it is registered again)';

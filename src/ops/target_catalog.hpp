@@ -40,14 +40,28 @@ void register_target(pg::Spi& spi, const Registration& r, Oid actor);
 // Removes it; raises 42704 when it does not exist.
 void unregister_target(pg::Spi& spi, const std::string& name);
 
-// A token that changes when the registration or the table's pg_class row
-// changes (ALTER TABLE, re-registration); empty when the target is gone.
-std::string target_version(pg::Spi& spi, const std::string& name);
+// What a caller is about to do with a target: the lock load_target takes.
+struct TargetUse {
+    core::Operation operation = core::Operation::Export;
+    // false: the request is only checked now (a background submission); the
+    // lock is released once the target is read, and every chunk loads the
+    // target again under its own.
+    bool run_now = true;
+    // > 0: the lock is waited for at most this long (dry runs:
+    // batch_ops.lock_timeout); then 55P03.
+    int lock_timeout_ms = 0;
+};
 
-// Loads a target by name; raises 42704 when it is not registered, and a clear
-// error when its table has gone or a column it names (key, owner, soft-delete)
-// no longer exists.
-TargetInfo load_target(pg::Spi& spi, const std::string& name);
+// Loads a target by name for `use`: first the lock its statements take on
+// the table (ROW EXCLUSIVE, ACCESS SHARE for an export; the archive table's
+// too for archive and restore), then, under it, the table's columns as those
+// statements will see them, checked against the registration. Raises 42704
+// when it is not registered; 42P01 when its table has gone; 42703
+// (column_gone) when its key, owner or soft-delete column has gone; 42804
+// when the key column's type no longer reads ids as the type it was
+// registered with did (another integer type for an integer key, text for
+// varchar, is fine).
+TargetInfo load_target(pg::Spi& spi, const std::string& name, const TargetUse& use);
 
 // 42703 `column "x" of target "t" no longer exists`, saying which of the
 // target's columns it was (`role`, e.g. "status column") and how to fix it.

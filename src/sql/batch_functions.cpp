@@ -66,7 +66,13 @@ core::Request parse_call(Jsonb* jb, bool validate_only) {
 
 // The request's target, checked against the request and the caller.
 ops::TargetInfo checked_target(pg::Spi& spi, const core::Request& req, const core::Actor& actor) {
-    ops::TargetInfo target = ops::load_target(spi, req.target_type);
+    // An inline batch (or dry run) runs its statements under the lock taken
+    // here; a background batch only has its request checked now.
+    ops::TargetUse use;
+    use.operation = req.operation;
+    use.run_now = req.execution == core::Execution::Inline;
+    use.lock_timeout_ms = req.dry_run ? settings::lock_timeout_ms : 0;
+    ops::TargetInfo target = ops::load_target(spi, req.target_type, use);
     core::check_supported(req, target.model);
     core::check_request_privilege(req, target.model, actor);
 

@@ -48,36 +48,26 @@ void save_target(pg::Spi& spi, const TargetRecord& r, Oid actor) {
         r.updatable_columns ? pg::text_array_param(*r.updatable_columns) : pg::null_param(TEXTARRAYOID),
         r.status_transitions ? pg::jsonb_text_param(r.status_transitions->dump()) : pg::null_param(JSONBOID),
         {OIDOID, ObjectIdGetDatum(actor), false},
+        {OIDOID, ObjectIdGetDatum(r.key_type), false},
     };
     execute(spi,
             "INSERT INTO batch_ops.target AS t (name, relation, key_column, owner_column, status_column, "
-            "  soft_delete_column, archive_relation, allowed_statuses, updatable_columns, status_transitions, created_by) "
+            "  soft_delete_column, archive_relation, allowed_statuses, updatable_columns, status_transitions, created_by, "
+            "  key_type) "
             "VALUES ($1, $2::pg_catalog.regclass, $3, $4, $5, $6, $7::pg_catalog.regclass, $8, $9::pg_catalog.name[], $10, "
-            "        $11::pg_catalog.regrole) "
+            "        $11::pg_catalog.regrole, $12::pg_catalog.regtype) "
             "ON CONFLICT (name) DO UPDATE SET relation = excluded.relation, key_column = excluded.key_column, "
             "  owner_column = excluded.owner_column, status_column = excluded.status_column, "
             "  soft_delete_column = excluded.soft_delete_column, archive_relation = excluded.archive_relation, "
             "  allowed_statuses = excluded.allowed_statuses, updatable_columns = excluded.updatable_columns, "
             "  status_transitions = excluded.status_transitions, created_at = pg_catalog.now(), "
-            "  created_by = excluded.created_by",
+            "  created_by = excluded.created_by, key_type = excluded.key_type",
             params);
 }
 
 bool delete_target(pg::Spi& spi, const std::string& name) {
     return execute(spi, "DELETE FROM batch_ops.target WHERE name OPERATOR(pg_catalog.=) $1", {pg::text_param(name)}) >
            0;
-}
-
-std::optional<std::string> target_version(pg::Spi& spi, const std::string& name) {
-    pg::Rows rows = query(spi,
-            "SELECT t.xmin::pg_catalog.text || '/' || c.xmin::pg_catalog.text || '/' || c.oid::pg_catalog.text "
-            "       AS version "
-            "  FROM batch_ops.target t JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.relation "
-            " WHERE t.name OPERATOR(pg_catalog.=) $1",
-            {pg::text_param(name)});
-    std::optional<pg::Row> row = rows.maybe_one();
-    if (!row) return std::nullopt;
-    return row->text("version");
 }
 
 std::optional<TargetRecord> find_target(pg::Spi& spi, const std::string& name) {
@@ -87,7 +77,8 @@ std::optional<TargetRecord> find_target(pg::Spi& spi, const std::string& name) {
             "       soft_delete_column::pg_catalog.text AS soft_delete_column, "
             "       archive_relation::pg_catalog.oid::pg_catalog.int8 AS archive_relation, allowed_statuses, "
             "       updatable_columns::pg_catalog.text[] AS updatable_columns, "
-            "       status_transitions::pg_catalog.text AS status_transitions "
+            "       status_transitions::pg_catalog.text AS status_transitions, "
+            "       key_type::pg_catalog.oid::pg_catalog.int8 AS key_type "
             "  FROM batch_ops.target WHERE name OPERATOR(pg_catalog.=) $1",
             {pg::text_param(name)});
     std::optional<pg::Row> row = rows.maybe_one();
@@ -102,6 +93,7 @@ std::optional<TargetRecord> find_target(pg::Spi& spi, const std::string& name) {
     if (auto v = row->opt_i64("archive_relation")) t.archive_relation = static_cast<Oid>(*v);
     t.allowed_statuses = text_array(*row, "allowed_statuses");
     t.updatable_columns = text_array(*row, "updatable_columns");
+    if (auto v = row->opt_i64("key_type")) t.key_type = static_cast<Oid>(*v);
     if (auto transitions = row->opt_text("status_transitions")) t.status_transitions = pg::from_jsonb_text(*transitions);
     return t;
 }

@@ -24,15 +24,15 @@ struct TargetRecord {
     std::optional<std::vector<std::string>> allowed_statuses;
     std::optional<std::vector<std::string>> updatable_columns;
     std::optional<core::Json> status_transitions;
+    // The key column's type when the target was registered; InvalidOid for a
+    // registration older than 0.2.0 whose key column had gone at the upgrade.
+    Oid key_type = InvalidOid;
 };
 
 // Inserts or replaces the row of target r.name, created by `actor`.
 void save_target(pg::Spi& spi, const TargetRecord& r, Oid actor);
 // Removes it; false when there was none.
 bool delete_target(pg::Spi& spi, const std::string& name);
-// A token that changes when the registration or the table's pg_class row
-// changes; nullopt when the target is not registered (or its table is gone).
-std::optional<std::string> target_version(pg::Spi& spi, const std::string& name);
 // The registration of target `name`; nullopt when there is none.
 std::optional<TargetRecord> find_target(pg::Spi& spi, const std::string& name);
 

@@ -268,9 +268,6 @@ private:
     Oid dboid_;
     MemoryContext cxt_;
     std::unordered_map<int64_t, core::Request> requests_;
-    // Targets already loaded, with the version they were loaded at: reused
-    // while the registration and the table are unchanged.
-    std::unordered_map<std::string, std::pair<std::string, ops::TargetInfo>> targets_;
     std::unordered_map<int64_t, int> next_chunk_;  // where a running batch goes on
     std::unordered_map<int64_t, int64_t> sync_runs_;  // sync batch -> its sync_run row in progress
     Throttle throttle_;
@@ -670,13 +667,12 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
         opts.lock_timeout_ms = settings::lock_timeout_ms;
         try {
             pg::as_role(submitter, true, [&] {
-                std::string version = ops::target_version(spi, sub.target_type);
-                auto t = targets_.find(sub.target_type);
-                if (t == targets_.end() || t->second.first != version || version.empty())
-                    t = targets_.insert_or_assign(sub.target_type,
-                                                  std::make_pair(version, ops::load_target(spi, sub.target_type)))
-                            .first;
-                ops::ItemRun run(spi, t->second.second, sub, actor, opts);
+                // Loaded anew for every chunk, under the lock its statement
+                // takes: an ALTER TABLE between chunks is seen (issue 8, 12c).
+                ops::TargetUse use;
+                use.operation = sub.operation;
+                const ops::TargetInfo target = ops::load_target(spi, sub.target_type, use);
+                ops::ItemRun run(spi, target, sub, actor, opts);
                 run.prepare();
                 ops::RunOutput out = run.run();
                 results = std::move(out.items);
@@ -685,9 +681,11 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
                     store::append_export(spi, id, sub.export_format, *out.export_content, out.export_rows);
             });
         } catch (const core::Error& e) {
-            // The request no longer fits its target (unregistered, table gone):
-            // every remaining item fails with the reason.
-            fail_all(e.what());
+            // The request no longer fits its target (unregistered, table or
+            // column gone, key type changed): every item of the chunk fails
+            // with the reason, its SQLSTATE and what to do.
+            fail_all(std::string(e.what()) + " (SQLSTATE " + e.sqlstate() + ")" +
+                     (e.hint().empty() ? std::string() : ". " + e.hint()));
         }
     }
     core::Counts delta = core::count(results);
