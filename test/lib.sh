@@ -30,8 +30,8 @@
 #   BATCH_OPS_SANITIZE     e.g. address,undefined (test/check asan sets it in a copy of the
 #                          tree): make builds the library with those sanitizers, and
 #                          start_cluster runs the server (only the server) with the ASan
-#                          runtime preloaded, reports written under BATCH_OPS_SANITIZER_LOGS
-#                          (default: the cluster's temp dir); see bo_sanitized_postgres
+#                          runtime preloaded; reports go to the server log, and test/check
+#                          counts them as failures; see bo_sanitized_postgres
 #
 # Everything here works under `set -euo pipefail`: functions return non-zero on failure
 # and check their own steps, so they also behave inside `if` and `||`.
@@ -362,14 +362,17 @@ _bo_locale() {
 }
 
 # bo_sanitized_postgres DIR: for BATCH_OPS_SANITIZE, write DIR/postgres, a wrapper that
-# runs PG_BINDIR/postgres with the sanitizer runtime preloaded (given to pg_ctl -p, so that
-# initdb, pg_ctl, psql and the test drivers run without it), and DIR/swift_demangle_stub.so
+# runs PG_BINDIR/postgres with the sanitizer runtimes preloaded (given to pg_ctl -p, so that
+# initdb, pg_ctl, psql and the test drivers run without them), and DIR/swift_demangle_stub.so
 # (test/asan/swift_demangle_stub.c: without it the postmaster hangs at start, before its
 # first log line). ASAN_OPTIONS and UBSAN_OPTIONS as in docs/reliability.md ("Sanitized
 # server run"); options already in the environment are appended (the later ones win).
-# Reports go to BATCH_OPS_SANITIZER_LOGS/asan.PID and ubsan.PID.
+# Reports go to stderr, that is the server log, not to log_path files: GCC's libasan and
+# libubsan each keep their own report file, and libubsan's initialization (at its first
+# report) sets libasan's through the interposed __sanitizer_set_report_path while its own
+# stays stderr, so with log_path a report can land anywhere.
 bo_sanitized_postgres() {
-  local dir=$1 logs="${BATCH_OPS_SANITIZER_LOGS:-$1}" cc="${CC:-gcc}" asan ubsan stub asan_opts ubsan_opts
+  local dir=$1 cc="${CC:-gcc}" asan ubsan stub asan_opts ubsan_opts
   asan="$("$cc" -print-file-name=libasan.so)" && ubsan="$("$cc" -print-file-name=libubsan.so)" || return 1
   asan="$(readlink -f "$asan")" ubsan="$(readlink -f "$ubsan")"
   if [[ ! -f "$asan" || ! -f "$ubsan" ]]; then
@@ -379,14 +382,12 @@ bo_sanitized_postgres() {
   stub="$dir/swift_demangle_stub.so"
   "$cc" -shared -fPIC -O2 -o "$stub" "$BO_ROOT/test/asan/swift_demangle_stub.c" \
     || { bo_warn "could not build $stub"; return 1; }
-  mkdir -p "$logs" || return 1
-  if bo_is_root; then chown postgres: "$logs" || return 1; fi
   asan_opts="detect_leaks=0:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=0"
-  asan_opts+=":quarantine_size_mb=64:log_path=$logs/asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
-  ubsan_opts="print_stacktrace=1:halt_on_error=0:log_path=$logs/ubsan${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+  asan_opts+=":quarantine_size_mb=64${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+  ubsan_opts="print_stacktrace=1:halt_on_error=0${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
   {
     echo '#!/bin/bash'
-    echo '# test/lib.sh bo_sanitized_postgres: the server with the sanitizer runtime preloaded'
+    echo '# test/lib.sh bo_sanitized_postgres: the server with the sanitizer runtimes preloaded'
     printf 'exec env LD_PRELOAD=%q ASAN_OPTIONS=%q UBSAN_OPTIONS=%q %q "$@"\n' \
       "$asan:$ubsan:$stub" "$asan_opts" "$ubsan_opts" "$PG_BINDIR/postgres"
   } >"$dir/postgres" && chmod 755 "$dir/postgres" "$stub"
