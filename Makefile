@@ -36,6 +36,14 @@ override CPPFLAGS += -DBATCH_OPS_VERSION=\"$(EXT_VERSION)\"
 src/pg/security.o: Makefile
 override CPPFLAGS += -I$(shell $(PG_CONFIG) --includedir)
 
+# BATCH_OPS_SANITIZE=address,undefined builds the library with those sanitizers (test/check
+# asan, in a copy of the tree: docs/reliability.md). The server that loads it needs the
+# ASan runtime preloaded (test/lib.sh does it for the test cluster).
+ifneq ($(BATCH_OPS_SANITIZE),)
+override CXXFLAGS += -fsanitize=$(BATCH_OPS_SANITIZE) -fno-omit-frame-pointer -O1
+SHLIB_LINK += -fsanitize=$(BATCH_OPS_SANITIZE)
+endif
+
 %.o: %.cpp
 	$(CXX) $(CXXFLAGS) $(CPPFLAGS) -MMD -MP -c -o $@ $<
 

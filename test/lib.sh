@@ -37,6 +37,11 @@
 #   BATCH_OPS_KEEP_TMP=1   keep the cluster's temp dir after exit (the server is still stopped)
 #   BATCH_OPS_CITUS_TARBALL  the Citus source to build (default ../shared/vendor/citus-12.1.12.tar.gz
 #                          beside the repository, as CI has it)
+#   BATCH_OPS_SANITIZE     e.g. address,undefined (test/check asan sets it in a copy of the
+#                          tree): make builds the library with those sanitizers, and
+#                          start_cluster runs the server (only the server) with the ASan
+#                          runtime preloaded; reports go to the server log, and test/check
+#                          counts them as failures; see bo_sanitized_postgres
 #
 # Everything here works under `set -euo pipefail`: functions return non-zero on failure
 # and check their own steps, so they also behave inside `if` and `||`.
@@ -444,10 +449,42 @@ _bo_locale() {
   if locale -a 2>/dev/null | grep -qiE '^c\.utf-?8$'; then echo C.UTF-8; else echo C; fi
 }
 
+# bo_sanitized_postgres DIR: for BATCH_OPS_SANITIZE, write DIR/postgres, a wrapper that
+# runs PG_BINDIR/postgres with the sanitizer runtimes preloaded (given to pg_ctl -p, so that
+# initdb, pg_ctl, psql and the test drivers run without them), and DIR/swift_demangle_stub.so
+# (test/asan/swift_demangle_stub.c: without it the postmaster hangs at start, before its
+# first log line). ASAN_OPTIONS and UBSAN_OPTIONS as in docs/reliability.md ("Sanitized
+# server run"); options already in the environment are appended (the later ones win).
+# Reports go to stderr, that is the server log, not to log_path files: GCC's libasan and
+# libubsan each keep their own report file, and libubsan's initialization (at its first
+# report) sets libasan's through the interposed __sanitizer_set_report_path while its own
+# stays stderr, so with log_path a report can land anywhere.
+bo_sanitized_postgres() {
+  local dir=$1 cc="${CC:-gcc}" asan ubsan stub asan_opts ubsan_opts
+  asan="$("$cc" -print-file-name=libasan.so)" && ubsan="$("$cc" -print-file-name=libubsan.so)" || return 1
+  asan="$(readlink -f "$asan")" ubsan="$(readlink -f "$ubsan")"
+  if [[ ! -f "$asan" || ! -f "$ubsan" ]]; then
+    bo_warn "the sanitizer runtimes of $cc were not found (libasan.so, libubsan.so)"
+    return 1
+  fi
+  stub="$dir/swift_demangle_stub.so"
+  "$cc" -shared -fPIC -O2 -o "$stub" "$BO_ROOT/test/asan/swift_demangle_stub.c" \
+    || { bo_warn "could not build $stub"; return 1; }
+  asan_opts="detect_leaks=0:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=0"
+  asan_opts+=":quarantine_size_mb=64${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+  ubsan_opts="print_stacktrace=1:halt_on_error=0${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+  {
+    echo '#!/bin/bash'
+    echo '# test/lib.sh bo_sanitized_postgres: the server with the sanitizer runtimes preloaded'
+    printf 'exec env LD_PRELOAD=%q ASAN_OPTIONS=%q UBSAN_OPTIONS=%q %q "$@"\n' \
+      "$asan:$ubsan:$stub" "$asan_opts" "$ubsan_opts" "$PG_BINDIR/postgres"
+  } >"$dir/postgres" && chmod 755 "$dir/postgres" "$stub"
+}
+
 start_cluster() {
   bo_setup_pg_env || return 1
   _bo_install_traps
-  local port rc loc
+  local port rc loc postgres=()
   bo_mktemp cluster BO_TMP || { bo_warn "could not make a temp dir"; return 1; }
   BO_PGDATA="$BO_TMP/data"
   BO_SERVER_LOG="$BO_TMP/server.log"
@@ -458,6 +495,11 @@ start_cluster() {
     cat "$BO_TMP/initdb.log" >&2
     bo_warn "initdb failed"
     return 1
+  fi
+  if [[ -n "${BATCH_OPS_SANITIZE:-}" ]]; then
+    mkdir -p "$BO_TMP/sanitized" && bo_sanitized_postgres "$BO_TMP/sanitized" || return 1
+    postgres=(-p "$BO_TMP/sanitized/postgres")
+    bo_say "== the server runs with the sanitizer runtime preloaded ($BO_TMP/sanitized/postgres)"
   fi
   cat >>"$BO_PGDATA/postgresql.conf" <<EOF
 
@@ -475,7 +517,8 @@ EOF
     echo "port = $port" >"$BO_PGDATA/batch_ops_port.conf"
     bo_say "== starting PostgreSQL on port $port, socket in $BO_TMP"
     rc=0
-    (cd "$BO_TMP" && as_pg pg_ctl -D "$BO_PGDATA" -l "$BO_SERVER_LOG" -w -t 120 start >/dev/null) || rc=$?
+    (cd "$BO_TMP" && as_pg pg_ctl -D "$BO_PGDATA" -l "$BO_SERVER_LOG" "${postgres[@]}" -w -t 120 start \
+       >/dev/null) || rc=$?
     if ((rc == 0)); then
       export PGHOST="$BO_TMP" PGPORT="$port" PGUSER=postgres PGDATABASE=postgres
       unset PGHOSTADDR PGSERVICE PGDATA PGPASSWORD PGOPTIONS
