@@ -261,3 +261,9 @@ ALTER TYPE batch_ops.job_status
     ADD ATTRIBUTE dry_run boolean,
     ADD ATTRIBUTE paused boolean,
     ADD ATTRIBUTE timed_out boolean;
+
+-- ---------------------------------------------------------------------------
+-- Issues 9 and 10: fairness between roles, and steering the queue (pause and
+-- resume, not_before, targets paused or limited, retry by error code).
+-- ---------------------------------------------------------------------------
+
