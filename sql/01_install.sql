@@ -23,7 +23,7 @@ SELECT p.proname
 
 -- The target registry is dumped with the database.
 SELECT c.relname FROM pg_extension e, unnest(e.extconfig) AS cfg(oid) JOIN pg_class c ON c.oid = cfg.oid
- WHERE e.extname = 'batch_ops';
+ WHERE e.extname = 'batch_ops' ORDER BY 1;
 
 -- Test roles and tables used by the following tests.
 DO $$

@@ -267,3 +267,59 @@ ALTER TYPE batch_ops.job_status
 -- resume, not_before, targets paused or limited, retry by error code).
 -- ---------------------------------------------------------------------------
 
+-- Fairness (API.md section 6): between submitting roles with queued work the
+-- executors take turns. A claim serves the role with the fewest batches
+-- running, then the one served least recently (this table), and takes
+-- batches of that one role only; priority orders a role's own batches. An
+-- executor running long batches takes on another role's waiting batch
+-- between its chunks (src/workers/README.md, "Taking turns").
+CREATE TABLE batch_ops.submitter_turn (
+    submitter regrole PRIMARY KEY,
+    served_at timestamptz NOT NULL
+);
+REVOKE ALL ON batch_ops.submitter_turn FROM PUBLIC;
+-- Internal: not granted to anyone; row level security without a policy all the same.
+ALTER TABLE batch_ops.submitter_turn ENABLE ROW LEVEL SECURITY;
+COMMENT ON TABLE batch_ops.submitter_turn IS
+    'when the workers last claimed a batch of each submitting role: the least recently served role goes first (internal)';
+
+-- The queue per role, in claiming order: the claim finds the roles with
+-- queued batches by skipping through it (one probe per role) and takes each
+-- one's best batches. It replaces batch_queue_idx (the queue as a whole).
+CREATE INDEX batch_role_queue_idx ON batch_ops.batch (submitted_by, priority DESC, id) WHERE status = 'queued';
+DROP INDEX batch_ops.batch_queue_idx;
+
+-- not_before (API.md section 4): a background batch is not claimed before
+-- this time.
+ALTER TABLE batch_ops.batch ADD COLUMN not_before timestamptz;
+COMMENT ON COLUMN batch_ops.batch.not_before IS
+    'not claimed before this time (request key "not_before")';
+COMMENT ON COLUMN batch_ops.batch.paused IS
+    'paused by batch_pause: not claimed until batch_resume (a running batch stops at its next chunk boundary)';
+
+-- batch_pause of a batch whose row an executor holds (a chunk in flight, or a
+-- claim): the request waits here (its foreign key takes only KEY SHARE on the
+-- batch row, as batch_cancel_request does) and the executor hands the batch
+-- back at its next chunk boundary. batch_resume removes it.
+CREATE TABLE batch_ops.batch_pause_request (
+    batch_id     bigint PRIMARY KEY REFERENCES batch_ops.batch (id) ON DELETE CASCADE,
+    requested_by regrole NOT NULL,
+    requested_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+REVOKE ALL ON batch_ops.batch_pause_request FROM PUBLIC;
+GRANT SELECT ON batch_ops.batch_pause_request TO batch_ops_user;
+ALTER TABLE batch_ops.batch_pause_request ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_pause_requests ON batch_ops.batch_pause_request FOR SELECT
+    USING (batch_id IN (SELECT b.id FROM batch_ops.batch b));
+COMMENT ON TABLE batch_ops.batch_pause_request IS
+    'batch_pause requests of running batches not yet carried out by their executor (a user sees its own)';
+
+-- Targets an admin paused (their queued batches are not claimed) or limited
+-- (at most max_concurrency of their batches running at once).
+ALTER TABLE batch_ops.target ADD COLUMN paused boolean NOT NULL DEFAULT false;
+ALTER TABLE batch_ops.target ADD COLUMN max_concurrency integer CHECK (max_concurrency > 0);
+COMMENT ON COLUMN batch_ops.target.paused IS
+    'paused by pause_target: its queued batches are not claimed until resume_target';
+COMMENT ON COLUMN batch_ops.target.max_concurrency IS
+    'at most this many batches of the target run at once (NULL: no limit; set_target_limit)';
+

@@ -91,6 +91,7 @@ ProgressRow finish_background(pg::Spi& spi, int64_t id, bool cancelling, Oid act
         // actor of a cancel).
         std::string("WITH r AS (DELETE FROM batch_ops.batch_cancel_request "
                     "  WHERE batch_id OPERATOR(pg_catalog.=) $1 RETURNING requested_by), "
+                    "pr AS (DELETE FROM batch_ops.batch_pause_request WHERE batch_id OPERATOR(pg_catalog.=) $1), "
                     "u AS (UPDATE batch_ops.batch AS b SET "
                     "  status = CASE WHEN $2 THEN 'cancelled' "
                     "    WHEN $4 OR b.failure_count + b.skipped_count + b.cancelled_count > 0 THEN 'failed' "
@@ -109,7 +110,7 @@ ProgressRow finish_background(pg::Spi& spi, int64_t id, bool cancelling, Oid act
                     "       AND i.status OPERATOR(pg_catalog.=) 'failed' ORDER BY i.seq LIMIT 1), b.last_error_code) "
                     "    ELSE b.last_error_code END, "
                     "  finished_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp(), "
-                    "  next_attempt_at = NULL "
+                    "  next_attempt_at = NULL, paused = false "
                     "WHERE b.id OPERATOR(pg_catalog.=) $1 RETURNING ") +
             kProgressColumns +
             ", b.submitted_by, b.skipped_count, b.cancelled_count, b.kind), "

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <cstdio>
 #include <cstring>
 #include <set>
@@ -21,6 +22,7 @@
 #include "ops/progress.hpp"
 #include "ops/retry.hpp"
 #include "ops/runner.hpp"
+#include "ops/steering.hpp"
 #include "ops/sync.hpp"
 #include "ops/target_catalog.hpp"
 #include "pg/jsonb.hpp"
@@ -235,10 +237,37 @@ private:
     Stop check_stop();
     bool extension_usable(pg::Spi& spi);
     std::vector<int64_t> claim(pg::Spi& spi, int max);
+    // Queued batches whose time has come, of the role whose turn it is (not
+    // one of `skip`), at most `room`; they become running, owned by this
+    // executor. Claims of a database are serialized (claim_lock).
+    std::vector<int64_t> claim_queued(pg::Spi& spi, int room, const std::vector<Oid>& skip);
+    struct Candidate {
+        int64_t id;
+        Oid role;
+        bool sync;
+        std::string target;
+        int64_t limit;   // the target's max_concurrency, -1 for none
+        int64_t active;  // batches of the target running now (when limited)
+        int64_t waited_ms;
+    };
+    // The claimable batches of each role with some (roles in `skip` left
+    // out), at most `per_role` each, roles in turn order (fewest batches
+    // running, then least recently served), each role's by priority.
+    std::vector<Candidate> candidates(pg::Spi& spi, int per_role, const std::vector<Oid>& skip);
+    void learn_roles(pg::Spi& spi, const std::vector<int64_t>& ids);
+    // Fairness between chunks: another role's batch has waited and no idle
+    // executor here can take it: claim it and run it beside ours.
+    void take_turns();
+    void enqueue(const std::vector<int64_t>& ids);
+    // Runs the owned batches chunk by chunk, one lane per role in turn.
+    // False when the executor must stop (SIGTERM, leave).
+    bool run_lanes();
     void quarantine(pg::Spi& spi, int64_t id, const CrashRecord& crash);
     // Runs the next chunk of a claimed batch; false once the batch has ended.
     bool run_chunk(pg::Spi& spi, int64_t id);
     void end_batch(pg::Spi& spi, int64_t id, bool cancelling);
+    // A paused running batch goes back to the queue (paused), its progress kept.
+    void hand_back(pg::Spi& spi, int64_t id);
     // One chunk of a batch in a transaction of its own, every error handled:
     // false once the batch is no longer this executor's (ended, cancelled,
     // failed, queued for a retry, or left to the next claim).
@@ -282,6 +311,19 @@ private:
     uint32_t handled_signals_ = 0;  // batch_cancel's SIGINTs accounted for (one per query cancel)
     std::vector<int64_t> quarantined_;       // failed by the last claim: disowned after its commit
     std::vector<std::string> crash_files_;   // crash records handled by the last claim
+    // Fairness: the role of each owned batch, and the batches with chunks
+    // left, one lane per role (run in turn, chunk by chunk; a lane's batches
+    // one after the other, in claiming order).
+    std::unordered_map<int64_t, Oid> role_of_;
+    struct Lane {
+        Oid role;
+        std::deque<int64_t> batches;
+    };
+    std::vector<Lane> lanes_;
+    TimestampTz last_turn_check_ = 0;
+    static constexpr int kTurnCheckMs = 100;  // how often a busy executor looks for other roles' work
+    std::set<int64_t> limited_;  // owned batches of a target with max_concurrency: their end wakes the others
+    bool more_waiting_ = false;  // the last claim left claimable batches behind
 };
 
 template <typename F>
@@ -399,6 +441,10 @@ void Executor::forget(int64_t id) {
     next_chunk_.erase(id);
     sync_runs_.erase(id);
     throttle_.forget(id);
+    role_of_.erase(id);
+    // A batch of a target at its max_concurrency has ended: another one of
+    // that target may run now, maybe in an idle executor.
+    if (limited_.erase(id)) wake_database(dboid_);
 }
 
 void Executor::set_inflight(int64_t id) {
@@ -481,6 +527,7 @@ void Executor::quarantine(pg::Spi& spi, int64_t id, const CrashRecord& crash) {
 }
 
 std::vector<int64_t> Executor::claim(pg::Spi& spi, int max) {
+    more_waiting_ = false;
     quarantined_.clear();
     crash_files_.clear();
     pg::AsOwner owner;
@@ -566,55 +613,178 @@ std::vector<int64_t> Executor::claim(pg::Spi& spi, int max) {
         }
     }
 
-    // Then queued batches whose time has come and whose dependencies
-    // succeeded, in priority order (batch_queue_idx: no sort).
+    // Then queued batches of the role whose turn it is.
     const int room = max - static_cast<int>(ids.size());
     if (room > 0) {
-        spi.execute_cached(
-            "SELECT b.id FROM batch_ops.batch b "
-            "  WHERE b.status OPERATOR(pg_catalog.=) 'queued' "
-            "    AND (b.next_attempt_at IS NULL OR b.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()) "
-            "    AND (b.depends_on IS NULL OR NOT EXISTS (SELECT 1 FROM batch_ops.batch d "
-            "          WHERE d.id OPERATOR(pg_catalog.=) ANY (b.depends_on) "
-            "            AND d.status OPERATOR(pg_catalog.<>) 'succeeded')) "
-            "  ORDER BY b.priority DESC, b.id LIMIT $1 FOR NO KEY UPDATE OF b SKIP LOCKED",
-            {pg::int4_param(room)});
-        std::vector<int64_t> queued;
-        for (uint64_t i = 0; i < spi.rows(); ++i) queued.push_back(spi.i64(i, 0));
-        std::vector<int64_t> mine;
-        for (int64_t id : queued)
-            if (try_own(id)) mine.push_back(id);  // not free: an executor still letting it go
-        if (!mine.empty()) {
-            spi.execute_cached(
-                "UPDATE batch_ops.batch b SET status = 'running', "
-                "       started_at = COALESCE(b.started_at, pg_catalog.clock_timestamp()), "
-                "       worker_pid = $2, updated_at = pg_catalog.clock_timestamp() "
-                " WHERE b.id OPERATOR(pg_catalog.=) ANY ($1) "
-                "RETURNING b.id, b.status::pg_catalog.text, b.total, b.processed, b.success_count, b.failure_count",
-                {pg::int8_array_param(mine), pg::int4_param(MyProcPid)});
-            std::vector<ProgressRow> started;
-            for (uint64_t i = 0; i < spi.rows(); ++i)
-                started.push_back({spi.i64(i, 0), spi.str(i, 1), spi.i64(i, 2), spi.i64(i, 3), spi.i64(i, 4),
-                                   spi.i64(i, 5)});
-            // In the queue's order.
-            for (int64_t id : mine)
-                if (std::any_of(started.begin(), started.end(), [&](const ProgressRow& p) { return p.id == id; }))
-                    ids.push_back(id);
-            // queued -> running is a status change: always announced.
-            for (const auto& p : started) notify_progress(p, true, throttle_);
-        }
+        std::vector<int64_t> queued = claim_queued(spi, room, {});
+        ids.insert(ids.end(), queued.begin(), queued.end());
     }
+    learn_roles(spi, ids);
     if (ids.empty()) {
-        // Nothing to do now: sleep no longer than until the next backoff ends.
+        // Nothing to do now: sleep no longer than until the next backoff
+        // ends or the next not_before comes.
         spi.execute_cached(
-            "SELECT (EXTRACT(epoch FROM pg_catalog.min(next_attempt_at) - pg_catalog.clock_timestamp()) * 1000)"
-            "::pg_catalog.int8 FROM batch_ops.batch "
-            " WHERE status OPERATOR(pg_catalog.=) 'queued' AND next_attempt_at IS NOT NULL",
+            "SELECT (EXTRACT(epoch FROM pg_catalog.min(GREATEST(next_attempt_at, not_before)) "
+            "          OPERATOR(pg_catalog.-) pg_catalog.clock_timestamp()) * 1000)::pg_catalog.int8 "
+            "  FROM batch_ops.batch "
+            " WHERE status OPERATOR(pg_catalog.=) 'queued' AND NOT paused "
+            "   AND (next_attempt_at IS NOT NULL OR not_before IS NOT NULL) "
+            "   AND GREATEST(next_attempt_at, not_before) OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()",
             {});
         wait_ms_ = spi.rows() == 0 || spi.is_null(0, 0) ? -1 : std::max<int64_t>(1, spi.i64(0, 0));
         next_due_ = wait_ms_ > 0 ? TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms_) : 0;
     }
     return ids;
+}
+
+void Executor::learn_roles(pg::Spi& spi, const std::vector<int64_t>& ids) {
+    std::vector<int64_t> unknown;
+    for (int64_t id : ids)
+        if (!role_of_.count(id)) unknown.push_back(id);
+    if (unknown.empty()) return;
+    pg::Rows rows = pg::as_owner([&] {
+        return spi.query_cached(
+            "SELECT id, submitted_by::pg_catalog.oid::pg_catalog.int8 AS role FROM batch_ops.batch "
+            " WHERE id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])",
+            {pg::int8_array_param(unknown)});
+    });
+    for (pg::Row row : rows) role_of_[row.i64("id")] = static_cast<Oid>(row.i64("role"));
+}
+
+// Ready: queued, not paused (nor asked to be), due (next_attempt_at,
+// not_before), every batch it depends on succeeded, its target neither
+// paused nor at its max_concurrency. Roles come from skipping through
+// batch_role_queue_idx; each one's batches from the same index, in order.
+std::vector<Executor::Candidate> Executor::candidates(pg::Spi& spi, int per_role, const std::vector<Oid>& skip) {
+    std::vector<int64_t> skipped(skip.begin(), skip.end());
+    pg::Rows rows = spi.query_cached(
+        "WITH RECURSIVE roles(r) AS ( "
+        "    (SELECT b.submitted_by::pg_catalog.oid FROM batch_ops.batch b "
+        "      WHERE b.status OPERATOR(pg_catalog.=) 'queued' ORDER BY 1 LIMIT 1) "
+        "  UNION ALL "
+        "    SELECT (SELECT b.submitted_by::pg_catalog.oid FROM batch_ops.batch b "
+        "             WHERE b.status OPERATOR(pg_catalog.=) 'queued' "
+        "               AND b.submitted_by::pg_catalog.oid OPERATOR(pg_catalog.>) roles.r ORDER BY 1 LIMIT 1) "
+        "      FROM roles WHERE roles.r IS NOT NULL) "
+        "SELECT c.id, roles.r::pg_catalog.int8 AS role, c.kind, c.target_type, c.max_concurrency, c.target_active, "
+        "       c.waited_ms "
+        "  FROM roles "
+        "  LEFT JOIN batch_ops.submitter_turn t ON t.submitter::pg_catalog.oid OPERATOR(pg_catalog.=) roles.r "
+        " CROSS JOIN LATERAL (SELECT q.id, q.kind, q.priority, q.target_type, g.max_concurrency, "
+        "       CASE WHEN g.max_concurrency IS NOT NULL THEN (SELECT pg_catalog.count(*) FROM batch_ops.batch a "
+        "         WHERE a.status IN ('running', 'cancelling') AND a.kind OPERATOR(pg_catalog.=) 'operation' "
+        "           AND a.target_type OPERATOR(pg_catalog.=) q.target_type) END AS target_active, "
+        "       (EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) "
+        "          GREATEST(q.updated_at, q.not_before, q.next_attempt_at)) * 1000)::pg_catalog.int8 AS waited_ms "
+        "     FROM batch_ops.batch q "
+        "     LEFT JOIN batch_ops.target g ON q.kind OPERATOR(pg_catalog.=) 'operation' "
+        "                                 AND g.name OPERATOR(pg_catalog.=) q.target_type "
+        "    WHERE q.status OPERATOR(pg_catalog.=) 'queued' AND q.submitted_by::pg_catalog.oid OPERATOR(pg_catalog.=) roles.r "
+        "      AND NOT q.paused "
+        "      AND (q.next_attempt_at IS NULL OR q.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()) "
+        "      AND (q.not_before IS NULL OR q.not_before OPERATOR(pg_catalog.<=) pg_catalog.now()) "
+        "      AND (q.depends_on IS NULL OR NOT EXISTS (SELECT 1 FROM batch_ops.batch d "
+        "            WHERE d.id OPERATOR(pg_catalog.=) ANY (q.depends_on) "
+        "              AND d.status OPERATOR(pg_catalog.<>) 'succeeded')) "
+        "      AND NOT EXISTS (SELECT 1 FROM batch_ops.batch_pause_request p "
+        "                       WHERE p.batch_id OPERATOR(pg_catalog.=) q.id) "
+        "      AND NOT COALESCE(g.paused, false) "
+        "      AND (g.max_concurrency IS NULL OR (SELECT pg_catalog.count(*) FROM batch_ops.batch a "
+        "            WHERE a.status IN ('running', 'cancelling') AND a.kind OPERATOR(pg_catalog.=) 'operation' "
+        "              AND a.target_type OPERATOR(pg_catalog.=) q.target_type) OPERATOR(pg_catalog.<) g.max_concurrency) "
+        "    ORDER BY q.priority DESC, q.id LIMIT $1) c "
+        " WHERE roles.r IS NOT NULL "
+        "   AND NOT (roles.r::pg_catalog.int8 OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.int8[])) "
+        " ORDER BY (SELECT pg_catalog.count(*) FROM batch_ops.batch a WHERE a.status IN ('running', 'cancelling') "
+        "            AND a.submitted_by::pg_catalog.oid OPERATOR(pg_catalog.=) roles.r), "
+        "          t.served_at NULLS FIRST, roles.r, c.priority DESC, c.id",
+        {pg::int4_param(per_role), pg::int8_array_param(skipped)});
+    std::vector<Candidate> out;
+    for (pg::Row row : rows)
+        out.push_back({row.i64("id"), static_cast<Oid>(row.i64("role")), row.text("kind") == "sync",
+                       row.opt_text("target_type").value_or(""), row.opt_i64("max_concurrency").value_or(-1),
+                       row.opt_i64("target_active").value_or(0), row.opt_i64("waited_ms").value_or(0)});
+    return out;
+}
+
+std::vector<int64_t> Executor::claim_queued(pg::Spi& spi, int room, const std::vector<Oid>& skip) {
+    pg::AsOwner owner;
+    // One claim at a time in a database (a lock of our own, held until the
+    // claim commits): the turn order and the targets' max_concurrency are
+    // read and acted upon without a race between executors.
+    LOCKTAG tag;
+    SET_LOCKTAG_ADVISORY(tag, dboid_, 0, 0, kClaimLockField4);
+    pg::guard([&] { (void)LockAcquire(&tag, ExclusiveLock, false, false); });
+
+    more_waiting_ = false;
+    std::vector<Candidate> cands = candidates(spi, room, skip);
+    // Roles in turn order, each with its candidates in claiming order.
+    std::vector<std::vector<const Candidate*>> roles;
+    for (const auto& c : cands) {
+        if (roles.empty() || roles.back().front()->role != c.role) roles.emplace_back();
+        roles.back().push_back(&c);
+    }
+    // A bundle holds batches of one role; with others waiting, fewer of them,
+    // so that the next claim (of another executor, or this one's soon) comes
+    // sooner.
+    const int share = roles.size() > 1 ? std::max(1, room / static_cast<int>(roles.size())) : room;
+    for (const auto& role : roles) {
+        std::vector<int64_t> pick;
+        std::set<int64_t> limited;
+        std::unordered_map<std::string, int64_t> taken;  // per limited target
+        for (const Candidate* c : role) {
+            if (static_cast<int>(pick.size()) >= share) break;
+            if (c->sync) {
+                // A sync may run long in one transaction: it goes alone.
+                if (pick.empty()) pick.push_back(c->id);
+                break;
+            }
+            if (c->limit >= 0) {
+                if (c->active + taken[c->target] >= c->limit) continue;
+                ++taken[c->target];
+                limited.insert(c->id);
+            }
+            pick.push_back(c->id);
+        }
+        if (pick.empty()) continue;
+        pg::Rows locked = spi.query_cached(
+            "SELECT b.id FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[]) "
+            "   AND b.status OPERATOR(pg_catalog.=) 'queued' AND NOT b.paused "
+            "   FOR NO KEY UPDATE OF b SKIP LOCKED",
+            {pg::int8_array_param(pick)});
+        std::set<int64_t> free_rows;
+        for (pg::Row row : locked) free_rows.insert(row.i64("id"));
+        std::vector<int64_t> mine;
+        for (int64_t id : pick)  // in the queue's order
+            if (free_rows.count(id) && try_own(id)) mine.push_back(id);  // not free: an executor still letting it go
+        if (mine.empty()) continue;
+        more_waiting_ = cands.size() > mine.size();
+        spi.execute_cached(
+            "UPDATE batch_ops.batch b SET status = 'running', "
+            "       started_at = COALESCE(b.started_at, pg_catalog.clock_timestamp()), "
+            "       worker_pid = $2, updated_at = pg_catalog.clock_timestamp() "
+            " WHERE b.id OPERATOR(pg_catalog.=) ANY ($1) "
+            "RETURNING b.id, b.status::pg_catalog.text, b.total, b.processed, b.success_count, b.failure_count",
+            {pg::int8_array_param(mine), pg::int4_param(MyProcPid)});
+        std::vector<ProgressRow> started;
+        for (uint64_t i = 0; i < spi.rows(); ++i)
+            started.push_back({spi.i64(i, 0), spi.str(i, 1), spi.i64(i, 2), spi.i64(i, 3), spi.i64(i, 4),
+                               spi.i64(i, 5)});
+        // queued -> running is a status change: always announced.
+        for (const auto& p : started) notify_progress(p, true, throttle_);
+        const Oid served = role.front()->role;
+        spi.execute_cached(
+            "INSERT INTO batch_ops.submitter_turn AS t (submitter, served_at) "
+            "VALUES ($1::pg_catalog.oid::pg_catalog.regrole, pg_catalog.clock_timestamp()) "
+            "ON CONFLICT (submitter) DO UPDATE SET served_at = excluded.served_at",
+            {pg::int8_param(served)});
+        for (int64_t id : mine) {
+            role_of_[id] = served;
+            if (limited.count(id)) limited_.insert(id);
+        }
+        return mine;
+    }
+    return {};
 }
 
 const core::Request& Executor::request_of(pg::Spi& spi, int64_t id, Oid* submitter, bool* dry_run, bool* cancelling,
@@ -654,6 +824,17 @@ const core::Request& Executor::request_of(pg::Spi& spi, int64_t id, Oid* submitt
     return requests_.emplace(id, std::move(r)).first->second;
 }
 
+void Executor::hand_back(pg::Spi& spi, int64_t id) {
+    ProgressRow p = ops::hand_back_paused(spi, id);
+    notify_progress(p, true, throttle_);
+    requests_.erase(id);
+    next_chunk_.erase(id);
+    sync_runs_.erase(id);
+    throttle_.forget(id);
+    if (!p.status.empty())
+        log_line("batch_ops: batch " + std::to_string(id) + " paused: it waits, queued, for batch_resume");
+}
+
 void Executor::end_batch(pg::Spi& spi, int64_t id, bool cancelling) {
     ProgressRow p = finish_background(spi, id, cancelling);
     notify_progress(p, true, throttle_);
@@ -673,11 +854,15 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
         spi.execute_cached(
             "SELECT b.kind, b.submitted_by::pg_catalog.oid::pg_catalog.int8, b.status::pg_catalog.text, "
             "       EXISTS (SELECT 1 FROM batch_ops.batch_cancel_request r "
-            "                WHERE r.batch_id OPERATOR(pg_catalog.=) b.id) "
+            "                WHERE r.batch_id OPERATOR(pg_catalog.=) b.id), "
+            "       b.paused OR EXISTS (SELECT 1 FROM batch_ops.batch_pause_request p "
+            "                            WHERE p.batch_id OPERATOR(pg_catalog.=) b.id) "
             "  FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1",
             {pg::int8_param(id)});
     }
     if (spi.rows() == 0) return false;  // removed meanwhile (batch_cleanup)
+    // batch_pause: the batch stops at this chunk boundary (a cancel wins).
+    const bool pausing = spi.boolean(0, 4) && spi.str(0, 2) == "running" && !spi.boolean(0, 3);
     if (spi.str(0, 0) == "sync") {
         // A sync queued by batch_retry: run it as its owner; it records its
         // own run, status and notification.
@@ -691,6 +876,10 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
             ProgressRow p = finish_background(spi, id, true);
             notify_progress(p, true, throttle_);
             sync_runs_.erase(id);
+            return false;
+        }
+        if (pausing) {
+            hand_back(spi, id);
             return false;
         }
         if (!def.options.incremental || def.options.connection) {
@@ -731,6 +920,10 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
     if (cancelling) {
         cancel_pending(spi, id);
         end_batch(spi, id, true);
+        return false;
+    }
+    if (pausing) {
+        hand_back(spi, id);
         return false;
     }
     auto nc = next_chunk_.find(id);
@@ -1081,24 +1274,99 @@ void Executor::run() {
             continue;
         }
         g_busy = true;
-        // A full bundle: more is probably waiting; let the launcher add an
-        // executor here if batch_ops.max_workers allows.
-        if (static_cast<int>(claimed.size()) >= kBundle) wake_database(dboid_);
+        // A full bundle, or batches left behind (another role's, or more
+        // than this role's share): let the launcher add an executor here if
+        // batch_ops.max_workers allows (or an idle one elsewhere steps aside).
+        if (static_cast<int>(claimed.size()) >= kBundle || more_waiting_) wake_database(dboid_);
         // The first chunks together; then the rest, one chunk per transaction,
-        // batch by batch.
+        // the roles' lanes in turn.
         std::vector<int64_t> more;
         run_bundle(claimed, &more);
-        for (int64_t id : more) {
-            bool again = true;
-            while (again) {
-                if (check_stop() != Stop::None) return;  // the batch resumes from its next chunk
-                absorb_interrupts();
-                process_cancel_requests();
-                if (!owned_.count(id)) break;  // cancelled meanwhile
-                again = step(id);
-            }
-        }
+        enqueue(more);
+        if (!run_lanes()) return;  // the batches resume from their next chunk
     }
+}
+
+void Executor::enqueue(const std::vector<int64_t>& ids) {
+    for (int64_t id : ids) {
+        auto r = role_of_.find(id);
+        const Oid role = r == role_of_.end() ? InvalidOid : r->second;
+        auto lane = std::find_if(lanes_.begin(), lanes_.end(), [&](const Lane& l) { return l.role == role; });
+        if (lane == lanes_.end()) lane = lanes_.insert(lanes_.end(), Lane{role, {}});
+        lane->batches.push_back(id);
+    }
+}
+
+bool Executor::run_lanes() {
+    std::size_t turn = 0;
+    while (!lanes_.empty()) {
+        if (check_stop() != Stop::None) {
+            lanes_.clear();
+            return false;
+        }
+        absorb_interrupts();
+        process_cancel_requests();
+        if (turn >= lanes_.size()) turn = 0;
+        Lane& lane = lanes_[turn];
+        const int64_t id = lane.batches.front();
+        // Not owned any more: cancelled meanwhile.
+        const bool again = owned_.count(id) && step(id);
+        if (!again) lane.batches.pop_front();
+        if (lane.batches.empty())
+            lanes_.erase(lanes_.begin() + static_cast<std::ptrdiff_t>(turn));
+        else
+            ++turn;
+        take_turns();
+    }
+    return true;
+}
+
+void Executor::take_turns() {
+    if (lanes_.empty()) return;  // the next claim serves whoever is next
+    const TimestampTz now = GetCurrentTimestamp();
+    if (last_turn_check_ != 0 && !TimestampDifferenceExceeds(last_turn_check_, now, kTurnCheckMs)) return;
+    last_turn_check_ = now;
+    // An idle executor of this database is woken by the submission; with
+    // room under batch_ops.max_workers the launcher starts one: give them
+    // time first.
+    const Capacity cap = capacity(dboid_, slot_);
+    if (cap.idle_here > 0 || !settings::enabled) return;
+    const int64_t grace_ms = cap.executors < cap.limit ? 1000 : 200;
+    std::vector<Oid> mine;
+    for (const auto& lane : lanes_) mine.push_back(lane.role);
+    bool due = false;
+    try {
+        transaction("batch_ops: looking for other roles' work", [&](pg::Spi& spi) {
+            std::vector<Candidate> cands = pg::as_owner([&] { return candidates(spi, 1, mine); });
+            due = std::any_of(cands.begin(), cands.end(), [&](const Candidate& c) { return c.waited_ms >= grace_ms; });
+        });
+    } catch (const std::exception& e) {
+        (void)interrupt_of(e);
+        return;
+    }
+    if (!due) return;
+    const std::set<int64_t> before = owned_;
+    std::vector<int64_t> claimed;
+    try {
+        transaction("batch_ops: claiming", [&](pg::Spi& spi) { claimed = claim_queued(spi, kBundle, mine); });
+    } catch (const std::exception& e) {
+        (void)interrupt_of(e);
+        // The claim was rolled back: let go of what it took, keep the rest.
+        std::vector<int64_t> taken;
+        for (int64_t id : owned_)
+            if (!before.count(id)) taken.push_back(id);
+        for (int64_t id : taken) {
+            disown(id);
+            forget(id);
+        }
+        log_line(std::string("batch_ops executor could not claim another role's work: ") + e.what());
+        return;
+    }
+    if (claimed.empty()) return;
+    if (more_waiting_) wake_database(dboid_);
+    std::vector<int64_t> more;
+    run_bundle(claimed, &more);
+    enqueue(more);
 }
 
 }  // namespace
