@@ -323,3 +323,90 @@ COMMENT ON COLUMN batch_ops.target.paused IS
 COMMENT ON COLUMN batch_ops.target.max_concurrency IS
     'at most this many batches of the target run at once (NULL: no limit; set_target_limit)';
 
+-- The jobs view gains, at its end (API.md section 12): skipped_count,
+-- cancelled_count, dry_run, priority, paused (also while a pause request
+-- waits for the batch's executor), not_before, next_attempt_at and
+-- worker_pid. A cancelled batch's progress is what was processed before the
+-- cancel, not 100 %.
+CREATE OR REPLACE VIEW batch_ops.jobs WITH (security_invoker = true) AS
+SELECT b.id AS job_id,
+       b.kind,
+       b.operation,
+       b.target_type,
+       b.status::text AS status,
+       CASE WHEN b.status = 'cancelled' AND b.total > 0
+                THEN pg_catalog.round(100.0 * (b.processed - b.cancelled_count) / b.total, 2)
+            WHEN b.status = 'cancelled' THEN 0.00
+            WHEN b.total > 0 THEN pg_catalog.round(100.0 * b.processed / b.total, 2)
+            WHEN b.status IN ('succeeded', 'failed') THEN 100.00
+            ELSE 0.00 END::numeric(5,2) AS progress,
+       b.total,
+       b.processed,
+       b.success_count,
+       b.failure_count,
+       b.attempt,
+       b.submitted_by::text AS submitted_by,
+       b.created_at,
+       b.started_at,
+       b.finished_at,
+       b.finished_at - b.started_at AS duration,
+       batch_ops._estimated_remaining(b.status::text, b.started_at, b.processed, b.total) AS estimated_remaining,
+       b.last_error_code,
+       b.last_error,
+       b.skipped_count,
+       b.cancelled_count,
+       b.dry_run,
+       b.priority,
+       b.paused OR EXISTS (SELECT 1 FROM batch_ops.batch_pause_request p WHERE p.batch_id = b.id) AS paused,
+       b.not_before,
+       b.next_attempt_at,
+       b.worker_pid
+  FROM batch_ops.batch b;
+COMMENT ON COLUMN batch_ops.jobs.progress IS
+    'percent of the items processed (a cancelled batch: those processed before the cancel)';
+COMMENT ON COLUMN batch_ops.jobs.paused IS
+    'paused by batch_pause (a running batch: until its executor reaches the next chunk boundary, then queued)';
+
+-- Steering (API.md section 3).
+CREATE FUNCTION batch_ops.batch_pause(id bigint)
+    RETURNS boolean
+    AS 'MODULE_PATHNAME', 'batch_ops_batch_pause' LANGUAGE C STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION batch_ops.batch_pause(bigint) IS
+    'pause a batch: not claimed until batch_resume; a running one stops at its next chunk boundary; nothing is lost';
+
+CREATE FUNCTION batch_ops.batch_resume(id bigint)
+    RETURNS boolean
+    AS 'MODULE_PATHNAME', 'batch_ops_batch_resume' LANGUAGE C STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION batch_ops.batch_resume(bigint) IS
+    'resume a paused batch; a cancelled batch has its cancelled items queued again';
+
+CREATE FUNCTION batch_ops.pause_target(name text)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'batch_ops_pause_target' LANGUAGE C STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION batch_ops.pause_target(text) IS
+    'admin: the queued batches of a target are not claimed until resume_target (running ones go on)';
+
+CREATE FUNCTION batch_ops.resume_target(name text)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'batch_ops_resume_target' LANGUAGE C STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION batch_ops.resume_target(text) IS
+    'admin: the batches of a paused target are claimed again';
+
+CREATE FUNCTION batch_ops.set_target_limit(name text, max_concurrency integer)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'batch_ops_set_target_limit' LANGUAGE C CALLED ON NULL INPUT VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION batch_ops.set_target_limit(text, integer) IS
+    'admin: at most max_concurrency batches of the target run at once (NULL: no limit)';
+
+REVOKE ALL ON FUNCTION batch_ops.batch_pause(bigint), batch_ops.batch_resume(bigint),
+    batch_ops.pause_target(text), batch_ops.resume_target(text), batch_ops.set_target_limit(text, integer)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION batch_ops.batch_pause(bigint), batch_ops.batch_resume(bigint) TO batch_ops_user;
+GRANT EXECUTE ON FUNCTION batch_ops.pause_target(text), batch_ops.resume_target(text),
+    batch_ops.set_target_limit(text, integer) TO batch_ops_admin;
+
