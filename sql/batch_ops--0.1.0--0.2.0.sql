@@ -410,3 +410,38 @@ GRANT EXECUTE ON FUNCTION batch_ops.batch_pause(bigint), batch_ops.batch_resume(
 GRANT EXECUTE ON FUNCTION batch_ops.pause_target(text), batch_ops.resume_target(text),
     batch_ops.set_target_limit(text, integer) TO batch_ops_admin;
 
+-- batch_retry(id, error_codes text[] DEFAULT NULL) replaces batch_retry(id):
+-- with error_codes, only the failed items with one of those codes run again.
+-- Both cannot exist side by side (a call with one argument would be
+-- ambiguous), so the old one is dropped; the new one gets its privileges
+-- (the extension's, and any a DBA granted since), its pinned search_path and
+-- a comment.
+DO $retry$
+DECLARE
+    acl pg_catalog.aclitem[];
+    g record;
+BEGIN
+    SELECT p.proacl INTO acl FROM pg_catalog.pg_proc p
+     WHERE p.oid OPERATOR(pg_catalog.=) 'batch_ops.batch_retry(bigint)'::pg_catalog.regprocedure;
+    DROP FUNCTION batch_ops.batch_retry(bigint);
+    CREATE FUNCTION batch_ops.batch_retry(id bigint, error_codes text[] DEFAULT NULL)
+        RETURNS integer
+        AS 'MODULE_PATHNAME', 'batch_ops_batch_retry' LANGUAGE C CALLED ON NULL INPUT VOLATILE
+        SET search_path = pg_catalog, pg_temp;
+    REVOKE ALL ON FUNCTION batch_ops.batch_retry(bigint, text[]) FROM PUBLIC;
+    FOR g IN SELECT a.grantee, a.is_grantable
+               FROM pg_catalog.aclexplode(acl) AS a
+              WHERE a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+                AND a.grantee OPERATOR(pg_catalog.<>) a.grantor
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION batch_ops.batch_retry(bigint, text[]) TO %s%s',
+                                  CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                                       -- regrole's output is quoted where needed
+                                       ELSE g.grantee::pg_catalog.regrole::pg_catalog.text END,
+                                  CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+END
+$retry$;
+GRANT EXECUTE ON FUNCTION batch_ops.batch_retry(bigint, text[]) TO batch_ops_user;
+COMMENT ON FUNCTION batch_ops.batch_retry(bigint, text[]) IS
+    'run a failed batch again: only its failed and skipped items (with error_codes: only those with one of these codes); its dependents are re-armed';
