@@ -26,6 +26,7 @@ struct DatabaseSlot {
     bool no_extension;   // the last executor found no batch_ops there
     int blocked;         // > 0 while a command needs the database free of our workers
     TimestampTz wake_at; // earliest next_attempt_at of a waiting batch (0: none)
+    TimestampTz pending_since;  // the launcher first saw it pending, unserved (0: not pending); launcher only
 };
 
 struct ExecutorSlot {

@@ -6,7 +6,9 @@
 #   2. One executor (max_workers = 1) runs A's one long batch; B's batch starts within
 #      2 s, between two chunks of A's, and both succeed, every item applied once.
 #   3. Both executors run long batches of A; B's batch starts within 2 s.
-#   4. The UPSTREAM_FAILED cascade is linear: a failing head with 8,000 chained
+#   4. An idle executor of another database steps aside for a database whose executors
+#      are all busy (max_workers reached): A's second batch starts within 2 s.
+#   5. The UPSTREAM_FAILED cascade is linear: a failing head with 8,000 chained
 #      dependents fails them all in well under a few seconds (it took 18 s); retrying
 #      the head re-arms them as fast, and cancelling it fails them again.
 use strict;
@@ -144,7 +146,43 @@ check_exactly_once($node, 'postgres', $a3, 5001, 7000, "case 3, A's first");
 check_exactly_once($node, 'postgres', $a3b, 7001, 9000, "case 3, A's second");
 
 # ---------------------------------------------------------------------------
-# 4. The UPSTREAM_FAILED cascade: a head that fails (its id does not exist) and 8,000
+# 4. An idle executor serves another database that has work. Database "other" keeps
+# an idle executor; in postgres, one executor runs A's long batch when A submits a
+# second batch (the same role: that executor finishes its own first). With both slots
+# of max_workers = 2 taken, the idle executor of "other" steps aside and the second
+# batch starts in another executor of postgres within 2 s.
+$node->safe_psql('postgres', 'CREATE DATABASE other');
+setup_items($node, 'other', 10, 0);
+my $o1 = submit_batch($node, 'other', 1, 1);
+ok(defined wait_until($node, 'other', "SELECT status FROM batch_ops.batch WHERE id = $o1", 'succeeded', 60,
+		"other's batch"), 'case 4: a batch of database other ran');
+ok(defined wait_until($node, 'postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'batch_ops executor' AND datname = 'other' "
+		  . "AND wait_event = 'Extension'", '1', 30, "other's executor to be idle"),
+	'case 4: an executor of other waits, idle');
+my $a4 = submit_as('role_a', 9001, 11000, 1000000, 20);
+ok(defined wait_until($node, 'postgres',
+		"SELECT processed > 0 FROM batch_ops.batch WHERE id = $a4", 't', 60, "A's long batch to run"),
+	"case 4: A's long batch is running");
+is(scalar(executor_pids($node, 'postgres')) + scalar(executor_pids($node, 'other')), 2,
+	'case 4: both executors of max_workers are taken (one per database)');
+my $s4 = submit_as('role_a', 1005, 1005, 0);
+ok(defined wait_until($node, 'postgres',
+		"SELECT status FROM batch_ops.batch WHERE id = $s4", 'succeeded', 60, "A's second batch to succeed"),
+	"case 4: A's second batch succeeded");
+my $d4 = start_delay($s4);
+note("case 4: A's second batch started $d4 s after its submission");
+cmp_ok($d4, '<', 2, "case 4: A's second batch started within 2 s ($d4 s): other's idle executor stepped aside");
+is($node->safe_psql('postgres', "SELECT status FROM batch_ops.batch WHERE id = $a4"),
+	'running', 'case 4: the long batch was still running then');
+ok(all_ended(120, "case 4's batches to end"), "case 4: every batch of postgres ended");
+# "other" is served again once an executor is free.
+my $o2 = submit_batch($node, 'other', 2, 2);
+ok(defined wait_until($node, 'other', "SELECT status FROM batch_ops.batch WHERE id = $o2", 'succeeded', 60,
+		"other's second batch"), 'case 4: database other is served again');
+
+# ---------------------------------------------------------------------------
+# 5. The UPSTREAM_FAILED cascade: a head that fails (its id does not exist) and 8,000
 # batches chained behind it, all committed together.
 $node->safe_psql('postgres', 'UPDATE app.knob SET delay = 0');
 my $chain = 8000;
@@ -168,19 +206,19 @@ EOF
 ok(defined wait_until($node, 'postgres',
 		"SELECT count(*) FROM batch_ops.batch WHERE id > $head AND status = 'failed' "
 		  . "AND last_error_code = 'UPSTREAM_FAILED'", $chain, 120, 'the cascade'),
-	"case 4: the head failed and so did its $chain dependents, with UPSTREAM_FAILED");
+	"case 5: the head failed and so did its $chain dependents, with UPSTREAM_FAILED");
 my $cascade = $node->safe_psql('postgres',
 	"SELECT round(extract(epoch FROM max(d.finished_at) - h.finished_at)::numeric, 3) "
 	  . "FROM batch_ops.batch h, batch_ops.batch d WHERE h.id = $head AND d.id > $head GROUP BY h.finished_at");
-note("case 4: the cascade over $chain chained dependents took $cascade s (in the executor's transaction)");
-cmp_ok($cascade, '<', 3, "case 4: the cascade over $chain dependents took $cascade s");
+note("case 5: the cascade over $chain chained dependents took $cascade s (in the executor's transaction)");
+cmp_ok($cascade, '<', 3, "case 5: the cascade over $chain dependents took $cascade s");
 is($node->safe_psql('postgres',
 		"SELECT count(*), sum(skipped_count), sum(processed) FROM batch_ops.batch WHERE id > $head"),
-	"$chain|$chain|$chain", 'case 4: every dependent has its item skipped and counted');
+	"$chain|$chain|$chain", 'case 5: every dependent has its item skipped and counted');
 is($node->safe_psql('postgres',
 		"SELECT count(*) FROM batch_ops.job_items WHERE job_id > $head AND status = 'skipped' "
 		  . "AND error_code = 'UPSTREAM_FAILED' AND message = 'upstream batch ' || (job_id - 1) || ' did not succeed'"),
-	$chain, 'case 4: each skipped item names the batch just upstream');
+	$chain, 'case 5: each skipped item names the batch just upstream');
 
 # Retrying the head re-arms the chain (the workers paused, so that nothing runs).
 $node->safe_psql('postgres', "ALTER SYSTEM SET batch_ops.enabled = off; SELECT pg_reload_conf();");
@@ -188,20 +226,20 @@ usleep(500_000);
 my $t0 = time();
 $node->safe_psql('postgres', "SELECT batch_ops.batch_retry($head)");
 my $rearm = sprintf('%.3f', time() - $t0);
-note("case 4: batch_retry re-armed $chain dependents in $rearm s");
-cmp_ok($rearm, '<', 3, "case 4: batch_retry re-armed the chain in $rearm s");
+note("case 5: batch_retry re-armed $chain dependents in $rearm s");
+cmp_ok($rearm, '<', 3, "case 5: batch_retry re-armed the chain in $rearm s");
 is($node->safe_psql('postgres',
 		"SELECT count(*) FROM batch_ops.batch WHERE id >= $head AND status = 'queued' AND processed = 0"),
-	$chain + 1, 'case 4: the head and every dependent are queued again');
+	$chain + 1, 'case 5: the head and every dependent are queued again');
 $t0 = time();
-is($node->safe_psql('postgres', "SELECT batch_ops.batch_cancel($head)"), 't', 'case 4: the head is cancelled');
+is($node->safe_psql('postgres', "SELECT batch_ops.batch_cancel($head)"), 't', 'case 5: the head is cancelled');
 my $recancel = sprintf('%.3f', time() - $t0);
-note("case 4: batch_cancel failed $chain dependents in $recancel s");
-cmp_ok($recancel, '<', 3, "case 4: batch_cancel failed the chain again in $recancel s");
+note("case 5: batch_cancel failed $chain dependents in $recancel s");
+cmp_ok($recancel, '<', 3, "case 5: batch_cancel failed the chain again in $recancel s");
 is($node->safe_psql('postgres',
 		"SELECT count(*) FROM batch_ops.batch WHERE id > $head AND status = 'failed' "
 		  . "AND last_error_code = 'UPSTREAM_FAILED'"),
-	$chain, 'case 4: every dependent failed again');
+	$chain, 'case 5: every dependent failed again');
 
 $node->stop;
 done_testing();
