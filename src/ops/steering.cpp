@@ -79,18 +79,29 @@ bool resume_batch(pg::Spi& spi, int64_t id, Oid actor, bool* wake) {
         const bool withdrawn =
             spi.execute_cached("DELETE FROM batch_ops.batch_pause_request WHERE batch_id OPERATOR(pg_catalog.=) $1",
                                {pg::int8_param(id)}) > 0;
-        // A paused or cancelled batch's row is held only for moments (a
-        // claim looking at it, a cancel): wait for it.
-        pg::Rows rows = spi.query_cached(
+        // A running batch's row is held by its executor while a chunk runs:
+        // read it without waiting; lock it only when it is paused or
+        // cancelled (then it is held only for moments: a claim looking at
+        // it, a cancel), and read it again under the lock.
+        const char* read =
             "SELECT status::pg_catalog.text AS status, paused, kind, cancelled_count "
-            "  FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
-            {pg::int8_param(id)});
-        std::optional<pg::Row> row = rows.maybe_one();
-        if (!row) batch_missing(id);
-        const std::string status = row->text("status");
-        const bool paused = row->boolean("paused");
-        const bool sync = row->text("kind") == "sync";
-        const int64_t cancelled_items = row->i64("cancelled_count");
+            "  FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1";
+        const char* read_locked =
+            "SELECT status::pg_catalog.text AS status, paused, kind, cancelled_count "
+            "  FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE";
+        std::string status;
+        bool paused = false, sync = false;
+        int64_t cancelled_items = 0;
+        for (const char* sql : {read, read_locked}) {
+            pg::Rows rows = spi.query_cached(sql, {pg::int8_param(id)});
+            std::optional<pg::Row> row = rows.maybe_one();
+            if (!row) batch_missing(id);
+            status = row->text("status");
+            paused = row->boolean("paused");
+            sync = row->text("kind") == "sync";
+            cancelled_items = row->i64("cancelled_count");
+            if (!paused && status != "cancelled") break;
+        }
         if (status == "cancelled") {
             if (!sync && cancelled_items == 0) return false;
             (void)requeue_cancelled(spi, id, actor);

@@ -266,8 +266,9 @@ private:
     // Runs the next chunk of a claimed batch; false once the batch has ended.
     bool run_chunk(pg::Spi& spi, int64_t id);
     void end_batch(pg::Spi& spi, int64_t id, bool cancelling);
-    // A paused running batch goes back to the queue (paused), its progress kept.
-    void hand_back(pg::Spi& spi, int64_t id);
+    // A paused running batch goes back to the queue (paused), its progress
+    // kept; false if the pause was withdrawn meanwhile (the batch goes on).
+    bool hand_back(pg::Spi& spi, int64_t id);
     // One chunk of a batch in a transaction of its own, every error handled:
     // false once the batch is no longer this executor's (ended, cancelled,
     // failed, queued for a retry, or left to the next claim).
@@ -665,10 +666,13 @@ std::vector<Executor::Candidate> Executor::candidates(pg::Spi& spi, int per_role
         "    SELECT (SELECT b.submitted_by::pg_catalog.oid FROM batch_ops.batch b "
         "             WHERE b.status OPERATOR(pg_catalog.=) 'queued' "
         "               AND b.submitted_by::pg_catalog.oid OPERATOR(pg_catalog.>) roles.r ORDER BY 1 LIMIT 1) "
-        "      FROM roles WHERE roles.r IS NOT NULL) "
+        "      FROM roles WHERE roles.r IS NOT NULL), "
+        "busy AS (SELECT a.submitted_by::pg_catalog.oid AS r, pg_catalog.count(*) AS n FROM batch_ops.batch a "
+        "          WHERE a.status IN ('running', 'cancelling') GROUP BY 1) "
         "SELECT c.id, roles.r::pg_catalog.int8 AS role, c.kind, c.target_type, c.max_concurrency, c.target_active, "
         "       c.waited_ms "
         "  FROM roles "
+        "  LEFT JOIN busy ON busy.r OPERATOR(pg_catalog.=) roles.r "
         "  LEFT JOIN batch_ops.submitter_turn t ON t.submitter::pg_catalog.oid OPERATOR(pg_catalog.=) roles.r "
         " CROSS JOIN LATERAL (SELECT q.id, q.kind, q.priority, q.target_type, g.max_concurrency, "
         "       CASE WHEN g.max_concurrency IS NOT NULL THEN (SELECT pg_catalog.count(*) FROM batch_ops.batch a "
@@ -695,9 +699,7 @@ std::vector<Executor::Candidate> Executor::candidates(pg::Spi& spi, int per_role
         "    ORDER BY q.priority DESC, q.id LIMIT $1) c "
         " WHERE roles.r IS NOT NULL "
         "   AND NOT (roles.r::pg_catalog.int8 OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.int8[])) "
-        " ORDER BY (SELECT pg_catalog.count(*) FROM batch_ops.batch a WHERE a.status IN ('running', 'cancelling') "
-        "            AND a.submitted_by::pg_catalog.oid OPERATOR(pg_catalog.=) roles.r), "
-        "          t.served_at NULLS FIRST, roles.r, c.priority DESC, c.id",
+        " ORDER BY COALESCE(busy.n, 0), t.served_at NULLS FIRST, roles.r, c.priority DESC, c.id",
         {pg::int4_param(per_role), pg::int8_array_param(skipped)});
     std::vector<Candidate> out;
     for (pg::Row row : rows)
@@ -824,15 +826,16 @@ const core::Request& Executor::request_of(pg::Spi& spi, int64_t id, Oid* submitt
     return requests_.emplace(id, std::move(r)).first->second;
 }
 
-void Executor::hand_back(pg::Spi& spi, int64_t id) {
+bool Executor::hand_back(pg::Spi& spi, int64_t id) {
     ProgressRow p = ops::hand_back_paused(spi, id);
+    if (p.status.empty()) return false;  // batch_resume withdrew the request meanwhile: go on
     notify_progress(p, true, throttle_);
     requests_.erase(id);
     next_chunk_.erase(id);
     sync_runs_.erase(id);
     throttle_.forget(id);
-    if (!p.status.empty())
-        log_line("batch_ops: batch " + std::to_string(id) + " paused: it waits, queued, for batch_resume");
+    log_line("batch_ops: batch " + std::to_string(id) + " paused: it waits, queued, for batch_resume");
+    return true;
 }
 
 void Executor::end_batch(pg::Spi& spi, int64_t id, bool cancelling) {
@@ -878,10 +881,7 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
             sync_runs_.erase(id);
             return false;
         }
-        if (pausing) {
-            hand_back(spi, id);
-            return false;
-        }
+        if (pausing && hand_back(spi, id)) return false;
         if (!def.options.incremental || def.options.connection) {
             // A full sync has no point to resume from (and delete_missing
             // needs the whole source): one transaction.
@@ -922,10 +922,7 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
         end_batch(spi, id, true);
         return false;
     }
-    if (pausing) {
-        hand_back(spi, id);
-        return false;
-    }
+    if (pausing && hand_back(spi, id)) return false;
     auto nc = next_chunk_.find(id);
     auto chunk = ops::first_pending_chunk(spi, id, nc == next_chunk_.end() ? 0 : nc->second);
     if (!chunk) {
