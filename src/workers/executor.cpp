@@ -237,9 +237,10 @@ private:
     Stop check_stop();
     bool extension_usable(pg::Spi& spi);
     std::vector<int64_t> claim(pg::Spi& spi, int max);
-    // Queued batches whose time has come, of the role whose turn it is (not
-    // one of `skip`), at most `room`; they become running, owned by this
-    // executor. Claims of a database are serialized (claim_lock).
+    // Queued batches whose time has come, at most `room`, of the roles in
+    // turn order (not those of `skip`), one each round after round; they
+    // become running, owned by this executor. Claims of a database are
+    // serialized (a lock of our own).
     std::vector<int64_t> claim_queued(pg::Spi& spi, int room, const std::vector<Oid>& skip);
     struct Candidate {
         int64_t id;
@@ -655,17 +656,27 @@ void Executor::learn_roles(pg::Spi& spi, const std::vector<int64_t>& ids) {
 // Ready: queued, not paused (nor asked to be), due (next_attempt_at,
 // not_before), every batch it depends on succeeded, its target neither
 // paused nor at its max_concurrency. Roles come from skipping through
-// batch_role_queue_idx; each one's batches from the same index, in order.
+// batch_role_queue_idx (its whole key in ORDER BY, so that no other index
+// with submitted_by first is taken, which would walk the batch history);
+// each one's batches from the same index, in order.
 std::vector<Executor::Candidate> Executor::candidates(pg::Spi& spi, int per_role, const std::vector<Oid>& skip) {
     std::vector<int64_t> skipped(skip.begin(), skip.end());
+    // The planner's estimate for this statement (a subquery per role) is
+    // far above jit_above_cost: JIT compilation would cost more than the
+    // statement, at every claim. Off for the rest of this transaction.
+    pg::guard([] {
+        (void)set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+    });
     pg::Rows rows = spi.query_cached(
         "WITH RECURSIVE roles(r) AS ( "
         "    (SELECT b.submitted_by::pg_catalog.oid FROM batch_ops.batch b "
-        "      WHERE b.status OPERATOR(pg_catalog.=) 'queued' ORDER BY 1 LIMIT 1) "
+        "      WHERE b.status OPERATOR(pg_catalog.=) 'queued' "
+        "      ORDER BY b.submitted_by::pg_catalog.oid, b.priority DESC, b.id LIMIT 1) "
         "  UNION ALL "
         "    SELECT (SELECT b.submitted_by::pg_catalog.oid FROM batch_ops.batch b "
         "             WHERE b.status OPERATOR(pg_catalog.=) 'queued' "
-        "               AND b.submitted_by::pg_catalog.oid OPERATOR(pg_catalog.>) roles.r ORDER BY 1 LIMIT 1) "
+        "               AND b.submitted_by::pg_catalog.oid OPERATOR(pg_catalog.>) roles.r "
+        "             ORDER BY b.submitted_by::pg_catalog.oid, b.priority DESC, b.id LIMIT 1) "
         "      FROM roles WHERE roles.r IS NOT NULL), "
         "busy AS (SELECT a.submitted_by::pg_catalog.oid AS r, pg_catalog.count(*) AS n FROM batch_ops.batch a "
         "          WHERE a.status IN ('running', 'cancelling') GROUP BY 1) "
@@ -726,67 +737,86 @@ std::vector<int64_t> Executor::claim_queued(pg::Spi& spi, int room, const std::v
         if (roles.empty() || roles.back().front()->role != c.role) roles.emplace_back();
         roles.back().push_back(&c);
     }
-    // A bundle holds batches of one role; with others waiting, fewer of them,
-    // so that the next claim (of another executor, or this one's soon) comes
-    // sooner.
-    const int share = roles.size() > 1 ? std::max(1, room / static_cast<int>(roles.size())) : room;
-    for (const auto& role : roles) {
-        std::vector<int64_t> pick;
-        std::set<int64_t> limited;
-        std::unordered_map<std::string, int64_t> taken;  // per limited target
-        for (const Candidate* c : role) {
-            if (static_cast<int>(pick.size()) >= share) break;
+    // The bundle takes the roles in turn, one batch each, round after round,
+    // so that every role waiting (up to the room) gets a batch into it and
+    // one role's backlog cannot fill it. A role's batches keep their order:
+    // a role whose next batch cannot go now (a sync: it goes alone, first;
+    // a target at its limit) gives no more batches to this bundle.
+    std::vector<const Candidate*> pick;
+    std::unordered_map<std::string, int64_t> taken;  // per limited target
+    std::vector<std::size_t> next(roles.size(), 0);
+    std::vector<bool> done(roles.size(), false);
+    bool alone = false;
+    for (bool progress = true; progress && !alone && static_cast<int>(pick.size()) < room;) {
+        progress = false;
+        for (std::size_t r = 0; r < roles.size() && !alone && static_cast<int>(pick.size()) < room; ++r) {
+            if (done[r] || next[r] >= roles[r].size()) continue;
+            const Candidate* c = roles[r][next[r]];
             if (c->sync) {
                 // A sync may run long in one transaction: it goes alone.
-                if (pick.empty()) pick.push_back(c->id);
-                break;
+                if (pick.empty()) {
+                    pick.push_back(c);
+                    alone = true;
+                } else {
+                    done[r] = true;
+                }
+                continue;
             }
             if (c->limit >= 0) {
-                if (c->active + taken[c->target] >= c->limit) continue;
+                if (c->active + taken[c->target] >= c->limit) {
+                    done[r] = true;
+                    continue;
+                }
                 ++taken[c->target];
-                limited.insert(c->id);
             }
-            pick.push_back(c->id);
+            pick.push_back(c);
+            ++next[r];
+            progress = true;
         }
-        if (pick.empty()) continue;
-        pg::Rows locked = spi.query_cached(
-            "SELECT b.id FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[]) "
-            "   AND b.status OPERATOR(pg_catalog.=) 'queued' AND NOT b.paused "
-            "   FOR NO KEY UPDATE OF b SKIP LOCKED",
-            {pg::int8_array_param(pick)});
-        std::set<int64_t> free_rows;
-        for (pg::Row row : locked) free_rows.insert(row.i64("id"));
-        std::vector<int64_t> mine;
-        for (int64_t id : pick)  // in the queue's order
-            if (free_rows.count(id) && try_own(id)) mine.push_back(id);  // not free: an executor still letting it go
-        if (mine.empty()) continue;
-        more_waiting_ = cands.size() > mine.size();
-        spi.execute_cached(
-            "UPDATE batch_ops.batch b SET status = 'running', "
-            "       started_at = COALESCE(b.started_at, pg_catalog.clock_timestamp()), "
-            "       worker_pid = $2, updated_at = pg_catalog.clock_timestamp() "
-            " WHERE b.id OPERATOR(pg_catalog.=) ANY ($1) "
-            "RETURNING b.id, b.status::pg_catalog.text, b.total, b.processed, b.success_count, b.failure_count",
-            {pg::int8_array_param(mine), pg::int4_param(MyProcPid)});
-        std::vector<ProgressRow> started;
-        for (uint64_t i = 0; i < spi.rows(); ++i)
-            started.push_back({spi.i64(i, 0), spi.str(i, 1), spi.i64(i, 2), spi.i64(i, 3), spi.i64(i, 4),
-                               spi.i64(i, 5)});
-        // queued -> running is a status change: always announced.
-        for (const auto& p : started) notify_progress(p, true, throttle_);
-        const Oid served = role.front()->role;
-        spi.execute_cached(
-            "INSERT INTO batch_ops.submitter_turn AS t (submitter, served_at) "
-            "VALUES ($1::pg_catalog.oid::pg_catalog.regrole, pg_catalog.clock_timestamp()) "
-            "ON CONFLICT (submitter) DO UPDATE SET served_at = excluded.served_at",
-            {pg::int8_param(served)});
-        for (int64_t id : mine) {
-            role_of_[id] = served;
-            if (limited.count(id)) limited_.insert(id);
-        }
-        return mine;
     }
-    return {};
+    if (pick.empty()) return {};
+    std::vector<int64_t> ids;
+    for (const Candidate* c : pick) ids.push_back(c->id);
+    pg::Rows locked = spi.query_cached(
+        "SELECT b.id FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[]) "
+        "   AND b.status OPERATOR(pg_catalog.=) 'queued' AND NOT b.paused "
+        "   FOR NO KEY UPDATE OF b SKIP LOCKED",
+        {pg::int8_array_param(ids)});
+    std::set<int64_t> free_rows;
+    for (pg::Row row : locked) free_rows.insert(row.i64("id"));
+    std::vector<int64_t> mine;
+    std::vector<int64_t> served;
+    for (const Candidate* c : pick) {  // in turn order
+        // Not free: another claim took it meanwhile, or an executor is still letting it go.
+        if (!free_rows.count(c->id) || !try_own(c->id)) continue;
+        mine.push_back(c->id);
+        role_of_[c->id] = c->role;
+        if (c->limit >= 0) limited_.insert(c->id);
+        if (std::find(served.begin(), served.end(), static_cast<int64_t>(c->role)) == served.end())
+            served.push_back(c->role);
+    }
+    if (mine.empty()) return {};
+    more_waiting_ = cands.size() > mine.size();
+    spi.execute_cached(
+        "UPDATE batch_ops.batch b SET status = 'running', "
+        "       started_at = COALESCE(b.started_at, pg_catalog.clock_timestamp()), "
+        "       worker_pid = $2, updated_at = pg_catalog.clock_timestamp() "
+        " WHERE b.id OPERATOR(pg_catalog.=) ANY ($1) "
+        "RETURNING b.id, b.status::pg_catalog.text, b.total, b.processed, b.success_count, b.failure_count",
+        {pg::int8_array_param(mine), pg::int4_param(MyProcPid)});
+    std::vector<ProgressRow> started;
+    for (uint64_t i = 0; i < spi.rows(); ++i)
+        started.push_back({spi.i64(i, 0), spi.str(i, 1), spi.i64(i, 2), spi.i64(i, 3), spi.i64(i, 4), spi.i64(i, 5)});
+    // queued -> running is a status change: always announced.
+    for (const auto& p : started) notify_progress(p, true, throttle_);
+    // The roles served go to the back of the turn order.
+    spi.execute_cached(
+        "INSERT INTO batch_ops.submitter_turn AS t (submitter, served_at) "
+        "SELECT r::pg_catalog.oid::pg_catalog.regrole, pg_catalog.clock_timestamp() "
+        "  FROM pg_catalog.unnest($1::pg_catalog.int8[]) AS u(r) "
+        "ON CONFLICT (submitter) DO UPDATE SET served_at = excluded.served_at",
+        {pg::int8_array_param(served)});
+    return mine;
 }
 
 const core::Request& Executor::request_of(pg::Spi& spi, int64_t id, Oid* submitter, bool* dry_run, bool* cancelling,

