@@ -268,9 +268,9 @@ ALTER TYPE batch_ops.job_status
 -- ---------------------------------------------------------------------------
 
 -- Fairness (API.md section 6): between submitting roles with queued work the
--- executors take turns. A claim serves the role with the fewest batches
--- running, then the one served least recently (this table), and takes
--- batches of that one role only; priority orders a role's own batches. An
+-- executors take turns. A claim takes the roles with ready batches in turn
+-- order (fewest batches running, then served least recently: this table),
+-- one batch each, round after round; priority orders a role's own batches. An
 -- executor running long batches takes on another role's waiting batch
 -- between its chunks (src/workers/README.md, "Taking turns").
 CREATE TABLE batch_ops.submitter_turn (
