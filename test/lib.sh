@@ -1,9 +1,10 @@
 # shellcheck shell=bash
 # test/lib.sh: helpers shared by test/demo and test/check. Source it; don't run it.
 #
-#   ensure_deps            install whatever Debian packages are missing (as root), or
-#                          say which ones to install and fail (not root); optional ones
-#                          (BO_OPTIONAL_PKGS, e.g. tmux) are best effort, never fatal
+#   ensure_deps [PKG...]   install whatever Debian packages are missing (as root), or
+#                          say which ones to install and fail (not root); PKG...: more
+#                          packages to require (test/check fuzz passes BO_FUZZ_PKGS);
+#                          optional ones (BO_OPTIONAL_PKGS, e.g. tmux) are best effort
 #   build_install          make -jN && make install in the repo root
 #   start_cluster          initdb and start a throwaway PostgreSQL 15 cluster in a temp dir
 #                          under /tmp, owned by the postgres OS user when we are root. It
@@ -153,6 +154,8 @@ BO_REQUIRED_PKGS=(postgresql-15 postgresql-server-dev-15 libpq-dev libipc-run-pe
 # Optional: tmux runs batch_ops_watch in a real terminal (test/t/050_watch.pl skips that
 # subtest without it).
 BO_OPTIONAL_PKGS=(postgresql-contrib tmux)
+# The fuzz suite: clang++ with libFuzzer and the sanitizer runtimes, llvm-symbolizer.
+BO_FUZZ_PKGS=(clang libclang-rt-14-dev llvm)
 
 _bo_pkg_installed() {
   if command -v dpkg-query >/dev/null 2>&1; then
@@ -166,6 +169,8 @@ _bo_pkg_installed() {
     libpq-dev)                [[ -e /usr/include/postgresql/libpq-fe.h ]] ;;
     libipc-run-perl)          perl -MIPC::Run -e 1 >/dev/null 2>&1 ;;
     libgtest-dev)             [[ -e /usr/include/gtest/gtest.h ]] ;;
+    libclang-rt-14-dev)       compgen -G '/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a' >/dev/null ;;
+    llvm)                     command -v llvm-symbolizer >/dev/null 2>&1 ;;
     postgresql-contrib)       true ;;
     *)                        command -v "$1" >/dev/null 2>&1 ;;
   esac
@@ -173,7 +178,7 @@ _bo_pkg_installed() {
 
 ensure_deps() {
   local p missing=() optional=()
-  for p in "${BO_REQUIRED_PKGS[@]}"; do
+  for p in "${BO_REQUIRED_PKGS[@]}" "$@"; do
     _bo_pkg_installed "$p" || missing+=("$p")
   done
   for p in make g++ cmake pkg-config prove runuser timeout; do
@@ -409,4 +414,242 @@ server_log_tail() {
   else
     bo_say "(no server log)"
   fi
+}
+
+# ---------------------------------------------------------------------------------------
+# Other PostgreSQL majors (17, 18): built from Debian's source package into a prefix
+# ---------------------------------------------------------------------------------------
+#   bo_pg_server MAJOR     make sure /opt/batch_ops-pgMAJOR holds a PostgreSQL MAJOR
+#                          server built from Debian's source package postgresql-MAJOR
+#                          (17: the trixie suite, 18: sid), and set BO_PG_SERVER_CONFIG to
+#                          its pg_config. Cached: nothing is built when the prefix already
+#                          holds the version of the source package (or, when the archive
+#                          cannot be reached, any build of that major).
+#
+# Only the source is taken from the newer suites: their Sources index is read with apt
+# in a private state directory (/var/cache/batch_ops-apt/SUITE), with the mirror URI and the
+# keyring of the system's bookworm entry, so the system's apt sources never change
+# (later apt-get install calls stay on bookworm, even if this is interrupted). apt checks
+# the download against the signed index. The build runs under nice in a temp dir under
+# /tmp and is installed with DESTDIR, then moved into place: a prefix is complete or absent.
+# Knobs: BATCH_OPS_PG_PREFIX_BASE (default /opt/batch_ops-pg), BATCH_OPS_PG_BUILD_SECS
+# (time limit of one server build, default 3600).
+declare -A BO_PG_SUITE=([17]=trixie [18]=sid)
+BO_PG_PREFIX_BASE="${BATCH_OPS_PG_PREFIX_BASE:-/opt/batch_ops-pg}"
+BO_APT_STATE=/var/cache/batch_ops-apt
+BO_PG_BUILD_PKGS=(gcc make perl bzip2 bison flex libreadline-dev zlib1g-dev libipc-run-perl)
+
+bo_pg_prefix() { printf '%s%s' "$BO_PG_PREFIX_BASE" "$1"; }
+
+# _bo_debian_mirror: "URI KEYRING" of the system's entry for the bookworm suite.
+_bo_debian_mirror() {
+  local f uri="" key="" suites="" line k v
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [[ -e "$f" ]] || continue
+    uri="" key="" suites=""
+    while IFS= read -r line || [[ -n "$line" ]]; do
+      if [[ -z "${line// /}" ]]; then   # end of a stanza
+        if [[ " $suites " == *" bookworm "* && -n "$uri" ]]; then
+          echo "$uri ${key:-/usr/share/keyrings/debian-archive-keyring.gpg}"; return 0
+        fi
+        uri="" key="" suites=""
+        continue
+      fi
+      [[ "$line" == \#* || "$line" != *:* ]] && continue
+      k="${line%%:*}" v="${line#*:}"
+      v="${v#"${v%%[![:space:]]*}"}"
+      case "${k,,}" in
+        uris) uri="${v%% *}" ;;
+        suites) suites="$v" ;;
+        signed-by) key="$v" ;;
+      esac
+    done <"$f"
+    if [[ " $suites " == *" bookworm "* && -n "$uri" ]]; then
+      echo "$uri ${key:-/usr/share/keyrings/debian-archive-keyring.gpg}"; return 0
+    fi
+  done
+  echo "http://deb.debian.org/debian /usr/share/keyrings/debian-archive-keyring.gpg"
+}
+
+# _bo_apt_src CMD ARGS...: apt-get or apt-cache on the private deb-src list of the suite
+# that _bo_apt_src_update set up last (one state dir per suite: runs for two majors may
+# be at work at once).
+_bo_apt_src() {
+  local cmd=$1
+  shift
+  "$cmd" -q -o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$BO_APT_DIR/sources.list.d" \
+    -o Dir::State::Lists="$BO_APT_DIR/lists" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
+    -o APT::Sandbox::User=root "$@"
+}
+
+# _bo_apt_src_update SUITE: the Sources index of SUITE (only), in its private state dir.
+_bo_apt_src_update() {
+  local mirror
+  read -r -a mirror < <(_bo_debian_mirror)
+  BO_APT_DIR="$BO_APT_STATE/$1"
+  mkdir -p "$BO_APT_DIR/sources.list.d" "$BO_APT_DIR/lists/partial" || return 1
+  printf 'Types: deb-src\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: %s\n' \
+    "${mirror[0]}" "$1" "${mirror[1]}" >"$BO_APT_DIR/sources.list.d/batch_ops-$1.sources" || return 1
+  _bo_apt_src apt-get update </dev/null
+}
+
+# _bo_pg_source_version MAJOR: upstream version of postgresql-MAJOR in the index (18.6).
+_bo_pg_source_version() {
+  local v
+  v="$(_bo_apt_src apt-cache showsrc "postgresql-$1" 2>/dev/null \
+       | sed -n 's/^Version: //p' | sort -V | tail -n 1)"
+  v="${v#*:}"
+  v="${v%-*}"
+  [[ -n "$v" ]] && echo "$v"
+}
+
+# _bo_pg_prefix_version PREFIX: "18.6" from PREFIX/bin/pg_config, or nothing.
+_bo_pg_prefix_version() {
+  local v
+  [[ -x "$1/bin/pg_config" ]] || return 1
+  v="$("$1/bin/pg_config" --version 2>/dev/null)" || return 1
+  v="${v#PostgreSQL }"
+  echo "${v%% *}"
+}
+
+bo_pg_server() {
+  local major=$1 prefix have want suite lockfd rc=0 log why
+  prefix="$(bo_pg_prefix "$major")"
+  suite="${BO_PG_SUITE[$major]:-}"
+  log="$BO_LOG_DIR/pg$major-server-build.log"
+  BO_PG_SERVER_CONFIG=""
+  if [[ -z "$suite" ]]; then bo_warn "no Debian suite known for PostgreSQL $major"; return 1; fi
+  mkdir -p "$(dirname "$prefix")" "$BO_LOG_DIR" || return 1
+  # One build of a prefix at a time (two test/check runs on one machine).
+  exec {lockfd}>"$prefix.lock" || return 1
+  flock "$lockfd" || return 1
+  have="$(_bo_pg_prefix_version "$prefix" || true)"
+  if ! bo_is_root; then
+    [[ -n "$have" ]] && { BO_PG_SERVER_CONFIG="$prefix/bin/pg_config"; exec {lockfd}>&-; return 0; }
+    bo_warn "PostgreSQL $major is not built in $prefix; building it needs root"
+    exec {lockfd}>&-
+    return 1
+  fi
+  want=""
+  if _bo_apt_src_update "$suite" >"$BO_LOG_DIR/pg$major-apt-update.log" 2>&1; then
+    want="$(_bo_pg_source_version "$major" || true)"
+  fi
+  if [[ -z "$want" ]]; then
+    if [[ -n "$have" ]]; then
+      bo_warn "Debian's $suite suite could not be read; using the PostgreSQL $have already in $prefix"
+      BO_PG_SERVER_CONFIG="$prefix/bin/pg_config"
+      exec {lockfd}>&-
+      return 0
+    fi
+    bo_warn "no source of postgresql-$major in Debian's $suite suite (log: $BO_LOG_DIR/pg$major-apt-update.log)"
+    exec {lockfd}>&-
+    return 1
+  fi
+  if [[ "$have" == "$want" ]]; then
+    bo_say "== PostgreSQL $major: $want already built in $prefix"
+    BO_PG_SERVER_CONFIG="$prefix/bin/pg_config"
+    exec {lockfd}>&-
+    return 0
+  fi
+  bo_say "== PostgreSQL $major: building $want from Debian's source package into $prefix${have:+ (it holds $have)}"
+  bo_run "${BATCH_OPS_PG_BUILD_SECS:-3600}" "$log" \
+    bash -c 'source "$1" && _bo_pg_build "$2" "$3" "$4"' _ "$BO_ROOT/test/lib.sh" "$major" "$want" "$prefix" || rc=$?
+  if ((rc == 0)) && [[ "$(_bo_pg_prefix_version "$prefix" || true)" == "$want" ]]; then
+    BO_PG_SERVER_CONFIG="$prefix/bin/pg_config"
+  elif grep -q '^E: Failed to fetch' "$log"; then
+    why="$(grep -m 1 '^E: Failed to fetch' "$log" | grep -oE '[0-9]{3} +[A-Z][A-Za-z ]*[a-z]' | head -n 1 | tr -s ' ')"
+    bo_warn "Debian's archive did not give the source of postgresql-$major $want (suite $suite)${why:+: $why}"
+    rc=1
+  else
+    bo_warn "the build of PostgreSQL $want failed (log: $log)"
+    rc=1
+  fi
+  exec {lockfd}>&-
+  return "$rc"
+}
+
+# _bo_pg_build MAJOR VERSION PREFIX (in bo_run: its output goes to the build log).
+_bo_pg_build() {
+  local major=$1 version=$2 prefix=$3 work src jobs="$BO_JOBS" p missing=()
+  set -e
+  for p in "${BO_PG_BUILD_PKGS[@]}"; do _bo_pkg_installed "$p" || missing+=("$p"); done
+  if ((${#missing[@]})); then
+    echo "== installing the build dependencies: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # (the other major's build may be installing too: wait for dpkg's lock)
+    apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" </dev/null \
+      || { apt-get update -qq -o DPkg::Lock::Timeout=600 \
+           && apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" </dev/null; }
+  fi
+  BO_APT_DIR="$BO_APT_STATE/${BO_PG_SUITE[$major]}"
+  work="$(mktemp -d "/tmp/batch_ops_pg$major-build.XXXXXX")"
+  # shellcheck disable=SC2064 # $work is local: expand it now
+  trap "rm -rf -- '$work'" EXIT
+  cd "$work"
+  echo "== apt-get source --download-only postgresql-$major in $work"
+  _bo_apt_src apt-get source --download-only "postgresql-$major"
+  src="$(ls postgresql-"$major"_"$version".orig.tar.*)"
+  echo "== unpacking $src"
+  mkdir src
+  tar -xf "$src" -C src --strip-components=1
+  cd src
+  echo "== configure --prefix=$prefix"
+  nice -n 10 ./configure --prefix="$prefix" --enable-tap-tests --enable-debug \
+    --without-icu --with-readline --with-zlib PROVE=prove >../configure.log 2>&1 \
+    || { tail -n 40 ../configure.log; return 1; }
+  echo "== make -j$jobs (nice)"
+  nice -n 10 make -s -j"$jobs"
+  nice -n 10 make -s -C src/test/isolation -j"$jobs"
+  echo "== make install (DESTDIR)"
+  make -s install DESTDIR="$work/root"
+  make -s -C src/test/isolation install DESTDIR="$work/root"
+  make -s -C src/test/perl install DESTDIR="$work/root"
+  rm -rf -- "$prefix.new" "$prefix.old"
+  mv "$work/root$prefix" "$prefix.new"
+  [[ -e "$prefix" ]] && mv "$prefix" "$prefix.old"
+  mv "$prefix.new" "$prefix"
+  rm -rf -- "$prefix.old"
+  echo "== installed PostgreSQL $("$prefix/bin/pg_config" --version) in $prefix"
+}
+
+# The suites of test/check that run against a server: the suites pg17 and pg18 run them
+# on those majors (lint, unit and fuzz check sources and src/core, the same on every major).
+BO_PG_MAJOR_SUITES=(regress isolation doctest tap stress)
+
+# bo_pg_major_run MAJOR DST BUDGET SUITE_TIMEOUT: what test/check's suite pgMAJOR runs:
+# the server (bo_pg_server), a copy of the tree in DST (bo_sync_tree), then that copy's
+# test/check BO_PG_MAJOR_SUITES against the server, within BUDGET seconds (counted
+# from after the server build). Holds the prefix's lock meanwhile: one run at a time
+# installs into a prefix. Its output ends with the copy's summary.
+bo_pg_major_run() {
+  local major=$1 dst=$2 budget=$3 suite_timeout=$4 prefix
+  prefix="$(bo_pg_prefix "$major")"
+  bo_say "== pg$major: PostgreSQL $major server in $prefix"
+  bo_pg_server "$major" || return 1   # it says why
+  bo_sync_tree "$BO_ROOT" "$dst" || { bo_warn "could not copy the tree to $dst"; return 1; }
+  bo_say "== pg$major: test/check ${BO_PG_MAJOR_SUITES[*]} in $dst (PG_CONFIG=$BO_PG_SERVER_CONFIG, ${budget}s)"
+  flock -w 600 "$prefix.lock" env PG_CONFIG="$BO_PG_SERVER_CONFIG" \
+    BATCH_OPS_CHECK_BUDGET="$budget" BATCH_OPS_SUITE_TIMEOUT="$suite_timeout" BATCH_OPS_ALL_VERSIONS= \
+    bash "$dst/test/check" "${BO_PG_MAJOR_SUITES[@]}"
+}
+
+# bo_sync_tree SRC DST: make DST a copy of the sources of the work tree SRC that keeps
+# its own build products (SRC's are for another major and never copied): files gone
+# from SRC are removed from DST, the others are copied with their times, so make
+# rebuilds only what changed. Not copied: .git, build/, test/out/, objects, libraries.
+bo_sync_tree() {
+  local src=$1 dst=$2 skip=(.git build test/out results tmp_check log) p
+  local not_built=(! -name '*.o' ! -name '*.d' ! -name '*.so' ! -name '*.bc' ! -name 'regression.*')
+  local prune=() excl=()
+  for p in "${skip[@]}"; do
+    prune+=(${prune[0]+-o} -path "./$p")
+    excl+=(--exclude="./$p")
+  done
+  mkdir -p "$dst" || return 1
+  comm -13 \
+    <(cd "$src" && find . \( "${prune[@]}" \) -prune -o ! -type d "${not_built[@]}" -print | LC_ALL=C sort) \
+    <(cd "$dst" && find . \( "${prune[@]}" \) -prune -o ! -type d "${not_built[@]}" -print | LC_ALL=C sort) \
+    | (cd "$dst" && xargs -r -d '\n' rm -f --) || return 1
+  tar -C "$src" "${excl[@]}" --exclude='*.o' --exclude='*.d' --exclude='*.so' --exclude='*.bc' \
+      --exclude='./regression.*' -cf - . | tar -C "$dst" -xpf - || return 1
 }

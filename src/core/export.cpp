@@ -29,6 +29,17 @@ std::string json_rows(const std::string& doc) {
     return inner;  // "\n{..},\n{..}" or ""
 }
 
+// Where the first CSV record (the header) ends: its first newline outside double
+// quotes. Column names may hold newlines, which csv_field quotes.
+std::size_t csv_header_end(const std::string& doc) {
+    bool quoted = false;
+    for (std::size_t i = 0; i < doc.size(); ++i) {
+        if (doc[i] == '"') quoted = !quoted;  // a doubled quote toggles twice
+        else if (doc[i] == '\n' && !quoted) return i;
+    }
+    return std::string::npos;
+}
+
 }  // namespace
 
 std::string merge_export(ExportFormat format, const std::string& first, const std::string& next) {
@@ -36,7 +47,7 @@ std::string merge_export(ExportFormat format, const std::string& first, const st
         case ExportFormat::Ndjson:
             return first + next;
         case ExportFormat::Csv: {
-            std::size_t nl = next.find('\n');
+            std::size_t nl = csv_header_end(next);
             return first + (nl == std::string::npos ? std::string() : next.substr(nl + 1));
         }
         case ExportFormat::Json: {

@@ -100,7 +100,7 @@ const char* success_message(Operation op, bool soft_delete) {
         case Operation::Export: return "exported";
         case Operation::Archive: return "archived";
         case Operation::Restore: return "restored";
-        case Operation::BulkCreate: return "created";
+        case Operation::BulkCreate: return "created";  // status-literal: the message of a created row
     }
     return "ok";
 }

@@ -49,17 +49,24 @@ bool is_terminal(BatchStatus s) {
     return s == BatchStatus::Succeeded || s == BatchStatus::Failed || s == BatchStatus::Cancelled;
 }
 
+bool is_in_progress(BatchStatus s) {
+    return s == BatchStatus::Queued || s == BatchStatus::Running || s == BatchStatus::Cancelling;
+}
+
 bool can_transition(BatchStatus from, BatchStatus to, bool sync) {
     using S = BatchStatus;
     switch (from) {
         case S::Created: return to == S::Queued || to == S::Running || to == S::Cancelled;
         case S::Queued: return to == S::Running || to == S::Cancelled || to == S::Failed;
         case S::Running:
-            return to == S::Succeeded || to == S::Failed || to == S::Cancelling || to == S::Queued;
+            return to == S::Succeeded || to == S::Failed || to == S::Cancelling || to == S::Queued ||
+                   to == S::Cancelled;  // a cancel request the executor found
         case S::Cancelling: return to == S::Cancelled || to == S::Failed || to == S::Succeeded;
         case S::Failed: return to == S::Queued || (sync && to == S::Running);
-        case S::Succeeded: return sync && to == S::Running;  // a sync batch is reusable
-        case S::Cancelled: return false;
+        // A sync batch is reusable: batch_sync runs it again at once, or queues it.
+        case S::Succeeded: return sync && (to == S::Running || to == S::Queued);
+        // batch_resume queues a cancelled batch's cancelled items again.
+        case S::Cancelled: return to == S::Queued || (sync && to == S::Running);
     }
     return false;
 }

@@ -9,6 +9,12 @@
 //      │          └──> failed (UPSTREAM_FAILED, role gone)
 //      └──> running (batch_sync runs a sync at once)
 //
+// A sync batch may run again once it ended: succeeded, failed or cancelled
+// -> running (batch_sync) or -> queued (batch_sync in the background).
+// running -> cancelled: batch_cancel found a chunk in flight and recorded a
+// request beside the batch (batch_cancel_request) instead of setting
+// cancelling; the executor then cancels the batch at once.
+//
 // Inline batches are written as running and end in the same transaction.
 #pragma once
 
@@ -26,7 +32,10 @@ const char* to_string(ItemStatus s);
 std::optional<ItemStatus> item_status_from_code(char c);
 
 bool is_terminal(BatchStatus s);
+// queued, running or cancelling: the batch has work ahead or under way.
+bool is_in_progress(BatchStatus s);
 // sync: a sync batch may be run again by batch_sync after it ended.
+// Every status change is checked with it (store::transition).
 bool can_transition(BatchStatus from, BatchStatus to, bool sync = false);
 
 }  // namespace batch_ops::core

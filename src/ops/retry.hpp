@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "core/status.hpp"
+
 namespace batch_ops::ops {
 
 // Why a batch cannot be retried, as batch_retry(bigint[]) reports it.
@@ -28,35 +30,13 @@ struct RetryRefusal {
 // Checks whether `actor` may retry batch `id` now; locks the batch row.
 std::optional<RetryRefusal> check_retry(pg::Spi& spi, int64_t id, Oid actor);
 
-// Re-queues the batch (check_retry first) and re-arms its UPSTREAM_FAILED
-// dependents; records events; the workers are woken at commit. With `codes`,
-// only the failed (or skipped) items whose error code is one of them run
-// again; the others keep their result. Returns the number of items re-queued.
-int64_t retry_batch(pg::Spi& spi, int64_t id, Oid actor,
-                    const std::optional<std::vector<std::string>>& codes = std::nullopt);
-
-// The dependents of `id` that failed with UPSTREAM_FAILED, transitively, are
-// queued again ("re_armed" events, actor `actor`).
-void rearm_dependents(pg::Spi& spi, int64_t id, Oid actor);
-
-// batch_resume of a cancelled batch: its cancelled items are pending again,
-// the batch queued (a "resumed" event), and its UPSTREAM_FAILED dependents
-// re-armed. Returns the number of items re-queued.
-int64_t requeue_cancelled(pg::Spi& spi, int64_t id, Oid actor);
-
 // Submission: every dependency must exist and be visible to the submitter
 // (22023 otherwise). Returns the first dependency that failed or was
 // cancelled, if any, and whether all have succeeded.
 struct DependencyState {
     bool all_succeeded = true;
-    std::optional<std::pair<int64_t, std::string>> broken;  // id, status
+    std::optional<std::pair<int64_t, core::BatchStatus>> broken;  // id, status
 };
 DependencyState check_dependencies(pg::Spi& spi, const std::vector<int64_t>& ids, Oid submitter, bool admin);
-
-// After batch `id` ended failed or cancelled: its queued dependents end failed
-// with UPSTREAM_FAILED (items skipped), and theirs, and so on, in a few
-// set-based statements whatever their number (the queue's dependency edges
-// read once and walked in memory, one UPDATE for all).
-void cascade_upstream_failure(pg::Spi& spi, int64_t id);
 
 }  // namespace batch_ops::ops

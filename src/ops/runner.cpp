@@ -631,8 +631,9 @@ core::Attempt RunnerImpl::apply_items(core::Range range) {
                                         errmsg("a trigger skipped some of the rows")));
                     });
                 }
+                const char* ok = core::success_message(Operation::BulkCreate, false);
                 for (std::size_t k = 0; k < members.size(); ++k)
-                    outcomes.emplace_back(members[k], succeeded_item(created.at(k).text("k"), "created"));
+                    outcomes.emplace_back(members[k], succeeded_item(created.at(k).text("k"), ok));
             }
         },
         opts_.dry_run);
@@ -747,7 +748,7 @@ void RunnerImpl::prepare() {
     core::check_request_privilege(r_, m_, actor_);
     if (r_.operation == Operation::BulkCreate) {
         prepare_items();
-        out_.success_message = "created";
+        out_.success_message = core::success_message(Operation::BulkCreate, false);
     } else {
         prepare_keys();
         build_keyed_sql();

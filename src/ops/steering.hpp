@@ -1,8 +1,8 @@
 // Steering the queue (API.md section 3): pausing and resuming a batch, and
 // pausing, resuming or limiting a whole target. The claim that honours it is
-// in workers/executor.cpp (Executor::candidates); the workers' part of a
-// pause (handing a running batch back at its next chunk boundary) is
-// hand_back_paused.
+// is store::candidates; the workers' part of a pause (handing a running
+// batch back at its next chunk boundary) is store::hand_back_paused. The
+// rows are the store's (store/steering).
 //
 //  * batch_pause: a queued batch is paused at once (batch.paused); a running
 //    one (or one whose row a claim holds) gets a row in
@@ -19,7 +19,6 @@
 #include <optional>
 #include <string>
 
-#include "ops/progress.hpp"
 
 namespace batch_ops::ops {
 
@@ -33,13 +32,6 @@ bool pause_batch(pg::Spi& spi, int64_t id, Oid actor);
 // has ended (succeeded or failed: see batch_retry), is being cancelled, or
 // was cancelled with nothing left to run.
 bool resume_batch(pg::Spi& spi, int64_t id, Oid actor, bool* wake);
-
-// The executor, at a chunk boundary of a running batch with a pause
-// requested: the batch goes back to queued, paused, with a "paused" event
-// (its actor: who asked); the request row goes. Returns the progress row, or
-// one with an empty status when the request was withdrawn meanwhile
-// (batch_resume was faster): then the batch goes on.
-ProgressRow hand_back_paused(pg::Spi& spi, int64_t id);
 
 // pause_target / resume_target (admin): 42704 for an unknown target.
 void set_target_paused(pg::Spi& spi, const std::string& name, bool paused);

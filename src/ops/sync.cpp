@@ -7,10 +7,10 @@
 
 #include "core/error.hpp"
 #include "core/request.hpp"
+#include "pg/compat.hpp"
 #include "pg/jsonb.hpp"
 #include "pg/remote.hpp"
 #include "pg/security.hpp"
-#include "ops/progress.hpp"
 
 extern "C" {
 #include "access/transam.h"
@@ -187,12 +187,15 @@ Oid source_table(const std::string& name) {
     const char* src = name.c_str();
     try {
         return pg::guard([&] {
-            List* names = stringToQualifiedNameList(src);
+            List* names = pg::compat::qualified_name_list(src);
             return RangeVarGetRelid(makeRangeVarFromNameList(names), AccessShareLock, false);
         });
     } catch (const pg::PgError& e) {
         const ErrorData* ed = e.data();
-        throw Error(e.sqlstate(), std::string("sync source: ") + e.what(), ed && ed->detail ? ed->detail : "");
+        // A schema that does not exist is a source that does not exist (42P01), as
+        // for a missing table: the caller named a relation.
+        const std::string state = e.sqlstate() == "3F000" ? "42P01" : e.sqlstate();
+        throw Error(state, std::string("sync source: ") + e.what(), ed && ed->detail ? ed->detail : "");
     }
 }
 
@@ -324,7 +327,7 @@ std::string remote_relation(const std::string& name) {
     std::string out;
     try {
         char* q = pg::guard([&] {
-            List* parts = stringToQualifiedNameList(n);
+            List* parts = pg::compat::qualified_name_list(n);
             StringInfoData buf;
             initStringInfo(&buf);
             ListCell* lc;
@@ -369,17 +372,6 @@ core::Json options_without_secrets(const core::Json& options) {
     for (const auto& [k, v] : options.members())
         o.set(k, k == "connection" ? core::Json::string("(hidden)") : v);
     return o;
-}
-
-// New batch ids must not meet the ids of sync definitions restored by
-// pg_dump (whose batch rows are not dumped).
-void bump_batch_ids(pg::Spi& spi) {
-    spi.execute_cached(
-        "SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence('batch_ops.batch', 'id'), m.id) "
-        "  FROM (SELECT pg_catalog.max(id) AS id FROM batch_ops.sync) m, "
-        "       (SELECT last_value FROM batch_ops.batch_id_seq) l "
-        " WHERE m.id IS NOT NULL AND m.id > l.last_value",
-        {});
 }
 
 // The definition create_sync was given, with the checks that need neither
@@ -445,33 +437,23 @@ void check_sync_source(pg::Spi& spi, SyncDef& d) {
 
 // The sync's batch row, its definition and its "created" event; returns the id.
 int64_t record_new_sync(pg::Spi& spi, const SyncDef& d, const std::string& source, const core::Json& options_json) {
-    core::Json request = core::Json::object();
-    request.set("name", core::Json::string(d.name));
-    request.set("source", core::Json::string(source));
+    store::NewSync s;
+    s.name = d.name;
+    s.source = d.source;
+    s.is_query = d.is_query;
+    s.target = d.target;
+    s.owner = d.owner;
     const Oid target = d.target;
-    char* target_name = pg::guard([&] { return DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(target))); });
-    request.set("target", core::Json::string(target_name));
-    request.set("options", options_without_secrets(options_json));
-    return pg::as_owner([&] {
-        bump_batch_ids(spi);
-        if (spi.execute_cached("SELECT 1 FROM batch_ops.sync WHERE name OPERATOR(pg_catalog.=) $1",
-                               {pg::text_param(d.name)}) > 0)
-            throw Error(sqlstate::duplicate_object, "sync " + quoted(d.name) + " already exists");
-        pg::Rows rows = spi.query_cached(
-            "WITH b AS (INSERT INTO batch_ops.batch (kind, operation, target_type, request, status, execution, "
-            "  submitted_by, total) VALUES ('sync', 'sync', $1, $2, 'created', 'inline', $3::pg_catalog.regrole, 0) "
-            "  RETURNING id), "
-            "s AS (INSERT INTO batch_ops.sync (id, name, source, source_is_query, target, options, created_by) "
-            "  SELECT b.id, $4, $5, $6, $7::pg_catalog.oid::pg_catalog.regclass, $8, $3::pg_catalog.regrole FROM b), "
-            "e AS (INSERT INTO batch_ops.batch_event (batch_id, event, actor) SELECT b.id, 'created', "
-            "  $3::pg_catalog.regrole FROM b) "
-            "SELECT id FROM b",
-            {pg::text_param(target_name), pg::jsonb_text_param(request.dump()),
-             {OIDOID, ObjectIdGetDatum(d.owner), false}, pg::text_param(d.name), pg::text_param(d.source),
-             pg::bool_param(d.is_query), {OIDOID, ObjectIdGetDatum(target), false},
-             pg::jsonb_text_param(options_json.dump())});
-        return expect_row(rows, sqlstate::internal_error, "sync " + quoted(d.name) + " was not recorded").i64("id");
-    });
+    s.target_name = pg::guard([&] { return DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(target))); });
+    s.request = core::Json::object();
+    s.request.set("name", core::Json::string(d.name));
+    s.request.set("source", core::Json::string(source));
+    s.request.set("target", core::Json::string(s.target_name));
+    s.request.set("options", options_without_secrets(options_json));
+    s.options = options_json;
+    std::optional<int64_t> id = store::insert_sync(spi, s);
+    if (!id) throw Error(sqlstate::duplicate_object, "sync " + quoted(d.name) + " already exists");
+    return *id;
 }
 
 // A definition restored by pg_dump (its batch history is not dumped): its
@@ -480,27 +462,7 @@ void restore_sync_batch(pg::Spi& spi, const SyncDef& d) {
     core::Json request = core::Json::object();
     request.set("name", core::Json::string(d.name));
     request.set("source", core::Json::string(d.source));
-    pg::as_owner([&] {
-        spi.execute_cached(
-            "WITH b AS (INSERT INTO batch_ops.batch (id, kind, operation, target_type, request, status, execution, "
-            "  submitted_by, total) SELECT $1, 'sync', 'sync', s.target::pg_catalog.text, $2, 'created', 'inline', "
-            "  s.created_by, 0 FROM batch_ops.sync s WHERE s.id OPERATOR(pg_catalog.=) $1 RETURNING id) "
-            "INSERT INTO batch_ops.batch_event (batch_id, event) SELECT b.id, 'restored' FROM b",
-            {pg::int8_param(d.id), pg::jsonb_text_param(request.dump())});
-        bump_batch_ids(spi);
-    });
-}
-
-// The run's batch is running, with a "started" event naming the actor.
-void mark_sync_started(pg::Spi& spi, int64_t id, Oid actor) {
-    pg::as_owner([&] {
-        spi.execute_cached(
-            "WITH u AS (UPDATE batch_ops.batch SET status = 'running', started_at = pg_catalog.clock_timestamp(), "
-            "  finished_at = NULL, updated_at = pg_catalog.clock_timestamp() WHERE id OPERATOR(pg_catalog.=) $1 "
-            "  RETURNING id) INSERT INTO batch_ops.batch_event (batch_id, event, actor) "
-            "SELECT u.id, 'started', $2::pg_catalog.regrole FROM u",
-            {pg::int8_param(id), {OIDOID, ObjectIdGetDatum(actor), false}});
-    });
+    store::restore_sync_batch(spi, d.id, request);
 }
 
 // Runs body (the extraction and load of a run or a chunk) in a subtransaction.
@@ -578,45 +540,12 @@ void extract_and_load(pg::Spi& spi, const SyncDef& d, SyncResult* r, std::option
     });
 }
 
-// The committed watermark of an incremental sync.
-void save_watermark(pg::Spi& spi, int64_t id, const std::string& watermark) {
-    spi.execute_cached("UPDATE batch_ops.sync SET watermark = $2 WHERE id OPERATOR(pg_catalog.=) $1",
-                       {pg::int8_param(id), pg::text_param(watermark)});
-}
-
 // The end of a run: its sync_run row, the batch's status and counts, the
 // event, the new watermark (incremental) and the notification.
 void record_sync_run(pg::Spi& spi, const SyncDef& d, const SyncResult& r,
                      const std::optional<std::string>& new_watermark, Oid actor, int64_t elapsed_us) {
-    const int64_t records = r.inserted + r.updated + r.deleted;
-    core::Json detail = core::Json::object();
-    detail.set("inserted", core::Json::number(r.inserted));
-    detail.set("updated", core::Json::number(r.updated));
-    detail.set("deleted", core::Json::number(r.deleted));
-    detail.set("records_synced", core::Json::number(records));
-    if (!r.success) detail.set("message", core::Json::string(r.message));
-    pg::as_owner([&] {
-        if (r.success && new_watermark && d.options.incremental) save_watermark(spi, d.id, *new_watermark);
-        spi.execute_cached(
-            "WITH r AS (INSERT INTO batch_ops.sync_run (batch_id, started_at, finished_at, success, inserted, updated, "
-            "    deleted, records_synced, message, watermark) "
-            "  VALUES ($1, pg_catalog.clock_timestamp() - $9::pg_catalog.int8 * interval '1 microsecond', "
-            "          pg_catalog.clock_timestamp(), $2, $3, $4, $5, $3 + $4 + $5, $6, $7) RETURNING batch_id), "
-            "u AS (UPDATE batch_ops.batch b SET status = CASE WHEN $2 THEN 'succeeded' ELSE 'failed' END::batch_ops.batch_state, "
-            "    total = $3 + $4 + $5, processed = $3 + $4 + $5, success_count = $3 + $4 + $5, failure_count = 0, "
-            "    skipped_count = 0, cancelled_count = 0, finished_at = pg_catalog.clock_timestamp(), "
-            "    updated_at = pg_catalog.clock_timestamp(), worker_pid = NULL, next_attempt_at = NULL, "
-            "    last_error = CASE WHEN $2 THEN NULL ELSE $6 END, last_error_code = CASE WHEN $2 THEN NULL ELSE 'ERROR' END "
-            "  WHERE b.id OPERATOR(pg_catalog.=) $1 RETURNING b.id) "
-            "INSERT INTO batch_ops.batch_event (batch_id, event, actor, detail) "
-            "SELECT u.id, CASE WHEN $2 THEN 'synced' ELSE 'sync_failed' END, $10::pg_catalog.regrole, $8 FROM u",
-            {pg::int8_param(d.id), pg::bool_param(r.success), pg::int8_param(r.inserted), pg::int8_param(r.updated),
-             pg::int8_param(r.deleted), pg::text_param(r.message),
-             new_watermark ? pg::text_param(*new_watermark)
-                           : (d.watermark ? pg::text_param(*d.watermark) : pg::null_param(TEXTOID)),
-             pg::jsonb_text_param(detail.dump()), pg::int8_param(elapsed_us), {OIDOID, ObjectIdGetDatum(actor), false}});
-        announce(spi, d.id);
-    });
+    if (r.success && new_watermark && d.options.incremental) store::save_watermark(spi, d.id, *new_watermark);
+    store::record_sync_run(spi, d.id, r, new_watermark ? new_watermark : d.watermark, actor, elapsed_us);
 }
 
 int64_t microseconds_since(TimestampTz t0) {
@@ -637,42 +566,27 @@ int64_t create_sync(pg::Spi& spi, const std::string& name, const std::string& so
 }
 
 SyncDef load_sync(pg::Spi& spi, int64_t id, Oid actor) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
-            "SELECT b.kind, s.name, s.source, s.source_is_query, s.target::pg_catalog.oid::pg_catalog.int8 AS target, "
-            "       s.options::pg_catalog.text AS options, "
-            "       COALESCE(s.created_by, b.submitted_by)::pg_catalog.oid::pg_catalog.int8 AS owner, s.watermark, "
-            "       s.id IS NULL AS no_sync, b.id IS NULL AS no_batch "
-            "  FROM (SELECT $1::pg_catalog.int8 AS id) k "
-            "  LEFT JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) k.id "
-            "  LEFT JOIN batch_ops.sync s ON s.id OPERATOR(pg_catalog.=) k.id",
-            {pg::int8_param(id)});
-    });
-    const std::string missing = "batch " + std::to_string(id) + " does not exist";
-    pg::Row row = expect_row(rows, sqlstate::no_data_found, missing);
-    const bool no_sync = row.boolean("no_sync"), no_batch = row.boolean("no_batch");
-    if (no_sync && no_batch) throw Error(sqlstate::no_data_found, missing);
-    // Ownership first, with the words of any other batch (ops::load_batch):
+    std::optional<store::SyncRecord> row = store::find_sync(spi, id);
+    if (!row) throw Error(sqlstate::no_data_found, "batch " + std::to_string(id) + " does not exist");
+    // Ownership first, with the words of any other batch (store::load_batch):
     // another role learns nothing of a batch beyond the 42501 that API.md
     // section 12 gives for another role's batch or sync (not its kind).
-    const Oid owner = static_cast<Oid>(row.i64("owner"));
-    if (owner != actor && !pg::is_admin(actor))
+    if (row->owner != actor && !pg::is_admin(actor))
         throw Error(sqlstate::insufficient_privilege, "permission denied for batch " + std::to_string(id),
                     "The batch was submitted by another role.");
-    if (!no_batch && (no_sync || row.opt_text("kind") != std::optional<std::string>("sync")))
+    if (row->has_batch && (!row->has_sync || row->kind != std::optional<std::string>("sync")))
         throw Error(sqlstate::invalid_parameter_value, "batch " + std::to_string(id) + " is not a sync batch", {},
                     "Sync batches are made by batch_ops.create_sync().");
     SyncDef d;
     d.id = id;
-    d.name = row.text("name");
-    d.source = row.text("source");
-    d.is_query = row.boolean("source_is_query");
-    d.target = static_cast<Oid>(row.i64("target"));
-    std::string options = row.text("options");
-    d.owner = owner;
-    d.watermark = row.opt_text("watermark");
-    if (no_batch) restore_sync_batch(spi, d);
-    d.options = core::parse_sync_options(pg::from_jsonb_text(options));
+    d.name = row->name;
+    d.source = row->source;
+    d.is_query = row->is_query;
+    d.target = row->target;
+    d.owner = row->owner;
+    d.watermark = row->watermark;
+    if (!row->has_batch) restore_sync_batch(spi, d);
+    d.options = core::parse_sync_options(pg::from_jsonb_text(row->options));
     return d;
 }
 
@@ -685,7 +599,7 @@ SyncResult run_sync(pg::Spi& spi, const SyncDef& d) {
     TimestampTz t0 = GetCurrentTimestamp();
     r.sync_time = pg::iso_timestamp(t0);
     std::optional<std::string> new_watermark;
-    mark_sync_started(spi, d.id, actor);
+    store::mark_sync_started(spi, d.id, actor);
     // Extract, transform and load in a subtransaction: a failure leaves no
     // partial load behind and is reported, not raised.
     std::optional<std::string> failure = run_in_subtransaction([&] { extract_and_load(spi, d, &r, &new_watermark); });
@@ -697,52 +611,19 @@ SyncResult run_sync(pg::Spi& spi, const SyncDef& d) {
 
 core::Json sync_statistics(pg::Spi& spi, int64_t id, Oid actor) {
     (void)load_sync(spi, id, actor);
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
-            "SELECT pg_catalog.count(success) AS runs, pg_catalog.count(*) FILTER (WHERE success) AS successes, "
-            "       pg_catalog.count(*) FILTER (WHERE NOT success) AS failures, "
-            "       COALESCE(pg_catalog.sum(records_synced), 0)::pg_catalog.int8 AS records_synced, "
-            "       pg_catalog.to_jsonb(pg_catalog.max(finished_at) FILTER (WHERE success IS NOT NULL)) #>> '{}' "
-            "         AS last_sync_time, "
-            "       pg_catalog.round(pg_catalog.avg(EXTRACT(epoch FROM finished_at - started_at) * 1000) "
-            "         FILTER (WHERE success IS NOT NULL))::pg_catalog.int8 AS avg_duration_ms "
-            "  FROM batch_ops.sync_run WHERE batch_id OPERATOR(pg_catalog.=) $1",
-            {pg::int8_param(id)});
-    });
-    pg::Row row = expect_row(rows, sqlstate::internal_error, "no statistics for batch " + std::to_string(id));
+    store::SyncStatistics st = store::sync_statistics(spi, id);
     core::Json j = core::Json::object();
     j.set("batch_id", core::Json::number(id));
-    j.set("runs", core::Json::number(row.i64("runs")));
-    j.set("successes", core::Json::number(row.i64("successes")));
-    j.set("failures", core::Json::number(row.i64("failures")));
-    j.set("records_synced", core::Json::number(row.i64("records_synced")));
-    auto last = row.opt_text("last_sync_time");
-    j.set("last_sync_time", last ? core::Json::string(*last) : core::Json::null());
-    auto avg = row.opt_i64("avg_duration_ms");
-    j.set("avg_duration_ms", avg ? core::Json::number(*avg) : core::Json::null());
+    j.set("runs", core::Json::number(st.runs));
+    j.set("successes", core::Json::number(st.successes));
+    j.set("failures", core::Json::number(st.failures));
+    j.set("records_synced", core::Json::number(st.records_synced));
+    j.set("last_sync_time", st.last_sync_time ? core::Json::string(*st.last_sync_time) : core::Json::null());
+    j.set("avg_duration_ms", st.avg_duration_ms ? core::Json::number(*st.avg_duration_ms) : core::Json::null());
     return j;
 }
 
-int64_t begin_sync_run(pg::Spi& spi, int64_t id) {
-    return pg::as_owner([&] {
-        // A run left open by an executor that died is closed: it was interrupted,
-        // and this one goes on from its committed watermark.
-        spi.execute_cached(
-            "UPDATE batch_ops.sync_run SET finished_at = pg_catalog.clock_timestamp(), "
-            "  message = 'interrupted; resumed by the next run' "
-            " WHERE batch_id OPERATOR(pg_catalog.=) $1 AND finished_at IS NULL",
-            {pg::int8_param(id)});
-        pg::Rows rows = spi.query_cached(
-            "WITH r AS (INSERT INTO batch_ops.sync_run (batch_id, started_at, success, message) "
-            "  VALUES ($1, pg_catalog.clock_timestamp(), NULL, 'running') RETURNING id, batch_id), "
-            "e AS (INSERT INTO batch_ops.batch_event (batch_id, event, actor) SELECT r.batch_id, 'started', "
-            "  (SELECT s.created_by FROM batch_ops.sync s WHERE s.id OPERATOR(pg_catalog.=) r.batch_id) FROM r) "
-            "SELECT id FROM r",
-            {pg::int8_param(id)});
-        return expect_row(rows, sqlstate::internal_error, "the run of sync batch " + std::to_string(id) + " was not recorded")
-            .i64("id");
-    });
-}
+int64_t begin_sync_run(pg::Spi& spi, int64_t id) { return store::begin_sync_run(spi, id); }
 
 namespace {
 
@@ -781,38 +662,12 @@ SyncStep run_sync_chunk(pg::Spi& spi, const SyncDef& d, int chunk_size) {
         st.result.success = true;
         st.more = more;
     }
-    pg::as_owner([&] {
-        if (st.result.success && st.watermark) save_watermark(spi, d.id, *st.watermark);
-    });
+    if (st.result.success && st.watermark) store::save_watermark(spi, d.id, *st.watermark);
     return st;
 }
 
 void record_sync_chunk(pg::Spi& spi, int64_t id, int64_t run_id, const SyncStep& st, bool last) {
-    const SyncResult& r = st.result;
-    pg::as_owner([&] {
-        spi.execute_cached(
-            "WITH r AS (UPDATE batch_ops.sync_run SET inserted = inserted + $3, updated = updated + $4, "
-            "    deleted = deleted + $5, records_synced = records_synced + $3 + $4 + $5, "
-            "    watermark = COALESCE($6, watermark), "
-            "    success = CASE WHEN $8 THEN $7 ELSE success END, message = CASE WHEN $8 THEN $9 ELSE message END, "
-            "    finished_at = CASE WHEN $8 THEN pg_catalog.clock_timestamp() END "
-            "  WHERE id OPERATOR(pg_catalog.=) $2 RETURNING batch_id), "
-            "u AS (UPDATE batch_ops.batch b SET total = b.total + $3 + $4 + $5, processed = b.processed + $3 + $4 + $5, "
-            "    success_count = b.success_count + $3 + $4 + $5, updated_at = pg_catalog.clock_timestamp(), "
-            "    status = CASE WHEN $8 THEN (CASE WHEN $7 THEN 'succeeded' ELSE 'failed' END)::batch_ops.batch_state "
-            "                  ELSE b.status END, "
-            "    finished_at = CASE WHEN $8 THEN pg_catalog.clock_timestamp() ELSE b.finished_at END, "
-            "    last_error = CASE WHEN $8 AND NOT $7 THEN $9 ELSE b.last_error END, "
-            "    last_error_code = CASE WHEN $8 AND NOT $7 THEN 'ERROR' ELSE b.last_error_code END "
-            "  WHERE b.id OPERATOR(pg_catalog.=) $1 RETURNING b.id) "
-            "INSERT INTO batch_ops.batch_event (batch_id, event, actor, detail) "
-            "SELECT u.id, CASE WHEN NOT $8 THEN 'chunk' WHEN $7 THEN 'synced' ELSE 'sync_failed' END, "
-            "       (SELECT s.created_by FROM batch_ops.sync s WHERE s.id OPERATOR(pg_catalog.=) u.id), "
-            "       pg_catalog.jsonb_build_object('records_synced', $3 + $4 + $5, 'watermark', $6) FROM u",
-            {pg::int8_param(id), pg::int8_param(run_id), pg::int8_param(r.inserted), pg::int8_param(r.updated),
-             pg::int8_param(r.deleted), st.watermark ? pg::text_param(*st.watermark) : pg::null_param(TEXTOID),
-             pg::bool_param(r.success), pg::bool_param(last), pg::text_param(r.success ? "synced" : r.message)});
-    });
+    store::record_sync_chunk(spi, id, run_id, st.result, st.watermark, last);
 }
 
 }  // namespace batch_ops::ops

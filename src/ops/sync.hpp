@@ -11,6 +11,7 @@
 
 #include "core/json.hpp"
 #include "core/sync.hpp"
+#include "store/syncs.hpp"
 
 namespace batch_ops::ops {
 
@@ -34,10 +35,8 @@ int64_t create_sync(pg::Spi& spi, const std::string& name, const std::string& so
 // that is not a sync.
 SyncDef load_sync(pg::Spi& spi, int64_t id, Oid actor);
 
-struct SyncResult {
-    bool success = false;
-    std::string message;
-    int64_t inserted = 0, updated = 0, deleted = 0;
+// success, message and the counts of inserted, updated and deleted rows.
+struct SyncResult : store::SyncOutcome {
     std::string sync_time;  // ISO 8601
 };
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "core/error.hpp"
-#include "pg/jsonb.hpp"
 #include "pg/security.hpp"
 
 extern "C" {
@@ -125,23 +124,6 @@ std::string array_type_name(Oid type) {
     return s;
 }
 
-// A text[] column of a row (nulls left out); nullopt when the column is null.
-std::optional<std::vector<std::string>> text_array(const pg::Row& row, const char* col) {
-    bool isnull;
-    Datum d = row.copy_datum(col, &isnull);
-    if (isnull) return std::nullopt;
-    std::vector<std::string> out;
-    Datum* elems;
-    bool* nulls;
-    int n;
-    pg::guard([&] {
-        deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-    });
-    for (int i = 0; i < n; ++i)
-        if (!nulls[i]) out.push_back(pg::guard([&] { return text_to_cstring(DatumGetTextPP(elems[i])); }));
-    return out;
-}
-
 }  // namespace
 
 const ColumnInfo* TargetInfo::column(const std::string& name) const {
@@ -258,38 +240,6 @@ void check_archive(pg::Spi& spi, const Registration& r, const RelColumns& rc, co
     }
 }
 
-// Inserts or replaces the row of batch_ops.target, as the extension owner.
-void store_registration(pg::Spi& spi, const Registration& r, Oid actor) {
-    std::vector<pg::Param> params = {
-        pg::text_param(r.name),
-        {OIDOID, ObjectIdGetDatum(r.relation), false},
-        pg::text_param(r.key_column),
-        r.owner_column ? pg::text_param(*r.owner_column) : pg::null_param(TEXTOID),
-        r.status_column ? pg::text_param(*r.status_column) : pg::null_param(TEXTOID),
-        r.soft_delete_column ? pg::text_param(*r.soft_delete_column) : pg::null_param(TEXTOID),
-        OidIsValid(r.archive_relation) ? pg::Param{OIDOID, ObjectIdGetDatum(r.archive_relation), false}
-                                       : pg::null_param(OIDOID),
-        r.allowed_statuses ? pg::text_array_param(*r.allowed_statuses) : pg::null_param(TEXTARRAYOID),
-        r.updatable_columns ? pg::text_array_param(*r.updatable_columns) : pg::null_param(TEXTARRAYOID),
-        r.status_transitions ? pg::jsonb_text_param(r.status_transitions->dump()) : pg::null_param(JSONBOID),
-        {OIDOID, ObjectIdGetDatum(actor), false},
-    };
-    pg::as_owner([&] {
-        spi.execute(
-            "INSERT INTO batch_ops.target AS t (name, relation, key_column, owner_column, status_column, "
-            "  soft_delete_column, archive_relation, allowed_statuses, updatable_columns, status_transitions, created_by) "
-            "VALUES ($1, $2::pg_catalog.regclass, $3, $4, $5, $6, $7::pg_catalog.regclass, $8, $9::pg_catalog.name[], $10, "
-            "        $11::pg_catalog.regrole) "
-            "ON CONFLICT (name) DO UPDATE SET relation = excluded.relation, key_column = excluded.key_column, "
-            "  owner_column = excluded.owner_column, status_column = excluded.status_column, "
-            "  soft_delete_column = excluded.soft_delete_column, archive_relation = excluded.archive_relation, "
-            "  allowed_statuses = excluded.allowed_statuses, updatable_columns = excluded.updatable_columns, "
-            "  status_transitions = excluded.status_transitions, created_at = pg_catalog.now(), "
-            "  created_by = excluded.created_by",
-            params);
-    });
-}
-
 }  // namespace
 
 void register_target(pg::Spi& spi, const Registration& r, Oid actor) {
@@ -304,67 +254,41 @@ void register_target(pg::Spi& spi, const Registration& r, Oid actor) {
     check_role_columns(r, rc, table);
     check_column_rules(r, rc, table);
     if (OidIsValid(r.archive_relation)) check_archive(spi, r, rc, table);
-    store_registration(spi, r, actor);
+    store::save_target(spi, r, actor);
 }
 
 void unregister_target(pg::Spi& spi, const std::string& name) {
     if (!pg::is_admin(pg::current_role()))
         throw Error(sqlstate::insufficient_privilege, "permission denied to unregister batch targets",
                     "Only superusers and members of batch_ops_admin may unregister targets.");
-    uint64_t n = pg::as_owner([&] {
-        return spi.execute("DELETE FROM batch_ops.target WHERE name OPERATOR(pg_catalog.=) $1", {pg::text_param(name)});
-    });
-    if (n == 0) throw Error(sqlstate::undefined_object, "batch target " + quoted(name) + " does not exist");
+    if (!store::delete_target(spi, name)) throw Error(sqlstate::undefined_object, "batch target " + quoted(name) + " does not exist");
 }
 
 std::string target_version(pg::Spi& spi, const std::string& name) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
-            "SELECT t.xmin::pg_catalog.text || '/' || c.xmin::pg_catalog.text || '/' || c.oid::pg_catalog.text "
-            "       AS version "
-            "  FROM batch_ops.target t JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.relation "
-            " WHERE t.name OPERATOR(pg_catalog.=) $1",
-            {pg::text_param(name)});
-    });
-    std::optional<pg::Row> row = rows.maybe_one();
-    return row ? row->text("version") : std::string();
+    return store::target_version(spi, name).value_or("");
 }
 
 TargetInfo load_target(pg::Spi& spi, const std::string& name) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
-            "SELECT relation::pg_catalog.oid::pg_catalog.int8 AS relation, key_column::pg_catalog.text AS key_column, "
-            "       owner_column::pg_catalog.text AS owner_column, status_column::pg_catalog.text AS status_column, "
-            "       soft_delete_column::pg_catalog.text AS soft_delete_column, "
-            "       archive_relation::pg_catalog.oid::pg_catalog.int8 AS archive_relation, allowed_statuses, "
-            "       updatable_columns::pg_catalog.text[] AS updatable_columns, "
-            "       status_transitions::pg_catalog.text AS status_transitions "
-            "  FROM batch_ops.target WHERE name OPERATOR(pg_catalog.=) $1",
-            {pg::text_param(name)});
-    });
-    std::optional<pg::Row> row = rows.maybe_one();
+    std::optional<store::TargetRecord> row = store::find_target(spi, name);
     if (!row)
         throw Error(sqlstate::undefined_object, "batch target " + quoted(name) + " does not exist", {},
                     "An admin registers targets with batch_ops.register_target().");
     TargetInfo t;
     t.model.name = name;
-    t.relid = static_cast<Oid>(row->i64("relation"));
-    t.model.key_column = row->text("key_column");
-    t.model.owner_column = row->opt_text("owner_column");
-    t.model.status_column = row->opt_text("status_column");
-    t.model.soft_delete_column = row->opt_text("soft_delete_column");
-    if (auto v = row->opt_i64("archive_relation")) t.archive_relid = static_cast<Oid>(*v);
-    t.model.allowed_statuses = text_array(*row, "allowed_statuses");
-    t.model.updatable_columns = text_array(*row, "updatable_columns");
-    auto transitions_text = row->opt_text("status_transitions");
+    t.relid = row->relation;
+    t.model.key_column = row->key_column;
+    t.model.owner_column = row->owner_column;
+    t.model.status_column = row->status_column;
+    t.model.soft_delete_column = row->soft_delete_column;
+    t.archive_relid = row->archive_relation;
+    t.model.allowed_statuses = row->allowed_statuses;
+    t.model.updatable_columns = row->updatable_columns;
     bool exists = pg::guard([&] { return SearchSysCacheExists1(RELOID, ObjectIdGetDatum(t.relid)); });
     if (!exists)
         throw Error("42P01", "the table of batch target " + quoted(name) + " no longer exists", {},
                     "Unregister the target with batch_ops.unregister_target().");
-    if (transitions_text) {
-        core::Json j = pg::from_jsonb_text(*transitions_text);
-        t.model.transitions = core::parse_transitions(j, t.model.allowed_statuses);
-    }
+    if (row->status_transitions)
+        t.model.transitions = core::parse_transitions(*row->status_transitions, t.model.allowed_statuses);
 
     t.table = pg::qualified_relation(t.relid);
     t.model.relation = relation_label(t.relid);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/target.hpp"
+#include "store/targets.hpp"
 
 namespace batch_ops::ops {
 
@@ -31,18 +32,8 @@ struct TargetInfo {
     const ColumnInfo* column(const std::string& name) const;
 };
 
-struct Registration {
-    std::string name;
-    Oid relation = InvalidOid;
-    std::string key_column = "id";
-    std::optional<std::string> owner_column;
-    std::optional<std::string> status_column;
-    std::optional<std::string> soft_delete_column;
-    Oid archive_relation = InvalidOid;
-    std::optional<std::vector<std::string>> allowed_statuses;
-    std::optional<std::vector<std::string>> updatable_columns;
-    std::optional<core::Json> status_transitions;
-};
+// One registration (register_target's arguments).
+using Registration = store::TargetRecord;
 
 // Checks everything and inserts or replaces the row of batch_ops.target.
 void register_target(pg::Spi& spi, const Registration& r, Oid actor);

@@ -1,5 +1,5 @@
 // The one place the PostgreSQL server headers are included, inside extern "C".
-// Include this first in every file of src/pg, src/sql, src/ops and src/workers;
+// Include this first in every file of src/pg, src/store, src/sql, src/ops and src/workers;
 // src/core must never include it.
 #pragma once
 

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.hpp"
+#include "pg/compat.hpp"
 
 extern "C" {
 #include "access/table.h"
@@ -274,7 +275,7 @@ uint64_t RemoteConnection::copy_into(const std::string& query, Oid relid) {
         // COPY FROM's executor state needs the relation in a range table, as
         // DoCopy sets it up.
         ParseNamespaceItem* nsitem = addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, nullptr, false, false);
-        nsitem->p_rte->requiredPerms = ACL_INSERT;
+        compat::require_rights(nsitem, ACL_INSERT);
         // The remote session sends the rows in this database's encoding.
         List* options = list_make1(makeDefElem(pstrdup("encoding"),
                                                (Node*)makeString(pstrdup(GetDatabaseEncodingName())), -1));

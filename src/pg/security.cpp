@@ -116,37 +116,6 @@ void leave_scope(const SavedScope& s, bool ok) {
     });
 }
 
-AsRole::AsRole(Oid role, bool restricted) {
-    guard([&] {
-        GetUserIdAndSecContext(&saved_user_, &saved_sec_);
-        int sec = saved_sec_ | SECURITY_LOCAL_USERID_CHANGE;
-        if (restricted) sec |= SECURITY_RESTRICTED_OPERATION;
-        SetUserIdAndSecContext(role, sec);
-        nest_level_ = NewGUCNestLevel();
-        (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-                                true, 0, false);
-    });
-}
-
-AsRole::~AsRole() {
-    // Also while an exception passes: whoever catches it may go on in this
-    // same transaction, and must not find itself still in the role. (Both
-    // calls only restore saved state; neither raises.)
-    AtEOXact_GUC(std::uncaught_exceptions() == 0, nest_level_);
-    SetUserIdAndSecContext(saved_user_, saved_sec_);
-}
-
-AsOwner::AsOwner() : AsRole(extension_owner(), false) {}
-
-SettingScope::SettingScope(const char* name, const char* value) {
-    guard([&] {
-        nest_level_ = NewGUCNestLevel();
-        (void)set_config_option(name, value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-    });
-}
-
-SettingScope::~SettingScope() { AtEOXact_GUC(std::uncaught_exceptions() == 0, nest_level_); }
-
 bool role_exists(Oid role) {
     return guard([&] { return SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)); });
 }

@@ -59,45 +59,6 @@ auto with_setting(const char* name, const char* value, F&& f) -> decltype(f()) {
     return then_leave(std::forward<F>(f), [&](bool ok) { leave_scope(saved, ok); });
 }
 
-// Legacy scope-bound forms of the above (being replaced; do not use in new code).
-// For the length of a scope: current_user is `role` and search_path is
-// "pg_catalog, pg_temp"; with `restricted`, inside a security restricted
-// operation (as PostgreSQL runs maintenance commands), so nothing run in it
-// can switch back to the worker's own role. Both are restored when the scope
-// ends, also when an exception leaves it.
-class AsRole {
-public:
-    AsRole(Oid role, bool restricted);
-    ~AsRole();
-    AsRole(const AsRole&) = delete;
-    AsRole& operator=(const AsRole&) = delete;
-
-private:
-    Oid saved_user_;
-    int saved_sec_;
-    int nest_level_;
-};
-
-// For the length of a scope: current_user is the extension owner and
-// search_path is "pg_catalog, pg_temp".
-class AsOwner : public AsRole {
-public:
-    AsOwner();
-};
-
-// For the length of a scope, a setting changed as SET LOCAL would (restored
-// when the scope ends, also when an exception leaves it).
-class SettingScope {
-public:
-    SettingScope(const char* name, const char* value);
-    ~SettingScope();
-    SettingScope(const SettingScope&) = delete;
-    SettingScope& operator=(const SettingScope&) = delete;
-
-private:
-    int nest_level_;
-};
-
 // True when the role still exists.
 bool role_exists(Oid role);
 

@@ -99,6 +99,13 @@ namespace {
     throw core::Error(core::sqlstate::internal_error, "batch_ops internal error: " + what);
 }
 
+// The value of a column that must not be null.
+template <typename T>
+T not_null(std::optional<T>&& v, const char* col) {
+    if (!v) internal(std::string("column ") + col + " is null");
+    return std::move(*v);
+}
+
 }  // namespace
 
 Spi::Spi() {
@@ -161,10 +168,16 @@ Rows Spi::query(const std::string& sql, const std::vector<Param>& params, bool r
         values[i] = params[i].value;
         nulls[i] = params[i].isnull ? 'n' : ' ';
     }
-    const char* q = sql.c_str();
-    Oid* t = types.data();
-    Datum* v = values.data();
-    const char* nl = nulls.data();
+    struct Call {
+        const char* q; int n; Oid* t; Datum* v; const char* nl; bool read_only;
+    } call{sql.c_str(), n, types.data(), values.data(), nulls.data(), read_only};
+    return run_statement([](void* a) {
+        auto* c = static_cast<Call*>(a);
+        return SPI_execute_with_args(c->q, c->n, c->t, c->v, c->nl, c->read_only, 0);
+    }, &call, "SPI_execute_with_args");
+}
+
+Rows Spi::run_statement(int (*execute)(void*), void* arg, const char* what) {
     SPITupleTable* previous = has_rows_ ? table_ : nullptr;
     SubTransactionId made_in = table_subxact_;
     has_rows_ = false;
@@ -172,8 +185,8 @@ Rows Spi::query(const std::string& sql, const std::vector<Param>& params, bool r
     ++generation_;
     uint64_t processed = guard([&] {
         free_previous(previous, made_in);
-        int rc = SPI_execute_with_args(q, n, t, v, nl, read_only, 0);
-        if (rc < 0) elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+        int rc = execute(arg);
+        if (rc < 0) elog(ERROR, "%s failed: %s", what, SPI_result_code_string(rc));
         return SPI_processed;
     });
     return take(processed);
@@ -215,20 +228,13 @@ Rows Spi::query_plan(SPIPlanPtr plan, const std::vector<Param>& params, bool rea
         values[i] = params[i].value;
         nulls[i] = params[i].isnull ? 'n' : ' ';
     }
-    Datum* v = values.data();
-    const char* nl = nulls.data();
-    SPITupleTable* previous = has_rows_ ? table_ : nullptr;
-    SubTransactionId made_in = table_subxact_;
-    has_rows_ = false;
-    table_ = nullptr;
-    ++generation_;
-    uint64_t processed = guard([&] {
-        free_previous(previous, made_in);
-        int rc = SPI_execute_plan(plan, v, nl, read_only, 0);
-        if (rc < 0) elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-        return SPI_processed;
-    });
-    return take(processed);
+    struct Call {
+        SPIPlanPtr plan; Datum* v; const char* nl; bool read_only;
+    } call{plan, values.data(), nulls.data(), read_only};
+    return run_statement([](void* a) {
+        auto* c = static_cast<Call*>(a);
+        return SPI_execute_plan(c->plan, c->v, c->nl, c->read_only, 0);
+    }, &call, "SPI_execute_plan");
 }
 
 TupleDesc Spi::descriptor(const Rows& rows) const {
@@ -332,9 +338,7 @@ std::optional<std::string> Row::opt_text(const char* col) const {
 }
 
 std::string Row::text(const char* col) const {
-    auto v = opt_text(col);
-    if (!v) internal(std::string("column ") + col + " is null");
-    return *v;
+    return not_null(opt_text(col), col);
 }
 
 std::optional<int64_t> Row::opt_i64(const char* col) const {
@@ -346,9 +350,7 @@ std::optional<int64_t> Row::opt_i64(const char* col) const {
 }
 
 int64_t Row::i64(const char* col) const {
-    auto v = opt_i64(col);
-    if (!v) internal(std::string("column ") + col + " is null");
-    return *v;
+    return not_null(opt_i64(col), col);
 }
 
 std::optional<bool> Row::opt_bool(const char* col) const {
@@ -361,9 +363,7 @@ std::optional<bool> Row::opt_bool(const char* col) const {
 }
 
 bool Row::boolean(const char* col) const {
-    auto v = opt_bool(col);
-    if (!v) internal(std::string("column ") + col + " is null");
-    return *v;
+    return not_null(opt_bool(col), col);
 }
 
 Datum Row::copy_datum(const char* col, bool* isnull) const {
@@ -371,55 +371,6 @@ Datum Row::copy_datum(const char* col, bool* isnull) const {
     int attnum = column(col, isnull, &d);
     if (*isnull) return d;
     Oid type = spi_->type_of(attnum);
-    return guard([&] {
-        int16 typlen;
-        bool typbyval;
-        get_typlenbyval(type, &typlen, &typbyval);
-        return SPI_datumTransfer(d, typbyval, typlen);
-    });
-}
-
-// ---- legacy positional access (checked) ------------------------------------------------
-
-uint64_t Spi::rows() const { return has_rows_ ? count_ : 0; }
-
-Datum Spi::datum(uint64_t row, int col, bool* isnull) const { return value(row, col + 1, isnull); }
-
-bool Spi::is_null(uint64_t row, int col) const {
-    bool isnull;
-    datum(row, col, &isnull);
-    return isnull;
-}
-
-std::string Spi::str(uint64_t row, int col) const {
-    auto v = opt_str(row, col);
-    return v ? *v : std::string();
-}
-
-std::optional<std::string> Spi::opt_str(uint64_t row, int col) const {
-    bool isnull = false;
-    Datum d = datum(row, col, &isnull);
-    if (isnull) return std::nullopt;
-    return output_text(d, type_of(col + 1));
-}
-
-int64_t Spi::i64(uint64_t row, int col) const {
-    bool isnull;
-    Datum d = datum(row, col, &isnull);
-    if (isnull) return 0;
-    return integer_value(d, type_of(col + 1), std::to_string(col + 1).c_str());
-}
-
-bool Spi::boolean(uint64_t row, int col) const {
-    bool isnull;
-    Datum d = datum(row, col, &isnull);
-    return !isnull && DatumGetBool(d);
-}
-
-Datum Spi::copy_datum(uint64_t row, int col, bool* isnull) const {
-    Datum d = datum(row, col, isnull);
-    if (*isnull) return d;
-    Oid type = type_of(col + 1);
     return guard([&] {
         int16 typlen;
         bool typbyval;

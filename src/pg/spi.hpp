@@ -136,17 +136,6 @@ public:
     // columns, such as a sync source); checked like the rows.
     TupleDesc descriptor(const Rows& rows) const;
 
-    // Legacy access to the rows of the last statement, by position. Checked
-    // (a row or column that is not there is a core::Error, XX000); being
-    // replaced by Rows and Row; do not use in new code.
-    uint64_t rows() const;
-    bool is_null(uint64_t row, int col) const;
-    std::string str(uint64_t row, int col) const;
-    std::optional<std::string> opt_str(uint64_t row, int col) const;
-    int64_t i64(uint64_t row, int col) const;
-    bool boolean(uint64_t row, int col) const;
-    Datum datum(uint64_t row, int col, bool* isnull) const;
-    Datum copy_datum(uint64_t row, int col, bool* isnull) const;
 
 private:
     template <typename F>
@@ -160,6 +149,10 @@ private:
     Datum value(uint64_t row, int attnum, bool* isnull) const;
     Oid type_of(int attnum) const;
     Rows take(uint64_t processed);
+    // Runs one statement (EXECUTE returns SPI's code and sets SPI_processed) in
+    // the guard, after freeing the previous statement's rows; WHAT names it in
+    // the error when SPI fails.
+    Rows run_statement(int (*execute)(void*), void* arg, const char* what);
     void check(uint64_t generation) const;
 
     uint64_t generation_ = 0;   // bumped by every statement: older Rows become invalid

@@ -4,12 +4,13 @@
 
 #include "core/error.hpp"
 #include "core/results.hpp"
-#include "ops/batch_store.hpp"
 #include "ops/retry.hpp"
 #include "ops/runner.hpp"
 #include "ops/target_catalog.hpp"
 #include "pg/jsonb.hpp"
 #include "pg/security.hpp"
+#include "store/batch_store.hpp"
+#include "store/dependencies.hpp"
 #include "workers/shared.hpp"
 
 extern "C" {
@@ -107,15 +108,15 @@ Json queue_batch(pg::Spi& spi, const core::Request& req, const ops::TargetInfo& 
     for (std::size_t i = 0; i < pending.size(); ++i)
         pending[i].target_id = req.operation == core::Operation::BulkCreate ? "#" + std::to_string(i + 1)
                                                                              : req.target_ids[i];
-    ops::store_items(spi, id, pending, core::success_message(req.operation, core::effective_soft_delete(req, target.model)),
+    store::store_items(spi, id, pending, core::success_message(req.operation, core::effective_soft_delete(req, target.model)),
                      settings::chunk_size);
     workers::wake_at_commit();
     // An upstream that already failed or was cancelled: this one fails at once.
-    if (deps.broken) ops::cascade_upstream_failure(spi, deps.broken->first);
-    ops::BatchRow b = ops::load_batch(spi, id);
+    if (deps.broken) store::cascade_upstream_failure(spi, deps.broken->first);
+    store::BatchRow b = store::load_batch(spi, id);
     Json r = Json::object();
     r.set("operation_id", Json::number(b.id));
-    r.set("status", Json::string(b.status));
+    r.set("status", Json::string(core::to_string(b.status)));
     r.set("operation", Json::string(b.operation));
     r.set("target_type", Json::string(b.target_type));
     r.set("total_count", Json::number(b.total));
@@ -128,12 +129,12 @@ Json queue_batch(pg::Spi& spi, const core::Request& req, const ops::TargetInfo& 
 // status are recorded.
 Json run_batch(pg::Spi& spi, ops::ItemRun& run, const core::Request& req, int64_t id, Oid me) {
     ops::RunOutput out = run.run();
-    const char* status = core::to_string(core::final_status(core::count(out.items), false));
-    ops::store_items(spi, id, out.items, out.success_message, settings::chunk_size);
+    const core::BatchStatus status = core::final_status(core::count(out.items), false);
+    store::store_items(spi, id, out.items, out.success_message, settings::chunk_size);
     if (out.export_content)
-        ops::store_export(spi, id, core::to_string(req.export_format), *out.export_content, out.export_rows);
-    ops::BatchRow b = ops::finish_batch(spi, id, out.items, status, me);
-    return ops::response_for(b, out.items);
+        store::store_export(spi, id, core::to_string(req.export_format), *out.export_content, out.export_rows);
+    store::BatchRow b = store::finish_batch(spi, id, out.items, status, me);
+    return store::response_for(b, out.items);
 }
 
 // A request on the caller's SPI connection: a dry run answers at once;
@@ -157,17 +158,17 @@ Json submit(pg::Spi& spi, core::Request& req, Jsonb* jb, Datum request_datum, Oi
     }
     run.prepare();  // every request-level error is raised before the batch is recorded
 
-    ops::NewBatch nb;
+    store::NewBatch nb;
     nb.request = &req;
     nb.request_jsonb = request_datum;
     nb.submitter = me;
-    nb.status = req.execution == core::Execution::Background ? "queued" : "running";
+    nb.status = req.execution == core::Execution::Background ? core::BatchStatus::Queued : core::BatchStatus::Running;
     nb.max_attempts = req.max_attempts.value_or(settings::default_max_attempts);
     bool existing = false;
-    int64_t id = ops::insert_batch(spi, nb, &existing);
+    int64_t id = store::insert_batch(spi, nb, &existing);
     if (existing) {
-        ops::BatchRow b = ops::load_batch(spi, id);
-        return ops::response_for(b, ops::load_items(spi, id));
+        store::BatchRow b = store::load_batch(spi, id);
+        return store::response_for(b, store::load_items(spi, id));
     }
     if (req.execution == core::Execution::Background) return queue_batch(spi, req, target, id, deps);
     return run_batch(spi, run, req, id, me);
@@ -190,25 +191,12 @@ Json execute(FunctionCallInfo fcinfo, bool validate_only) {
 // its id tells nothing).
 Datum export_content(pg::Spi& spi, int64_t export_id) {
     const std::string missing = "export " + std::to_string(export_id) + " does not exist";
-    pg::Rows owner = pg::as_owner([&] {
-        return spi.query("SELECT b.submitted_by::pg_catalog.oid::pg_catalog.int8 AS submitted_by "
-                         "  FROM batch_ops.export e "
-                         "  JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) e.batch_id "
-                         " WHERE e.id OPERATOR(pg_catalog.=) $1",
-                         {pg::int8_param(export_id)});
-    });
-    std::optional<pg::Row> submitter = owner.maybe_one();
+    std::optional<Oid> submitter = store::export_submitter(spi, export_id);
     const Oid me = pg::current_role();
-    if (!submitter || (static_cast<Oid>(submitter->i64("submitted_by")) != me && !pg::is_admin(me)))
-        throw core::Error(core::sqlstate::no_data_found, missing);
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query("SELECT content FROM batch_ops.export WHERE id OPERATOR(pg_catalog.=) $1",
-                         {pg::int8_param(export_id)});
-    });
-    std::optional<pg::Row> row = rows.maybe_one();
-    if (!row) throw core::Error(core::sqlstate::no_data_found, missing);
-    bool isnull = true;
-    return row->copy_datum("content", &isnull);
+    if (!submitter || (*submitter != me && !pg::is_admin(me))) throw core::Error(core::sqlstate::no_data_found, missing);
+    std::optional<Datum> content = store::export_content(spi, export_id);
+    if (!content) throw core::Error(core::sqlstate::no_data_found, missing);
+    return *content;
 }
 
 }  // namespace
@@ -231,8 +219,8 @@ BATCH_OPS_FUNCTION(batch_ops_batch_result) {
     int64_t id = PG_GETARG_INT64(0);
     pg::check_schema_version();
     core::Json response = pg::with_spi([&](pg::Spi& spi) {
-        ops::BatchRow b = ops::load_batch(spi, id);
-        return ops::response_for(b, ops::load_items(spi, id));
+        store::BatchRow b = store::load_batch(spi, id);
+        return store::response_for(b, store::load_items(spi, id));
     });
     return pg::to_jsonb(response);
 }
@@ -241,8 +229,8 @@ BATCH_OPS_FUNCTION(batch_ops_batch_status) {
     int64_t id = PG_GETARG_INT64(0);
     pg::check_schema_version();
     return pg::with_spi([&](pg::Spi& spi) {
-        (void)ops::load_batch(spi, id);  // exists, and is the caller's
-        return ops::job_status_record(spi, id);
+        (void)store::load_batch(spi, id);  // exists, and is the caller's
+        return store::job_status_record(spi, id);
     });
 }
 

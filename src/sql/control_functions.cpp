@@ -8,11 +8,13 @@
 #include "core/error.hpp"
 #include "core/request.hpp"
 #include "core/status.hpp"
-#include "ops/batch_store.hpp"
 #include "ops/retry.hpp"
 #include "pg/jsonb.hpp"
 #include "pg/security.hpp"
-#include "ops/progress.hpp"
+#include "store/background.hpp"
+#include "store/batch_store.hpp"
+#include "store/dependencies.hpp"
+#include "store/transition.hpp"
 #include "workers/shared.hpp"
 
 extern "C" {
@@ -28,11 +30,7 @@ extern "C" {
 namespace {
 
 using namespace batch_ops;
-
-bool is_terminal(const std::string& status) {
-    auto st = core::parse_batch_status(status);
-    return st && core::is_terminal(*st);
-}
+using core::BatchStatus;
 
 // The timeout of batch_wait in microseconds; 22023 when it is negative or
 // cannot be represented (an interval whose end lies beyond the timestamp range).
@@ -61,22 +59,16 @@ BATCH_OPS_FUNCTION(batch_ops_batch_wait) {
     int64_t id = PG_GETARG_INT64(0);
     const bool has_timeout = !PG_ARGISNULL(1);
     TimestampTz deadline = 0;
-    if (has_timeout) (void)wait_timeout_us(PG_GETARG_INTERVAL_P(1), GetCurrentTimestamp(), &deadline);
+    if (has_timeout) (void)wait_timeout_us(pg::guard([&] { return PG_GETARG_INTERVAL_P(1); }), GetCurrentTimestamp(), &deadline);
     pg::check_schema_version();
     if (IsolationUsesXactSnapshot())
         throw core::Error(core::sqlstate::object_not_in_state, "batch_wait() needs the READ COMMITTED isolation level",
                           "In REPEATABLE READ or SERIALIZABLE the transaction's snapshot never shows the batch end.");
     pg::Spi spi;
-    (void)ops::load_batch(spi, id);
-    {
-        pg::AsOwner owner;
-        spi.execute_cached("SELECT xmin::pg_catalog.text::pg_catalog.int8 FROM batch_ops.batch "
-                           " WHERE id OPERATOR(pg_catalog.=) $1",
-                           {pg::int8_param(id)});
-    }
-    if (spi.rows() == 0)
-        throw core::Error(core::sqlstate::no_data_found, "batch " + std::to_string(id) + " does not exist");
-    TransactionId xmin = static_cast<TransactionId>(spi.i64(0, 0));
+    (void)store::load_batch(spi, id);
+    std::optional<TransactionId> written = store::batch_xmin(spi, id);
+    if (!written) store::batch_missing(id);
+    const TransactionId xmin = *written;
     if (pg::guard([&] { return TransactionIdIsCurrentTransactionId(xmin); }))
         throw core::Error(core::sqlstate::object_not_in_state,
                           "batch " + std::to_string(id) + " was submitted or changed in this transaction",
@@ -92,23 +84,12 @@ BATCH_OPS_FUNCTION(batch_ops_batch_wait) {
     if (cv) pg::guard([&] { ConditionVariablePrepareToSleep(cv); });
     bool timed_out = false;
     while (true) {
-        bool exists = false;
-        std::string status;
-        {
-            pg::Spi poll;
-            {
-                pg::AsOwner owner;
-                poll.execute_cached(
-                    "SELECT status::pg_catalog.text FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1",
-                    {pg::int8_param(id)});
-            }
-            exists = poll.rows() > 0;
-            if (exists) status = poll.str(0, 0);
-        }
-        if (!exists)
+        std::optional<BatchStatus> status =
+            pg::with_spi([&](pg::Spi& poll) { return store::batch_status(poll, id, store::RowLock::None); });
+        if (!status)
             throw core::Error(core::sqlstate::no_data_found, "batch " + std::to_string(id) + " no longer exists",
                               "It was removed while waiting (batch_cleanup or batch_ops.retention).");
-        if (is_terminal(status)) break;
+        if (core::is_terminal(*status)) break;
         long sleep_ms = 1000;
         if (has_timeout) {
             TimestampTz now = GetCurrentTimestamp();
@@ -128,7 +109,7 @@ BATCH_OPS_FUNCTION(batch_ops_batch_wait) {
             });
     }
     if (cv) pg::guard([] { ConditionVariableCancelSleep(); });
-    return ops::job_status_record(spi, id, timed_out);
+    return store::job_status_record(spi, id, timed_out);
 }
 
 BATCH_OPS_FUNCTION(batch_ops_batch_cancel) {
@@ -136,62 +117,31 @@ BATCH_OPS_FUNCTION(batch_ops_batch_cancel) {
     pg::check_schema_version();
     pg::guard([] { PreventCommandIfReadOnly("batch_cancel()"); });
     pg::Spi spi;
-    (void)ops::load_batch(spi, id);
+    (void)store::load_batch(spi, id);
     Oid me = pg::current_role();
-    const pg::Param actor{OIDOID, ObjectIdGetDatum(me), false};
     // Never wait for an executor: while a chunk runs, its executor holds the
     // batch row's lock (FOR NO KEY UPDATE), so the row is taken only if it is free.
-    std::string status;
-    bool locked = false;
-    {
-        pg::AsOwner owner;
-        spi.execute_cached("SELECT status::pg_catalog.text FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1 "
-                           "FOR NO KEY UPDATE SKIP LOCKED",
-                           {pg::int8_param(id)});
-        locked = spi.rows() > 0;
-        if (!locked)
-            spi.execute_cached(
-                "SELECT status::pg_catalog.text FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1",
-                {pg::int8_param(id)});
-        if (spi.rows() == 0)
-            throw core::Error(core::sqlstate::no_data_found, "batch " + std::to_string(id) + " does not exist");
-        status = spi.str(0, 0);
-    }
-    if (is_terminal(status)) return BoolGetDatum(false);
-    if (status == "cancelling") return BoolGetDatum(true);
-    if (locked && status != "running") {
-        // queued (or a sync batch not yet run): cancelled at once.
-        ops::cancel_pending(spi, id);
-        ops::ProgressRow p = ops::finish_background(spi, id, true, me);
-        ops::Throttle throttle;
-        ops::notify_progress(p, true, throttle);
+    std::optional<BatchStatus> status = store::batch_status(spi, id, store::RowLock::ForNoKeyUpdateSkipLocked);
+    const bool locked = status.has_value();
+    if (!locked) status = store::batch_status(spi, id, store::RowLock::None);
+    if (!status) store::batch_missing(id);
+    if (core::is_terminal(*status)) return BoolGetDatum(false);
+    if (*status == BatchStatus::Cancelling) return BoolGetDatum(true);
+    if (locked && *status != BatchStatus::Running) {
+        // queued (or a sync batch not yet run): cancelled at once (announced).
+        store::cancel_pending(spi, id);
+        (void)store::finish_background(spi, id, true, me);
         workers::batch_changed_at_commit();
         return BoolGetDatum(true);
     }
     if (locked) {
         // Running, but no chunk of it holds the row: its executor is between
         // chunks (or busy with another batch), and stops before the next one.
-        {
-            pg::AsOwner owner;
-            spi.execute_cached(
-                "WITH u AS (UPDATE batch_ops.batch SET status = 'cancelling', updated_at = pg_catalog.clock_timestamp() "
-                "  WHERE id OPERATOR(pg_catalog.=) $1 RETURNING id) "
-                "INSERT INTO batch_ops.batch_event (batch_id, event, actor) "
-                "SELECT u.id, 'cancel_requested', $2::pg_catalog.regrole FROM u",
-                {pg::int8_param(id), actor});
-        }
-        ops::announce(spi, id);  // running -> cancelling is a status change
+        store::mark_cancelling(spi, id, me);  // running -> cancelling, announced
     } else {
         // A chunk of it is in flight (or an executor is claiming it): record
-        // the request beside the batch (taking KEY SHARE on its row, which
-        // does not conflict with the executor's lock), then interrupt the chunk.
-        pg::AsOwner owner;
-        spi.execute_cached(
-            "WITH r AS (INSERT INTO batch_ops.batch_cancel_request (batch_id, requested_by) VALUES ($1, $2) "
-            "  ON CONFLICT (batch_id) DO NOTHING RETURNING batch_id) "
-            "INSERT INTO batch_ops.batch_event (batch_id, event, actor) "
-            "SELECT r.batch_id, 'cancel_requested', $2::pg_catalog.regrole FROM r",
-            {pg::int8_param(id), actor});
+        // the request beside the batch, then interrupt the chunk.
+        store::request_cancel(spi, id, me);
     }
     // Interrupt the chunk in flight now (its executor rolls it back and
     // cancels the batch at once, whatever becomes of this transaction), and
@@ -205,22 +155,7 @@ BATCH_OPS_FUNCTION(batch_ops_batch_health) {
     pg::check_schema_version();
     core::Json r = core::Json::object();
     {
-        pg::Spi spi;
-        pg::AsOwner owner;
-        spi.execute_cached(
-            "SELECT pg_catalog.count(*) FILTER (WHERE status IN ('running', 'cancelling')), "
-            "       pg_catalog.count(*) FILTER (WHERE status OPERATOR(pg_catalog.=) 'queued'), "
-            "       COALESCE(pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.now() - "
-            "         pg_catalog.min(created_at) FILTER (WHERE status OPERATOR(pg_catalog.=) 'queued'))), 0)::pg_catalog.int8, "
-            "       (SELECT COALESCE(pg_catalog.jsonb_agg(name ORDER BY name), '[]') FROM batch_ops.target)::pg_catalog.text, "
-            "       pg_catalog.to_jsonb(pg_catalog.now()) #>> '{}' "
-            "  FROM batch_ops.batch",
-            {});
-        if (spi.rows() == 0)
-            throw core::Error(core::sqlstate::internal_error, "batch_health() found no summary row");
-        int64_t active = spi.i64(0, 0), queued = spi.i64(0, 1), oldest = spi.i64(0, 2);
-        std::string targets = spi.str(0, 3), now = spi.str(0, 4);
-
+        store::Summary summary = pg::with_spi([](pg::Spi& spi) { return store::batch_summary(spi); });
         int executors = 0, here = 0;
         bool launcher = false;
         if (workers::Shared* sh = workers::shared()) {
@@ -246,35 +181,29 @@ BATCH_OPS_FUNCTION(batch_ops_batch_health) {
         w.set("max_workers", core::Json::number(settings::max_workers));
         w.set("enabled", core::Json::boolean(settings::enabled));
         r.set("workers", std::move(w));
-        r.set("active_jobs", core::Json::number(active));
-        r.set("queued_jobs", core::Json::number(queued));
-        r.set("oldest_queued_age_s", core::Json::number(oldest));
+        r.set("active_jobs", core::Json::number(summary.active));
+        r.set("queued_jobs", core::Json::number(summary.queued));
+        r.set("oldest_queued_age_s", core::Json::number(summary.oldest_queued_age_s));
         core::Json ops = core::Json::array();
         for (const auto& name : core::operation_names()) ops.push(core::Json::string(name));
         r.set("supported_operations", std::move(ops));
-        Datum tj = pg::jsonb_from_text(targets);
-        r.set("supported_targets", pg::from_jsonb(DatumGetJsonbP(tj)));
-        r.set("timestamp", core::Json::string(now));
+        r.set("supported_targets", pg::from_jsonb_text(summary.targets));
+        r.set("timestamp", core::Json::string(summary.now));
     }
     return pg::to_jsonb(r);
 }
 
 BATCH_OPS_FUNCTION(batch_ops_batch_cleanup) {
-    Interval* iv = PG_GETARG_INTERVAL_P(0);
+    Interval* iv = pg::guard([&] { return PG_GETARG_INTERVAL_P(0); });
     pg::check_schema_version();
     pg::guard([] { PreventCommandIfReadOnly("batch_cleanup()"); });
     if (!pg::is_admin(pg::current_role()))
         throw core::Error(core::sqlstate::insufficient_privilege, "permission denied to clean up batches",
                           "Only superusers and members of batch_ops_admin may remove batches.");
-    pg::Spi spi;
-    pg::AsOwner owner;
-    spi.execute_cached(
-        "WITH d AS (DELETE FROM batch_ops.batch WHERE kind OPERATOR(pg_catalog.=) 'operation' "
-        "  AND finished_at OPERATOR(pg_catalog.<) pg_catalog.now() - $1 "
-        "  AND status IN ('succeeded', 'failed', 'cancelled') RETURNING 1) "
-        "SELECT pg_catalog.count(*) FROM d",
-        {{INTERVALOID, PointerGetDatum(iv), false}});
-    return Int64GetDatum(spi.rows() > 0 ? spi.i64(0, 0) : 0);
+    const Interval older_than = *iv;
+    int64_t removed =
+        pg::with_spi([&](pg::Spi& spi) { return store::remove_ended_batches(spi, older_than, std::nullopt); });
+    return Int64GetDatum(removed);
 }
 
 namespace {
@@ -307,17 +236,7 @@ std::vector<std::string> error_codes_arg(FunctionCallInfo fcinfo, int n) {
 [[noreturn]] void no_items_with(pg::Spi& spi, int64_t id, const std::vector<std::string>& codes) {
     std::string listed;
     for (const auto& c : codes) listed += (listed.empty() ? "" : ", ") + c;
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
-            "SELECT pg_catalog.string_agg(c.code OPERATOR(pg_catalog.||) ' (' "
-            "         OPERATOR(pg_catalog.||) c.n::pg_catalog.text OPERATOR(pg_catalog.||) ')', ', ' ORDER BY c.code) "
-            "       AS codes "
-            "  FROM (SELECT COALESCE(i.error_code, '') AS code, pg_catalog.count(*) AS n "
-            "          FROM batch_ops.job_items i WHERE i.job_id OPERATOR(pg_catalog.=) $1 "
-            "           AND i.status IN ('failed', 'skipped') GROUP BY 1) c",
-            {pg::int8_param(id)});
-    });
-    std::optional<std::string> present = rows.one().opt_text("codes");
+    std::optional<std::string> present = store::failed_item_codes(spi, id);
     throw core::Error(core::sqlstate::object_not_in_state,
                       "batch " + std::to_string(id) + " cannot be retried: none of its failed items has error code " +
                           listed,
@@ -347,7 +266,8 @@ BATCH_OPS_FUNCTION(batch_ops_batch_retry) {
     pg::Spi spi;
     if (auto refusal = ops::check_retry(spi, id, pg::current_role())) raise_refusal(*refusal);
     require_workers();
-    if (ops::retry_batch(spi, id, pg::current_role(), codes) == 0 && codes) no_items_with(spi, id, *codes);
+    if (store::requeue_with_dependents(spi, id, pg::current_role(), codes) == 0 && codes)
+        no_items_with(spi, id, *codes);
     workers::wake_at_commit();
     return Int32GetDatum(1);
 }
@@ -386,7 +306,7 @@ BATCH_OPS_FUNCTION(batch_ops_batch_retry_many) {
                     rows.push_back({id, false, refusal->code, refusal->message});
                     continue;
                 }
-                ops::retry_batch(spi, id, me);
+                store::requeue_with_dependents(spi, id, me);
                 sub.commit();
                 rows.push_back({id, true, "", ""});
             } catch (const pg::PgError& e) {
@@ -405,7 +325,7 @@ BATCH_OPS_FUNCTION(batch_ops_batch_retry_many) {
             Datum values[4];
             bool isnull[4] = {false, false, r.ok, r.ok};
             values[0] = Int64GetDatum(r.id);
-            values[1] = CStringGetTextDatum(r.ok ? "success" : "failed");
+            values[1] = CStringGetTextDatum(r.ok ? "success" : "failed");  // status-literal: a retry's outcome
             values[2] = r.ok ? (Datum)0 : CStringGetTextDatum(code.c_str());
             values[3] = r.ok ? (Datum)0 : CStringGetTextDatum(message.c_str());
             tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);

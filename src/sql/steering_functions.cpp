@@ -5,7 +5,7 @@
 #include "sql/entry.hpp"
 
 #include "core/error.hpp"
-#include "ops/batch_store.hpp"
+#include "store/batch_store.hpp"
 #include "ops/steering.hpp"
 #include "pg/security.hpp"
 #include "workers/shared.hpp"
@@ -33,7 +33,7 @@ BATCH_OPS_FUNCTION(batch_ops_batch_pause) {
     pg::guard([] { PreventCommandIfReadOnly("batch_pause()"); });
     const Oid me = pg::current_role();
     bool paused = pg::with_spi([&](pg::Spi& spi) {
-        (void)ops::load_batch(spi, id);  // exists, and is the caller's (or the caller is an admin)
+        (void)store::load_batch(spi, id);  // exists, and is the caller's (or the caller is an admin)
         return ops::pause_batch(spi, id, me);
     });
     workers::batch_changed_at_commit();
@@ -47,7 +47,7 @@ BATCH_OPS_FUNCTION(batch_ops_batch_resume) {
     const Oid me = pg::current_role();
     bool wake = false;
     bool resumed = pg::with_spi([&](pg::Spi& spi) {
-        (void)ops::load_batch(spi, id);
+        (void)store::load_batch(spi, id);
         return ops::resume_batch(spi, id, me, &wake);
     });
     if (wake) workers::wake_at_commit();

@@ -2,10 +2,12 @@
 #include "sql/entry.hpp"
 
 #include "core/error.hpp"
-#include "ops/progress.hpp"
+#include "core/status.hpp"
 #include "ops/sync.hpp"
 #include "pg/jsonb.hpp"
 #include "pg/security.hpp"
+#include "store/syncs.hpp"
+#include "store/transition.hpp"
 #include "workers/shared.hpp"
 
 extern "C" {
@@ -32,17 +34,13 @@ namespace {
 // The sync batch, locked, may start now: P0002 when it is gone (removed since
 // load_sync by batch_cleanup), 55000 while it is queued or running.
 void lock_idle_sync(pg::Spi& spi, int64_t id) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached("SELECT status::pg_catalog.text AS status FROM batch_ops.batch "
-                                " WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
-                                {pg::int8_param(id)});
-    });
-    std::optional<pg::Row> row = rows.maybe_one();
-    if (!row) throw core::Error(core::sqlstate::no_data_found, "batch " + std::to_string(id) + " does not exist");
-    std::string status = row->text("status");
-    if (status == "running" || status == "queued" || status == "cancelling")
+    using core::BatchStatus;
+    std::optional<BatchStatus> status = store::batch_status(spi, id, store::RowLock::ForUpdate);
+    if (!status) store::batch_missing(id);
+    if (core::is_in_progress(*status))
         throw core::Error(core::sqlstate::object_not_in_state,
-                          "batch " + std::to_string(id) + " cannot be synced now: its status is " + status,
+                          "batch " + std::to_string(id) + " cannot be synced now: its status is " +
+                              core::to_string(*status),
                           "A sync batch runs once at a time.", "Wait for it with batch_ops.batch_wait().");
 }
 
@@ -54,24 +52,14 @@ core::Json queue_sync(pg::Spi& spi, int64_t id, Oid caller) {
                           "Without it there are no workers to run queued syncs.",
                           "Add batch_ops to shared_preload_libraries and restart the server, or run the "
                           "sync inline: batch_ops.batch_sync(id).");
-    pg::as_owner([&] {
-        spi.execute_cached(
-            "WITH u AS (UPDATE batch_ops.batch SET status = 'queued', total = 0, processed = 0, "
-            "  success_count = 0, failure_count = 0, skipped_count = 0, cancelled_count = 0, finished_at = NULL, "
-            "  started_at = NULL, next_attempt_at = NULL, worker_pid = NULL, last_error = NULL, "
-            "  last_error_code = NULL, updated_at = pg_catalog.clock_timestamp() "
-            "  WHERE id OPERATOR(pg_catalog.=) $1 RETURNING id) "
-            "INSERT INTO batch_ops.batch_event (batch_id, event, actor) "
-            "SELECT u.id, 'queued', $2::pg_catalog.regrole FROM u",
-            {pg::int8_param(id), {OIDOID, ObjectIdGetDatum(caller), false}});
-        workers::wake_at_commit();
-        ops::announce(spi, id);  // created/succeeded/failed -> queued
-    });
+    store::queue_sync(spi, id, caller);  // announced
+    workers::wake_at_commit();
+    const char* queued = core::to_string(core::BatchStatus::Queued);
     core::Json r = core::Json::object();
     r.set("success", core::Json::boolean(true));
     r.set("batch_id", core::Json::number(id));
-    r.set("message", core::Json::string("queued"));
-    r.set("status", core::Json::string("queued"));
+    r.set("message", core::Json::string(queued));
+    r.set("status", core::Json::string(queued));
     r.set("sync_time", core::Json::null());
     r.set("records_synced", core::Json::number(0));
     return r;

@@ -18,17 +18,18 @@
 
 #include "core/error.hpp"
 #include "core/results.hpp"
-#include "ops/batch_store.hpp"
 #include "ops/progress.hpp"
-#include "ops/retry.hpp"
 #include "ops/runner.hpp"
-#include "ops/steering.hpp"
 #include "ops/sync.hpp"
 #include "ops/target_catalog.hpp"
 #include "pg/jsonb.hpp"
 #include "pg/security.hpp"
 #include "pg/spi.hpp"
 #include "pg/settings.hpp"
+#include "store/background.hpp"
+#include "store/batch_store.hpp"
+#include "store/dependencies.hpp"
+#include "store/steering.hpp"
 #include "workers/shared.hpp"
 
 extern "C" {
@@ -48,13 +49,14 @@ extern "C" {
 
 namespace batch_ops::workers {
 
-using ops::add_progress;
-using ops::cancel_pending;
+using core::BatchStatus;
 using ops::fail_or_retry;
-using ops::finish_background;
-using ops::notify_progress;
-using ops::ProgressRow;
-using ops::Throttle;
+using store::Candidate;
+using store::cancel_pending;
+using store::finish_background;
+using store::Progress;
+using store::RowLock;
+using store::Throttle;
 
 namespace {
 
@@ -242,19 +244,6 @@ private:
     // become running, owned by this executor. Claims of a database are
     // serialized (a lock of our own).
     std::vector<int64_t> claim_queued(pg::Spi& spi, int room, const std::vector<Oid>& skip);
-    struct Candidate {
-        int64_t id;
-        Oid role;
-        bool sync;
-        std::string target;
-        int64_t limit;   // the target's max_concurrency, -1 for none
-        int64_t active;  // batches of the target running now (when limited)
-        int64_t waited_ms;
-    };
-    // The claimable batches of each role with some (roles in `skip` left
-    // out), at most `per_role` each, roles in turn order (fewest batches
-    // running, then least recently served), each role's by priority.
-    std::vector<Candidate> candidates(pg::Spi& spi, int per_role, const std::vector<Oid>& skip);
     void learn_roles(pg::Spi& spi, const std::vector<int64_t>& ids);
     // Fairness between chunks: another role's batch has waited and no idle
     // executor here can take it: claim it and run it beside ours.
@@ -290,8 +279,8 @@ private:
     void go_idle();
     void cleanup_expired();
 
-    const core::Request& request_of(pg::Spi& spi, int64_t id, Oid* submitter, bool* dry_run, bool* cancelling,
-                                    std::string* status);
+    // The batch's request (parsed once per batch) and its state, its row locked.
+    const core::Request& request_of(pg::Spi& spi, int64_t id, store::BatchState* state);
 
     int slot_;
     Oid dboid_;
@@ -346,11 +335,9 @@ void Executor::transaction(const char* activity, F&& body) {
         PushActiveSnapshot(GetTransactionSnapshot());
         pgstat_report_activity(STATE_RUNNING, activity);
     });
+    std::exception_ptr failure;
     try {
-        {
-            pg::Spi spi;
-            body(spi);
-        }
+        pg::with_spi([&](pg::Spi& spi) { body(spi); });
         pg::guard([] {
             disable_timeout(STATEMENT_TIMEOUT, false);
             PopActiveSnapshot();
@@ -361,15 +348,19 @@ void Executor::transaction(const char* activity, F&& body) {
         });
         MemoryContextSwitchTo(cxt_);
     } catch (...) {
-        // A PostgreSQL error was caught and flushed by the guard: clean up the
-        // transaction (locks, buffers, SPI) the way the error would have.
-        disable_timeout(STATEMENT_TIMEOUT, false);
-        AbortCurrentTransaction();
-        next_chunk_.clear();  // what this transaction did is undone: look again from the start
-        sync_runs_.clear();
-        MemoryContextSwitchTo(cxt_);
-        throw;
+        failure = std::current_exception();  // cleaned up below, outside the handler
     }
+    if (!failure) return;
+    // A PostgreSQL error was caught and flushed by the guard: clean up the
+    // transaction (locks, buffers, SPI) the way the error would have. This
+    // frame owns nothing that a longjmp could skip (the exception is held in
+    // an exception_ptr, rethrown after).
+    disable_timeout(STATEMENT_TIMEOUT, false);  // pg-boundary: only cancels a timer
+    AbortCurrentTransaction();  // pg-boundary: the abort after a caught error; FATAL at worst
+    next_chunk_.clear();  // what this transaction did is undone: look again from the start
+    sync_runs_.clear();
+    MemoryContextSwitchTo(cxt_);
+    std::rethrow_exception(failure);
 }
 
 template <typename F>
@@ -509,17 +500,13 @@ void Executor::quarantine(pg::Spi& spi, int64_t id, const CrashRecord& crash) {
                          " of this batch was terminated by signal " + std::to_string(crash.signo) + " (" +
                          (signame ? signame : "unknown") +
                          "); the batch is quarantined: it does not run again unless retried";
-    {
-        pg::AsOwner owner;
-        spi.execute_cached(
-            "INSERT INTO batch_ops.batch_event (batch_id, event, detail) "
-            "VALUES ($1, 'quarantined', pg_catalog.jsonb_build_object('chunk', $2, 'signal', $3, "
-            "  'worker_pid', $4, 'reason', $5))",
-            {pg::int8_param(id), pg::int4_param(crash.chunk), pg::int4_param(crash.signo),
-             pg::int8_param(crash.pid), pg::text_param(reason)});
-    }
-    ProgressRow p = fail_or_retry(spi, id, core::item_error::error, reason, false);
-    notify_progress(p, true, throttle_);
+    core::Json detail = core::Json::object();
+    detail.set("chunk", core::Json::number(crash.chunk));
+    detail.set("signal", core::Json::number(crash.signo));
+    detail.set("worker_pid", core::Json::number(static_cast<int64_t>(crash.pid)));
+    detail.set("reason", core::Json::string(reason));
+    store::add_event(spi, id, "quarantined", InvalidOid, detail);
+    (void)fail_or_retry(spi, id, core::item_error::error, reason, false);  // announced
     const char* r = reason.c_str();
     pg::guard([&] {
         ereport(LOG, (errmsg("batch_ops: batch %lld crashed its worker and was failed and quarantined",
@@ -532,43 +519,23 @@ std::vector<int64_t> Executor::claim(pg::Spi& spi, int max) {
     more_waiting_ = false;
     quarantined_.clear();
     crash_files_.clear();
-    pg::AsOwner owner;
     // A batch submitted while its upstream was still running may have
     // committed after that upstream failed (and missed its cascade): fail such
-    // batches now (batch_waiting_idx keeps this cheap).
-    spi.execute_cached(
-        "SELECT DISTINCT d.id FROM batch_ops.batch b "
-        "  JOIN batch_ops.batch d ON d.id OPERATOR(pg_catalog.=) ANY (b.depends_on) "
-        " WHERE b.status OPERATOR(pg_catalog.=) 'queued' AND b.depends_on IS NOT NULL "
-        "   AND d.status IN ('failed', 'cancelled')",
-        {});
-    std::vector<int64_t> broken;
-    for (uint64_t i = 0; i < spi.rows(); ++i) broken.push_back(spi.i64(i, 0));
-    for (int64_t up : broken) ops::cascade_upstream_failure(spi, up);
+    // batches now.
+    for (int64_t up : store::broken_upstreams(spi)) store::cascade_upstream_failure(spi, up);
 
     // Batches running or cancelling whose advisory lock is free have no live
     // executor (a crash, a kill, a restart, an executor that gave them up):
     // they resume from their first pending item, without a status change.
     std::vector<int64_t> ids;
-    spi.execute_cached(
-        "SELECT id FROM batch_ops.batch WHERE status IN ('running', 'cancelling') ORDER BY id", {});
-    std::vector<int64_t> active;
-    for (uint64_t i = 0; i < spi.rows(); ++i) active.push_back(spi.i64(i, 0));
     std::vector<int64_t> orphans;
-    for (int64_t id : active) {
+    for (int64_t id : store::active_batches(spi)) {
         if (static_cast<int>(orphans.size()) >= max) break;
         if (try_own(id)) orphans.push_back(id);
     }
     if (!orphans.empty()) {
-        spi.execute_cached(
-            "WITH c AS (SELECT b.id FROM batch_ops.batch b "
-            "  WHERE b.id OPERATOR(pg_catalog.=) ANY ($1) AND b.status IN ('running', 'cancelling') "
-            "  FOR NO KEY UPDATE SKIP LOCKED) "
-            "UPDATE batch_ops.batch b SET worker_pid = $2, updated_at = pg_catalog.clock_timestamp() "
-            "  FROM c WHERE b.id OPERATOR(pg_catalog.=) c.id RETURNING b.id",
-            {pg::int8_array_param(orphans), pg::int4_param(MyProcPid)});
-        std::set<int64_t> taken;
-        for (uint64_t i = 0; i < spi.rows(); ++i) taken.insert(spi.i64(i, 0));
+        std::vector<int64_t> adopted = store::adopt(spi, orphans, MyProcPid);
+        std::set<int64_t> taken(adopted.begin(), adopted.end());
         std::vector<CrashRecord> crashes = crash_records(dboid_);
         std::vector<int64_t> resumed;
         for (int64_t id : orphans) {
@@ -591,11 +558,7 @@ std::vector<int64_t> Executor::claim(pg::Spi& spi, int max) {
             ids.push_back(id);
         }
         if (!resumed.empty()) {
-            spi.execute_cached(
-                "INSERT INTO batch_ops.batch_event (batch_id, event, detail) "
-                "SELECT r.id, 'resumed', pg_catalog.jsonb_build_object('worker_pid', $2) "
-                "  FROM pg_catalog.unnest($1::pg_catalog.int8[]) AS r(id)",
-                {pg::int8_array_param(resumed), pg::int4_param(MyProcPid)});
+            store::record_resumed(spi, resumed, MyProcPid);
             for (int64_t id : resumed)
                 log_line("batch_ops: resuming batch " + std::to_string(id) +
                          ", left running without a live executor");
@@ -604,12 +567,8 @@ std::vector<int64_t> Executor::claim(pg::Spi& spi, int max) {
         std::vector<int64_t> recorded;
         for (const auto& c : crashes) recorded.push_back(c.batch);
         if (!recorded.empty()) {
-            spi.execute_cached(
-                "SELECT id FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) ANY ($1) "
-                "   AND status IN ('running', 'cancelling')",
-                {pg::int8_array_param(recorded)});
-            std::set<int64_t> live;
-            for (uint64_t i = 0; i < spi.rows(); ++i) live.insert(spi.i64(i, 0));
+            std::vector<int64_t> still = store::active_batches(spi, &recorded);
+            std::set<int64_t> live(still.begin(), still.end());
             for (const auto& c : crashes)
                 if (!live.count(c.batch)) crash_files_.push_back(c.path);
         }
@@ -625,15 +584,8 @@ std::vector<int64_t> Executor::claim(pg::Spi& spi, int max) {
     if (ids.empty()) {
         // Nothing to do now: sleep no longer than until the next backoff
         // ends or the next not_before comes.
-        spi.execute_cached(
-            "SELECT (EXTRACT(epoch FROM pg_catalog.min(GREATEST(next_attempt_at, not_before)) "
-            "          OPERATOR(pg_catalog.-) pg_catalog.clock_timestamp()) * 1000)::pg_catalog.int8 "
-            "  FROM batch_ops.batch "
-            " WHERE status OPERATOR(pg_catalog.=) 'queued' AND NOT paused "
-            "   AND (next_attempt_at IS NOT NULL OR not_before IS NOT NULL) "
-            "   AND GREATEST(next_attempt_at, not_before) OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()",
-            {});
-        wait_ms_ = spi.rows() == 0 || spi.is_null(0, 0) ? -1 : std::max<int64_t>(1, spi.i64(0, 0));
+        std::optional<int64_t> due = store::next_due_in_ms(spi);
+        wait_ms_ = due ? std::max<int64_t>(1, *due) : -1;
         next_due_ = wait_ms_ > 0 ? TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms_) : 0;
     }
     return ids;
@@ -644,84 +596,10 @@ void Executor::learn_roles(pg::Spi& spi, const std::vector<int64_t>& ids) {
     for (int64_t id : ids)
         if (!role_of_.count(id)) unknown.push_back(id);
     if (unknown.empty()) return;
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
-            "SELECT id, submitted_by::pg_catalog.oid::pg_catalog.int8 AS role FROM batch_ops.batch "
-            " WHERE id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])",
-            {pg::int8_array_param(unknown)});
-    });
-    for (pg::Row row : rows) role_of_[row.i64("id")] = static_cast<Oid>(row.i64("role"));
-}
-
-// Ready: queued, not paused (nor asked to be), due (next_attempt_at,
-// not_before), every batch it depends on succeeded, its target neither
-// paused nor at its max_concurrency. Roles come from skipping through
-// batch_role_queue_idx (its whole key in ORDER BY, so that no other index
-// with submitted_by first is taken, which would walk the batch history);
-// each one's batches from the same index, in order.
-std::vector<Executor::Candidate> Executor::candidates(pg::Spi& spi, int per_role, const std::vector<Oid>& skip) {
-    std::vector<int64_t> skipped(skip.begin(), skip.end());
-    // The planner's estimate for this statement (a subquery per role) is
-    // far above jit_above_cost: JIT compilation would cost more than the
-    // statement, at every claim. Off for the rest of this transaction.
-    pg::guard([] {
-        (void)set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
-    });
-    pg::Rows rows = spi.query_cached(
-        "WITH RECURSIVE roles(r) AS ( "
-        "    (SELECT b.submitted_by::pg_catalog.oid FROM batch_ops.batch b "
-        "      WHERE b.status OPERATOR(pg_catalog.=) 'queued' "
-        "      ORDER BY b.submitted_by::pg_catalog.oid, b.priority DESC, b.id LIMIT 1) "
-        "  UNION ALL "
-        "    SELECT (SELECT b.submitted_by::pg_catalog.oid FROM batch_ops.batch b "
-        "             WHERE b.status OPERATOR(pg_catalog.=) 'queued' "
-        "               AND b.submitted_by::pg_catalog.oid OPERATOR(pg_catalog.>) roles.r "
-        "             ORDER BY b.submitted_by::pg_catalog.oid, b.priority DESC, b.id LIMIT 1) "
-        "      FROM roles WHERE roles.r IS NOT NULL), "
-        "busy AS (SELECT a.submitted_by::pg_catalog.oid AS r, pg_catalog.count(*) AS n FROM batch_ops.batch a "
-        "          WHERE a.status IN ('running', 'cancelling') GROUP BY 1) "
-        "SELECT c.id, roles.r::pg_catalog.int8 AS role, c.kind, c.target_type, c.max_concurrency, c.target_active, "
-        "       c.waited_ms "
-        "  FROM roles "
-        "  LEFT JOIN busy ON busy.r OPERATOR(pg_catalog.=) roles.r "
-        "  LEFT JOIN batch_ops.submitter_turn t ON t.submitter::pg_catalog.oid OPERATOR(pg_catalog.=) roles.r "
-        " CROSS JOIN LATERAL (SELECT q.id, q.kind, q.priority, q.target_type, g.max_concurrency, "
-        "       CASE WHEN g.max_concurrency IS NOT NULL THEN (SELECT pg_catalog.count(*) FROM batch_ops.batch a "
-        "         WHERE a.status IN ('running', 'cancelling') AND a.kind OPERATOR(pg_catalog.=) 'operation' "
-        "           AND a.target_type OPERATOR(pg_catalog.=) q.target_type) END AS target_active, "
-        "       (EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) "
-        "          GREATEST(q.updated_at, q.not_before, q.next_attempt_at)) * 1000)::pg_catalog.int8 AS waited_ms "
-        "     FROM batch_ops.batch q "
-        "     LEFT JOIN batch_ops.target g ON q.kind OPERATOR(pg_catalog.=) 'operation' "
-        "                                 AND g.name OPERATOR(pg_catalog.=) q.target_type "
-        "    WHERE q.status OPERATOR(pg_catalog.=) 'queued' AND q.submitted_by::pg_catalog.oid OPERATOR(pg_catalog.=) roles.r "
-        "      AND NOT q.paused "
-        "      AND (q.next_attempt_at IS NULL OR q.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()) "
-        "      AND (q.not_before IS NULL OR q.not_before OPERATOR(pg_catalog.<=) pg_catalog.now()) "
-        "      AND (q.depends_on IS NULL OR NOT EXISTS (SELECT 1 FROM batch_ops.batch d "
-        "            WHERE d.id OPERATOR(pg_catalog.=) ANY (q.depends_on) "
-        "              AND d.status OPERATOR(pg_catalog.<>) 'succeeded')) "
-        "      AND NOT EXISTS (SELECT 1 FROM batch_ops.batch_pause_request p "
-        "                       WHERE p.batch_id OPERATOR(pg_catalog.=) q.id) "
-        "      AND NOT COALESCE(g.paused, false) "
-        "      AND (g.max_concurrency IS NULL OR (SELECT pg_catalog.count(*) FROM batch_ops.batch a "
-        "            WHERE a.status IN ('running', 'cancelling') AND a.kind OPERATOR(pg_catalog.=) 'operation' "
-        "              AND a.target_type OPERATOR(pg_catalog.=) q.target_type) OPERATOR(pg_catalog.<) g.max_concurrency) "
-        "    ORDER BY q.priority DESC, q.id LIMIT $1) c "
-        " WHERE roles.r IS NOT NULL "
-        "   AND NOT (roles.r::pg_catalog.int8 OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.int8[])) "
-        " ORDER BY COALESCE(busy.n, 0), t.served_at NULLS FIRST, roles.r, c.priority DESC, c.id",
-        {pg::int4_param(per_role), pg::int8_array_param(skipped)});
-    std::vector<Candidate> out;
-    for (pg::Row row : rows)
-        out.push_back({row.i64("id"), static_cast<Oid>(row.i64("role")), row.text("kind") == "sync",
-                       row.opt_text("target_type").value_or(""), row.opt_i64("max_concurrency").value_or(-1),
-                       row.opt_i64("target_active").value_or(0), row.opt_i64("waited_ms").value_or(0)});
-    return out;
+    for (const auto& [id, role] : store::submitters(spi, unknown)) role_of_[id] = role;
 }
 
 std::vector<int64_t> Executor::claim_queued(pg::Spi& spi, int room, const std::vector<Oid>& skip) {
-    pg::AsOwner owner;
     // One claim at a time in a database (a lock of our own, held until the
     // claim commits): the turn order and the targets' max_concurrency are
     // read and acted upon without a race between executors.
@@ -730,7 +608,7 @@ std::vector<int64_t> Executor::claim_queued(pg::Spi& spi, int room, const std::v
     pg::guard([&] { (void)LockAcquire(&tag, ExclusiveLock, false, false); });
 
     more_waiting_ = false;
-    std::vector<Candidate> cands = candidates(spi, room, skip);
+    std::vector<Candidate> cands = store::candidates(spi, room, skip);
     // Roles in turn order, each with its candidates in claiming order.
     std::vector<std::vector<const Candidate*>> roles;
     for (const auto& c : cands) {
@@ -777,89 +655,44 @@ std::vector<int64_t> Executor::claim_queued(pg::Spi& spi, int room, const std::v
     if (pick.empty()) return {};
     std::vector<int64_t> ids;
     for (const Candidate* c : pick) ids.push_back(c->id);
-    pg::Rows locked = spi.query_cached(
-        "SELECT b.id FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[]) "
-        "   AND b.status OPERATOR(pg_catalog.=) 'queued' AND NOT b.paused "
-        "   FOR NO KEY UPDATE OF b SKIP LOCKED",
-        {pg::int8_array_param(ids)});
-    std::set<int64_t> free_rows;
-    for (pg::Row row : locked) free_rows.insert(row.i64("id"));
+    std::vector<int64_t> free_ids = store::lock_queued(spi, ids);
+    std::set<int64_t> free_rows(free_ids.begin(), free_ids.end());
     std::vector<int64_t> mine;
-    std::vector<int64_t> served;
+    std::vector<Oid> served;
     for (const Candidate* c : pick) {  // in turn order
         // Not free: another claim took it meanwhile, or an executor is still letting it go.
         if (!free_rows.count(c->id) || !try_own(c->id)) continue;
         mine.push_back(c->id);
         role_of_[c->id] = c->role;
         if (c->limit >= 0) limited_.insert(c->id);
-        if (std::find(served.begin(), served.end(), static_cast<int64_t>(c->role)) == served.end())
-            served.push_back(c->role);
+        if (std::find(served.begin(), served.end(), c->role) == served.end()) served.push_back(c->role);
     }
     if (mine.empty()) return {};
     more_waiting_ = cands.size() > mine.size();
-    spi.execute_cached(
-        "UPDATE batch_ops.batch b SET status = 'running', "
-        "       started_at = COALESCE(b.started_at, pg_catalog.clock_timestamp()), "
-        "       worker_pid = $2, updated_at = pg_catalog.clock_timestamp() "
-        " WHERE b.id OPERATOR(pg_catalog.=) ANY ($1) "
-        "RETURNING b.id, b.status::pg_catalog.text, b.total, b.processed, b.success_count, b.failure_count",
-        {pg::int8_array_param(mine), pg::int4_param(MyProcPid)});
-    std::vector<ProgressRow> started;
-    for (uint64_t i = 0; i < spi.rows(); ++i)
-        started.push_back({spi.i64(i, 0), spi.str(i, 1), spi.i64(i, 2), spi.i64(i, 3), spi.i64(i, 4), spi.i64(i, 5)});
-    // queued -> running is a status change: always announced.
-    for (const auto& p : started) notify_progress(p, true, throttle_);
+    // queued -> running, announced, in turn order.
+    std::vector<int64_t> started;
+    for (const Progress& p : store::start_batches(spi, mine, MyProcPid, throttle_)) started.push_back(p.id);
     // The roles served go to the back of the turn order.
-    spi.execute_cached(
-        "INSERT INTO batch_ops.submitter_turn AS t (submitter, served_at) "
-        "SELECT r::pg_catalog.oid::pg_catalog.regrole, pg_catalog.clock_timestamp() "
-        "  FROM pg_catalog.unnest($1::pg_catalog.int8[]) AS u(r) "
-        "ON CONFLICT (submitter) DO UPDATE SET served_at = excluded.served_at",
-        {pg::int8_array_param(served)});
-    return mine;
+    store::record_served(spi, served);
+    return started;
 }
 
-const core::Request& Executor::request_of(pg::Spi& spi, int64_t id, Oid* submitter, bool* dry_run, bool* cancelling,
-                                          std::string* status) {
-    {
-        pg::AsOwner owner;
-        spi.execute_cached(
-            "SELECT b.submitted_by::pg_catalog.oid::pg_catalog.int8, b.dry_run, b.status::pg_catalog.text, "
-            "       EXISTS (SELECT 1 FROM batch_ops.batch_cancel_request r "
-            "                WHERE r.batch_id OPERATOR(pg_catalog.=) b.id) "
-            "  FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE OF b",
-            {pg::int8_param(id)});
-    }
-    if (spi.rows() == 0)
-        throw core::Error(core::sqlstate::no_data_found, "batch " + std::to_string(id) + " does not exist");
-    *submitter = static_cast<Oid>(spi.i64(0, 0));
-    *dry_run = spi.boolean(0, 1);
-    *status = spi.str(0, 2);
-    *cancelling = *status == "cancelling" || spi.boolean(0, 3);
+const core::Request& Executor::request_of(pg::Spi& spi, int64_t id, store::BatchState* state) {
+    std::optional<store::BatchState> found = store::batch_state(spi, id, RowLock::ForNoKeyUpdate);
+    if (!found) store::batch_missing(id);
+    *state = *found;
     auto it = requests_.find(id);
     if (it != requests_.end()) return it->second;
     // The request is read and parsed once per batch, not once per chunk.
-    Jsonb* jb;
-    {
-        pg::AsOwner owner;
-        spi.execute_cached("SELECT request FROM batch_ops.batch WHERE id OPERATOR(pg_catalog.=) $1",
-                           {pg::int8_param(id)});
-        if (spi.rows() == 0)
-            throw core::Error(core::sqlstate::no_data_found, "batch " + std::to_string(id) + " does not exist");
-        bool isnull;
-        Datum d = spi.datum(0, 0, &isnull);
-        jb = pg::guard([&] { return DatumGetJsonbP(d); });
-    }
     core::Limits limits;
     limits.max_items = 1000000;  // checked at submission
-    core::Request r = core::parse_request(pg::from_jsonb(jb), limits);
+    core::Request r = core::parse_request(store::batch_request(spi, id), limits);
     return requests_.emplace(id, std::move(r)).first->second;
 }
 
 bool Executor::hand_back(pg::Spi& spi, int64_t id) {
-    ProgressRow p = ops::hand_back_paused(spi, id);
-    if (p.status.empty()) return false;  // batch_resume withdrew the request meanwhile: go on
-    notify_progress(p, true, throttle_);
+    // batch_resume withdrew the request meanwhile: go on.
+    if (!store::hand_back_paused(spi, id, throttle_)) return false;  // announced
     requests_.erase(id);
     next_chunk_.erase(id);
     sync_runs_.erase(id);
@@ -869,8 +702,7 @@ bool Executor::hand_back(pg::Spi& spi, int64_t id) {
 }
 
 void Executor::end_batch(pg::Spi& spi, int64_t id, bool cancelling) {
-    ProgressRow p = finish_background(spi, id, cancelling);
-    notify_progress(p, true, throttle_);
+    (void)finish_background(spi, id, cancelling);  // announced
     requests_.erase(id);
     next_chunk_.erase(id);
     throttle_.forget(id);
@@ -882,79 +714,63 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
     set_inflight(id);
     if (settings::statement_timeout_ms > 0)
         pg::guard([] { enable_timeout_after(STATEMENT_TIMEOUT, settings::statement_timeout_ms); });
-    {
-        pg::AsOwner owner;
-        spi.execute_cached(
-            "SELECT b.kind, b.submitted_by::pg_catalog.oid::pg_catalog.int8, b.status::pg_catalog.text, "
-            "       EXISTS (SELECT 1 FROM batch_ops.batch_cancel_request r "
-            "                WHERE r.batch_id OPERATOR(pg_catalog.=) b.id), "
-            "       b.paused OR EXISTS (SELECT 1 FROM batch_ops.batch_pause_request p "
-            "                            WHERE p.batch_id OPERATOR(pg_catalog.=) b.id) "
-            "  FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1",
-            {pg::int8_param(id)});
-    }
-    if (spi.rows() == 0) return false;  // removed meanwhile (batch_cleanup)
-    // batch_pause: the batch stops at this chunk boundary (a cancel wins).
-    const bool pausing = spi.boolean(0, 4) && spi.str(0, 2) == "running" && !spi.boolean(0, 3);
-    if (spi.str(0, 0) == "sync") {
+    std::optional<store::BatchState> seen = store::batch_state(spi, id, RowLock::None);
+    if (!seen) return false;  // removed meanwhile (batch_cleanup)
+    if (seen->kind == "sync") {
         // A sync queued by batch_retry: run it as its owner; it records its
         // own run, status and notification.
-        Oid owner_role = static_cast<Oid>(spi.i64(0, 1));
-        const bool cancelling = spi.str(0, 2) == "cancelling" || spi.boolean(0, 3);
+        Oid owner_role = seen->submitted_by;
+        const bool cancelling = seen->cancelling();
         std::string activity = "batch_ops: sync batch " + std::to_string(id);
         pg::guard([&] { pgstat_report_activity(STATE_RUNNING, activity.c_str()); });
         ops::SyncDef def = ops::load_sync(spi, id, owner_role);
         if (cancelling) {
-            // batch_cancel while running: stop at this chunk boundary.
-            ProgressRow p = finish_background(spi, id, true);
-            notify_progress(p, true, throttle_);
+            // batch_cancel while running: stop at this chunk boundary (announced).
+            (void)finish_background(spi, id, true);
             sync_runs_.erase(id);
             return false;
         }
-        if (pausing && hand_back(spi, id)) return false;
+        // batch_pause: the sync stops at this chunk boundary (a cancel wins).
+        if (seen->pause_requested && seen->status == BatchStatus::Running && hand_back(spi, id)) return false;
         if (!def.options.incremental || def.options.connection) {
             // A full sync has no point to resume from (and delete_missing
             // needs the whole source): one transaction.
-            pg::AsRole as(owner_role, true);
-            (void)ops::run_sync(spi, def);
+            pg::as_role(owner_role, true, [&] { (void)ops::run_sync(spi, def); });
             return false;
         }
         // Incremental: chunk by chunk, the watermark committed with each.
         auto run = sync_runs_.find(id);
         if (run == sync_runs_.end()) run = sync_runs_.emplace(id, ops::begin_sync_run(spi, id)).first;
         int chunk = def.options.chunk_size > 0 ? def.options.chunk_size : settings::chunk_size;
-        ops::SyncStep step;
-        {
-            pg::AsRole as(owner_role, true);
-            step = ops::run_sync_chunk(spi, def, chunk);
-        }
+        ops::SyncStep step = pg::as_role(owner_role, true, [&] { return ops::run_sync_chunk(spi, def, chunk); });
         const bool last = !step.result.success || !step.more;
-        ops::record_sync_chunk(spi, id, run->second, step, last);
-        ProgressRow p = ops::progress_of(spi, id);
-        notify_progress(p, last, throttle_);
-        if (last) {
-            sync_runs_.erase(id);
-            throttle_.forget(id);
-            if (p.status == "failed") ops::cascade_upstream_failure(spi, id);
+        ops::record_sync_chunk(spi, id, run->second, step, last);  // the last one announced
+        if (!last) {
+            store::notify(store::progress_of(spi, id), false, throttle_);
+            return true;
         }
-        return !last;
+        sync_runs_.erase(id);
+        throttle_.forget(id);
+        if (!step.result.success) store::cascade_upstream_failure(spi, id);
+        return false;
     }
-    Oid submitter;
-    bool dry_run, cancelling;
-    std::string status;
-    const core::Request& req = request_of(spi, id, &submitter, &dry_run, &cancelling, &status);
-    if (status != "running" && status != "cancelling") {
+    store::BatchState state;
+    const core::Request& req = request_of(spi, id, &state);
+    const Oid submitter = state.submitted_by;
+    const bool dry_run = state.dry_run;
+    if (state.status != BatchStatus::Running && state.status != BatchStatus::Cancelling) {
         requests_.erase(id);
         return false;  // ended meanwhile (cancelled while queued, say)
     }
-    if (cancelling) {
+    if (state.cancelling()) {
         cancel_pending(spi, id);
         end_batch(spi, id, true);
         return false;
     }
-    if (pausing && hand_back(spi, id)) return false;
+    // batch_pause, read again under the row's lock.
+    if (state.pause_requested && state.status == BatchStatus::Running && hand_back(spi, id)) return false;
     auto nc = next_chunk_.find(id);
-    auto chunk = ops::first_pending_chunk(spi, id, nc == next_chunk_.end() ? 0 : nc->second);
+    auto chunk = store::first_pending_chunk(spi, id, nc == next_chunk_.end() ? 0 : nc->second);
     if (!chunk) {
         end_batch(spi, id, false);
         return false;
@@ -985,20 +801,21 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
         opts.dry_run = dry_run;
         opts.lock_timeout_ms = settings::lock_timeout_ms;
         try {
-            pg::AsRole as(submitter, true);
-            std::string version = ops::target_version(spi, sub.target_type);
-            auto t = targets_.find(sub.target_type);
-            if (t == targets_.end() || t->second.first != version || version.empty())
-                t = targets_.insert_or_assign(sub.target_type,
-                                              std::make_pair(version, ops::load_target(spi, sub.target_type)))
-                        .first;
-            ops::ItemRun run(spi, t->second.second, sub, actor, opts);
-            run.prepare();
-            ops::RunOutput out = run.run();
-            results = std::move(out.items);
-            success_message = out.success_message;
-            if (out.export_content && !dry_run)
-                ops::append_export(spi, id, sub.export_format, *out.export_content, out.export_rows);
+            pg::as_role(submitter, true, [&] {
+                std::string version = ops::target_version(spi, sub.target_type);
+                auto t = targets_.find(sub.target_type);
+                if (t == targets_.end() || t->second.first != version || version.empty())
+                    t = targets_.insert_or_assign(sub.target_type,
+                                                  std::make_pair(version, ops::load_target(spi, sub.target_type)))
+                            .first;
+                ops::ItemRun run(spi, t->second.second, sub, actor, opts);
+                run.prepare();
+                ops::RunOutput out = run.run();
+                results = std::move(out.items);
+                success_message = out.success_message;
+                if (out.export_content && !dry_run)
+                    store::append_export(spi, id, sub.export_format, *out.export_content, out.export_rows);
+            });
         } catch (const core::Error& e) {
             // The request no longer fits its target (unregistered, table gone):
             // every remaining item fails with the reason.
@@ -1018,15 +835,15 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
         dst.attempts = attempts;
     }
     if (!success_message.empty()) chunk->success_message = success_message;
-    ops::store_chunk(spi, id, *chunk);
+    store::store_chunk(spi, id, *chunk);
     next_chunk_[id] = chunk->number + 1;
     std::string current = chunk->items[positions.back()].target_id;
-    ProgressRow p = add_progress(spi, id, delta, current);
+    Progress p = store::add_progress(spi, id, delta, current);
     if (p.processed >= p.total) {
         end_batch(spi, id, false);
         return false;
     }
-    notify_progress(p, false, throttle_);
+    store::notify(p, false, throttle_);
     return true;
 }
 
@@ -1105,10 +922,9 @@ void Executor::fail_batch(int64_t id, const std::exception& e) {
     const auto c = core::classify_sqlstate(state);
     const std::string code = c.transient ? c.error_code : core::item_error::error;
     const std::string message = core::item_error_message(c, state, e.what());
-    ProgressRow p;
+    std::optional<Progress> p;
     const bool recorded = bookkeeping("batch_ops: recording a failure", [&](pg::Spi& spi) {
-        p = fail_or_retry(spi, id, code, message, c.transient);
-        notify_progress(p, true, throttle_);
+        p = fail_or_retry(spi, id, code, message, c.transient);  // announced
     });
     forget(id);
     disown(id);
@@ -1116,11 +932,11 @@ void Executor::fail_batch(int64_t id, const std::exception& e) {
     if (!recorded)
         what += " hit an error that could not be recorded (" + state + ": " + e.what() +
                 "); the next claim resumes it";
-    else if (p.status.empty())
+    else if (!p)
         what += " no longer exists (" + state + ": " + e.what() + ")";
-    else if (p.status == "queued")
+    else if (p->status == BatchStatus::Queued)
         what += " will be retried after a transient error (" + state + ": " + e.what() + ")";
-    else if (p.status == "cancelled")
+    else if (p->status == BatchStatus::Cancelled)
         what += " was cancelled (its cancel was requested; the chunk failed with " + state + ": " + e.what() + ")";
     else
         what += " failed (" + state + ": " + e.what() + ")";
@@ -1131,18 +947,10 @@ void Executor::cancel_batch(int64_t id) {
     bool done = false;
     const bool recorded = bookkeeping("batch_ops: cancelling a batch", [&](pg::Spi& spi) {
         done = false;
-        {
-            pg::AsOwner owner;
-            spi.execute_cached("SELECT status::pg_catalog.text FROM batch_ops.batch "
-                               " WHERE id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
-                               {pg::int8_param(id)});
-        }
-        if (spi.rows() == 0) return;
-        const std::string status = spi.str(0, 0);
-        if (status != "running" && status != "cancelling") return;
+        std::optional<BatchStatus> status = store::batch_status(spi, id, RowLock::ForNoKeyUpdate);
+        if (!status || (*status != BatchStatus::Running && *status != BatchStatus::Cancelling)) return;
         cancel_pending(spi, id);
-        ProgressRow p = finish_background(spi, id, true);
-        notify_progress(p, true, throttle_);
+        (void)finish_background(spi, id, true);  // announced
         done = true;
     });
     forget(id);
@@ -1166,22 +974,9 @@ void Executor::process_cancel_requests() {
     std::vector<int64_t> cancelled;
     (void)bookkeeping("batch_ops: cancelling batches", [&](pg::Spi& spi) {
         cancelled.clear();
-        {
-            pg::AsOwner owner;
-            spi.execute_cached(
-                "SELECT b.id FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) ANY ($1) "
-                "   AND b.status IN ('running', 'cancelling') "
-                "   AND (b.status OPERATOR(pg_catalog.=) 'cancelling' OR EXISTS (SELECT 1 "
-                "        FROM batch_ops.batch_cancel_request r WHERE r.batch_id OPERATOR(pg_catalog.=) b.id)) "
-                "   FOR NO KEY UPDATE OF b SKIP LOCKED",
-                {pg::int8_array_param(ids)});
-        }
-        std::vector<int64_t> found;
-        for (uint64_t i = 0; i < spi.rows(); ++i) found.push_back(spi.i64(i, 0));
-        for (int64_t id : found) {
+        for (int64_t id : store::cancel_requested(spi, ids)) {
             cancel_pending(spi, id);
-            ProgressRow p = finish_background(spi, id, true);
-            notify_progress(p, true, throttle_);
+            (void)finish_background(spi, id, true);  // announced
             cancelled.push_back(id);
         }
     });
@@ -1199,18 +994,13 @@ void Executor::cleanup_expired() {
     TimestampTz now = GetCurrentTimestamp();
     if (last_cleanup_ != 0 && !TimestampDifferenceExceeds(last_cleanup_, now, 60 * 1000)) return;
     last_cleanup_ = now;
-    std::string older = std::to_string(settings::retention_s);
+    Interval older{};
+    older.time = static_cast<TimeOffset>(settings::retention_s) * USECS_PER_SEC;
     for (int step = 0; step < 20; ++step) {
-        uint64_t removed = 0;
+        int64_t removed = 0;
         try {
-            transaction("batch_ops: removing expired batches", [&](pg::Spi& spi) {
-                pg::AsOwner owner;
-                removed = spi.execute_cached(
-                    "DELETE FROM batch_ops.batch WHERE id IN (SELECT id FROM batch_ops.batch "
-                    "  WHERE kind OPERATOR(pg_catalog.=) 'operation' AND finished_at OPERATOR(pg_catalog.<) pg_catalog.now() - $1::pg_catalog.int8 * interval '1 second' "
-                    "    AND status IN ('succeeded', 'failed', 'cancelled') LIMIT 500)",
-                    {pg::text_param(older)});
-            });
+            transaction("batch_ops: removing expired batches",
+                        [&](pg::Spi& spi) { removed = store::remove_ended_batches(spi, older, 500); });
         } catch (const std::exception& e) {
             (void)interrupt_of(e);
             return;
@@ -1229,7 +1019,9 @@ void Executor::go_idle() {
     long timeout = settings::poll_interval_ms;
     if (wait_ms_ > 0 && wait_ms_ < timeout) timeout = static_cast<long>(wait_ms_);
     wait_ms_ = -1;
-    int rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, timeout, PG_WAIT_EXTENSION);
+    int rc = pg::guard([&] {
+        return WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, timeout, PG_WAIT_EXTENSION);
+    });
     (void)rc;
     ResetLatch(MyLatch);
     LWLockAcquire(sh->lock, LW_EXCLUSIVE);
@@ -1255,7 +1047,7 @@ void Executor::run() {
         absorb_interrupts();
         if (ConfigReloadPending) {
             ConfigReloadPending = false;
-            ProcessConfigFile(PGC_SIGHUP);
+            pg::guard([] { ProcessConfigFile(PGC_SIGHUP); });
         }
         if (check_stop() != Stop::None) return;
         // Back to claiming: this executor owns nothing any more. A batch it
@@ -1364,7 +1156,7 @@ void Executor::take_turns() {
     bool due = false;
     try {
         transaction("batch_ops: looking for other roles' work", [&](pg::Spi& spi) {
-            std::vector<Candidate> cands = pg::as_owner([&] { return candidates(spi, 1, mine); });
+            std::vector<Candidate> cands = store::candidates(spi, 1, mine);
             due = std::any_of(cands.begin(), cands.end(), [&](const Candidate& c) { return c.waited_ms >= grace_ms; });
         });
     } catch (const std::exception& e) {
@@ -1427,14 +1219,14 @@ void batch_ops_executor_main(Datum arg) {
     e.cancel_signals = 0;
     e.cancel_check = false;
     LWLockRelease(sh->lock);
-    before_shmem_exit(release_slot, 0);
+    before_shmem_exit(release_slot, 0);  // pg-boundary: worker main, no C++ object alive here
 
     // Where crash records go (see on_fatal_signal).
-    if (MakePGDirectory(kCrashDir) < 0 && errno != EEXIST)
-        ereport(LOG, (errcode_for_file_access(), errmsg("batch_ops could not create directory \"%s\": %m", kCrashDir)));
+    if (MakePGDirectory(kCrashDir) < 0 && errno != EEXIST)  // pg-boundary: worker main, no C++ object alive here
+        ereport(LOG, (errcode_for_file_access(), errmsg("batch_ops could not create directory \"%s\": %m", kCrashDir)));  // pg-boundary: worker main, no C++ object alive here
 
-    BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
-    pgstat_report_appname("batch_ops executor");
+    BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);  // pg-boundary: worker main, no C++ object alive here
+    pgstat_report_appname("batch_ops executor");  // pg-boundary: worker main, no C++ object alive here
 
     // Errors are caught per transaction inside; anything that escapes ends the
     // process (the launcher starts another one when there is work; the batches
@@ -1451,7 +1243,7 @@ void batch_ops_executor_main(Datum arg) {
         failed = true;
         strlcpy(message, "unexpected exception", sizeof message);
     }
-    if (failed) ereport(LOG, (errmsg("batch_ops executor exiting after an error: %s", message)));
+    if (failed) ereport(LOG, (errmsg("batch_ops executor exiting after an error: %s", message)));  // pg-boundary: worker main, no C++ object alive here
     proc_exit(0);
 }
 }

@@ -14,7 +14,7 @@ my $total = 2000;
 my ($node, $id, $pid) = start_interruptible_batch('restart', $total);
 
 my $log_offset = -s $node->logfile;
-$node->restart('fast');
+$node->restart;    # pg_ctl's default mode, fast (newer Cluster.pm takes named options only)
 my $after = $node->safe_psql('postgres',
 	"SELECT status || ' ' || processed FROM batch_ops.jobs WHERE job_id = $id");
 note("after the restart: $after of $total");

@@ -61,7 +61,7 @@ SKIP:
 }
 
 # A restart leaves nothing 'running' for good: whatever was left is resumed and ends.
-$node->restart('fast');
+$node->restart;    # pg_ctl's default mode, fast (newer Cluster.pm takes named options only)
 my $settled = wait_until($node, 'postgres',
 	"SELECT count(*) FROM batch_ops.batch WHERE status IN ('queued', 'running', 'cancelling')",
 	'0', 30, "no batch left 'running' after the restart");

@@ -68,6 +68,11 @@ TEST(BatchStatusTerminal, IsTerminal) {
     EXPECT_TRUE(is_terminal(S::Cancelled));
 }
 
+TEST(BatchStatusTerminal, InProgress) {
+    for (S s : kAll)
+        EXPECT_EQ(is_in_progress(s), s == S::Queued || s == S::Running || s == S::Cancelling) << to_string(s);
+}
+
 TEST(BatchStatusTransitions, AllowedMoves) {
     const std::vector<std::pair<S, S>> allowed = {
         {S::Created, S::Queued},        // a sync batch queued by batch_retry / workers
@@ -79,10 +84,12 @@ TEST(BatchStatusTransitions, AllowedMoves) {
         {S::Running, S::Failed},
         {S::Running, S::Cancelling},    // batch_cancel while running
         {S::Running, S::Queued},        // backoff, crash
+        {S::Running, S::Cancelled},     // batch_cancel of a chunk in flight: a request, then the executor
         {S::Cancelling, S::Cancelled},
         {S::Cancelling, S::Failed},     // ended first
         {S::Cancelling, S::Succeeded},  // ended first
         {S::Failed, S::Queued},         // batch_retry
+        {S::Cancelled, S::Queued},      // batch_resume: its cancelled items run again
     };
     for (const auto& [from, to] : allowed) {
         EXPECT_TRUE(can_transition(from, to)) << to_string(from) << " -> " << to_string(to);
@@ -94,7 +101,6 @@ TEST(BatchStatusTransitions, ForbiddenMoves) {
     const std::vector<std::pair<S, S>> forbidden = {
         {S::Queued, S::Succeeded},      // must run first
         {S::Queued, S::Cancelling},     // a queued batch is cancelled at once
-        {S::Running, S::Cancelled},     // goes through cancelling
         {S::Running, S::Created},
         {S::Cancelling, S::Running},
         {S::Cancelling, S::Queued},
@@ -118,11 +124,11 @@ TEST(BatchStatusTransitions, NothingLeadsBackToCreated) {
     }
 }
 
-TEST(BatchStatusTransitions, CancelledIsFinal) {
-    for (S to : kAll) {
-        EXPECT_FALSE(can_transition(S::Cancelled, to)) << "cancelled -> " << to_string(to);
-        EXPECT_FALSE(can_transition(S::Cancelled, to, true)) << "cancelled -> " << to_string(to) << " (sync)";
-    }
+// A cancelled operation batch only goes back to the queue (batch_resume
+// queues its cancelled items again); it never runs or ends directly.
+TEST(BatchStatusTransitions, CancelledOnlyResumesForOperations) {
+    for (S to : kAll)
+        EXPECT_EQ(can_transition(S::Cancelled, to), to == S::Queued) << "cancelled -> " << to_string(to);
 }
 
 TEST(BatchStatusTransitions, SucceededToRunningOnlyForSync) {
@@ -130,9 +136,50 @@ TEST(BatchStatusTransitions, SucceededToRunningOnlyForSync) {
     EXPECT_TRUE(can_transition(S::Succeeded, S::Running, true));
     // A succeeded operation batch is final.
     for (S to : kAll) EXPECT_FALSE(can_transition(S::Succeeded, to, false)) << "succeeded -> " << to_string(to);
-    // A succeeded sync batch may only be run again.
-    for (S to : kAll)
-        EXPECT_EQ(can_transition(S::Succeeded, to, true), to == S::Running) << "succeeded -> " << to_string(to);
+}
+
+// A sync batch that ended (succeeded, failed or cancelled) may run again:
+// batch_sync runs it at once (-> running) or queues it for the workers
+// (-> queued); it cannot go from one end to another without running.
+TEST(BatchStatusTransitions, EndedSyncRunsAgainAtOnceOrQueued) {
+    for (S from : {S::Succeeded, S::Failed, S::Cancelled}) {
+        for (S to : kAll) {
+            bool expected = to == S::Running || to == S::Queued;
+            EXPECT_EQ(can_transition(from, to, true), expected)
+                << to_string(from) << " -> " << to_string(to) << " (sync)";
+        }
+    }
+}
+
+// Every status change the code makes for a sync batch.
+TEST(BatchStatusTransitions, SyncTransitionsTheCodeMakes) {
+    const std::vector<std::pair<S, S>> made = {
+        {S::Created, S::Running},     // batch_sync
+        {S::Created, S::Queued},      // batch_sync(id, true)
+        {S::Created, S::Cancelled},   // batch_cancel of a sync never run
+        {S::Queued, S::Running},      // claimed by a worker
+        {S::Queued, S::Cancelled},    // batch_cancel while queued
+        {S::Running, S::Succeeded},   // the end of a run
+        {S::Running, S::Failed},
+        {S::Running, S::Cancelling},  // batch_cancel while it runs
+        {S::Running, S::Cancelled},   // batch_cancel of a chunk in flight (a request)
+        {S::Cancelling, S::Cancelled},
+        {S::Cancelling, S::Succeeded},  // its last chunk ended the run first
+        {S::Cancelling, S::Failed},
+        {S::Succeeded, S::Running},   // batch_sync again
+        {S::Failed, S::Running},
+        {S::Cancelled, S::Running},
+        {S::Succeeded, S::Queued},    // batch_sync(id, true) again
+        {S::Failed, S::Queued},       // also batch_retry
+        {S::Cancelled, S::Queued},
+    };
+    for (const auto& [from, to] : made)
+        EXPECT_TRUE(can_transition(from, to, true)) << to_string(from) << " -> " << to_string(to);
+    // Not for an operation batch: it ends for good (a failed one is retried
+    // and a cancelled one resumed through queued).
+    for (S to : {S::Running, S::Queued}) EXPECT_FALSE(can_transition(S::Succeeded, to)) << to_string(to);
+    EXPECT_FALSE(can_transition(S::Cancelled, S::Running));
+    EXPECT_FALSE(can_transition(S::Failed, S::Running));
 }
 
 TEST(BatchStatusTransitions, FailedSyncMayRunAgain) {

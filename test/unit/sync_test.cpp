@@ -129,6 +129,19 @@ TEST(ExportMerge, CsvKeepsOneHeader) {
     EXPECT_EQ(merge_export(ExportFormat::Csv, "id,v\n", "id,v\n"), "id,v\n");
 }
 
+// Found by test/fuzz: a column name may hold a newline (a quoted identifier), which
+// csv_field quotes; the header of a later chunk ends at the first newline outside quotes.
+TEST(ExportMerge, CsvHeaderWithQuotedNewline) {
+    const std::string header = csv_field(std::string("x\ny")) + "," + csv_field(std::string("id")) + "\n";
+    EXPECT_EQ(header, "\"x\ny\",id\n");
+    EXPECT_EQ(merge_export(ExportFormat::Csv, header + "a,1\n", header + "b,2\n\"c\nd\",3\n"),
+              header + "a,1\nb,2\n\"c\nd\",3\n");
+    EXPECT_EQ(merge_export(ExportFormat::Csv, header, header), header);
+    // A doubled quote inside a quoted name does not end the quoting.
+    const std::string tricky = csv_field(std::string("a\"\n,b")) + "\n";
+    EXPECT_EQ(merge_export(ExportFormat::Csv, tricky + "1\n", tricky + "2\n"), tricky + "1\n2\n");
+}
+
 TEST(ExportMerge, NdjsonAppends) {
     EXPECT_EQ(merge_export(ExportFormat::Ndjson, "{\"id\":1}\n", "{\"id\":2}\n"), "{\"id\":1}\n{\"id\":2}\n");
 }

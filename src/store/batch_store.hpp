@@ -1,6 +1,7 @@
 // The extension's own state: batch rows, compact item results, events,
-// exports. Every write runs as the extension owner (pg::as_owner); every read
-// on behalf of a user checks that the batch is theirs (or they are an admin).
+// exports. Every statement runs as the extension owner (pg::as_owner); every
+// read on behalf of a user checks that the batch is theirs (or they are an
+// admin). Status changes go through store::transition.
 #pragma once
 
 #include "pg/spi.hpp"
@@ -13,14 +14,15 @@
 #include "core/export.hpp"
 #include "core/request.hpp"
 #include "core/results.hpp"
+#include "core/status.hpp"
 
-namespace batch_ops::ops {
+namespace batch_ops::store {
 
 struct NewBatch {
     const core::Request* request = nullptr;
     Datum request_jsonb = (Datum)0;
     Oid submitter = InvalidOid;
-    std::string status;  // queued or running
+    core::BatchStatus status = core::BatchStatus::Queued;  // queued or running
     int max_attempts = 3;
 };
 
@@ -53,10 +55,15 @@ std::optional<Chunk> first_pending_chunk(pg::Spi& spi, int64_t batch_id, int fro
 int64_t store_export(pg::Spi& spi, int64_t batch_id, const char* format, const std::string& content, int64_t rows);
 // Adds one chunk's export to the batch's export (created by the first chunk).
 void append_export(pg::Spi& spi, int64_t batch_id, core::ExportFormat format, const std::string& content, int64_t rows);
+// Who submitted the batch of export `export_id`; nullopt when there is no such export.
+std::optional<Oid> export_submitter(pg::Spi& spi, int64_t export_id);
+// The content of export `export_id` (text, copied out of SPI's memory); nullopt when it is gone.
+std::optional<Datum> export_content(pg::Spi& spi, int64_t export_id);
 
 struct BatchRow {
     int64_t id = 0;
-    std::string kind, operation, target_type, status;
+    std::string kind, operation, target_type;
+    core::BatchStatus status = core::BatchStatus::Created;
     bool dry_run = false;
     Oid submitted_by = InvalidOid;
     std::string created_at, started_at, finished_at, updated_at;  // ISO 8601, empty when null
@@ -81,10 +88,32 @@ Datum job_status_record(pg::Spi& spi, int64_t id, bool timed_out = false);
 // Writes the counts and the final status of an inline batch that has ended,
 // with an event naming the actor; returns the row as it now is. A failed batch
 // fails its queued dependents (UPSTREAM_FAILED).
-BatchRow finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<core::ItemResult>& items, const char* status,
-                      Oid actor);
+BatchRow finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<core::ItemResult>& items,
+                      core::BatchStatus status, Oid actor);
+
+// An event that is no status change (such as "quarantined"), as the owner.
+void add_event(pg::Spi& spi, int64_t id, const std::string& event, Oid actor, const core::Json& detail);
+
+// The transaction that last wrote the batch row (its xmin); nullopt when the
+// batch does not exist.
+std::optional<TransactionId> batch_xmin(pg::Spi& spi, int64_t id);
+
+// Removes ended operation batches (succeeded, failed, cancelled) that
+// finished more than `older_than` ago, at most `limit` of them when given;
+// returns how many.
+int64_t remove_ended_batches(pg::Spi& spi, const Interval& older_than, std::optional<int64_t> limit);
+
+// What batch_health reports of the batches and targets.
+struct Summary {
+    int64_t active = 0;               // running or cancelling
+    int64_t queued = 0;
+    int64_t oldest_queued_age_s = 0;  // 0 without queued batches
+    std::string targets;              // a JSON array of the registered targets' names
+    std::string now;                  // ISO 8601
+};
+Summary batch_summary(pg::Spi& spi);
 
 // The response of API.md section 4 for a batch that has ended or is running.
 core::Json response_for(const BatchRow& b, const std::vector<core::ItemResult>& items);
 
-}  // namespace batch_ops::ops
+}  // namespace batch_ops::store

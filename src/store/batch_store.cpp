@@ -1,11 +1,13 @@
-#include "ops/batch_store.hpp"
+#include "store/batch_store.hpp"
 
 #include "core/error.hpp"
 #include "pg/jsonb.hpp"
-#include "ops/retry.hpp"
 #include "pg/security.hpp"
+#include "store/dependencies.hpp"
+#include "store/owner.hpp"
+#include "store/transition.hpp"
 
-namespace batch_ops::ops {
+namespace batch_ops::store {
 
 using core::ItemResult;
 using core::ItemStatus;
@@ -29,7 +31,7 @@ BatchRow read_batch_row(const pg::Row& row) {
     b.kind = row.text("kind");
     b.operation = row.opt_text("operation").value_or("");
     b.target_type = row.opt_text("target_type").value_or("");
-    b.status = row.text("status");
+    b.status = parse_status(row.text("status"));
     b.dry_run = row.boolean("dry_run");
     b.submitted_by = static_cast<Oid>(row.i64("submitted_by"));
     b.created_at = row.opt_text("created_at").value_or("");
@@ -51,10 +53,6 @@ BatchRow read_batch_row(const pg::Row& row) {
     return b;
 }
 
-[[noreturn]] void batch_missing(int64_t id) {
-    throw core::Error(core::sqlstate::no_data_found, "batch " + std::to_string(id) + " does not exist");
-}
-
 }  // namespace
 
 int64_t insert_batch(pg::Spi& spi, const NewBatch& b, bool* existing) {
@@ -66,7 +64,7 @@ int64_t insert_batch(pg::Spi& spi, const NewBatch& b, bool* existing) {
         pg::text_param(core::to_string(r.operation)),
         pg::text_param(r.target_type),
         {JSONBOID, b.request_jsonb, false},
-        pg::text_param(b.status),
+        pg::text_param(core::to_string(b.status)),
         pg::text_param(core::to_string(r.execution)),
         pg::bool_param(r.dry_run),
         pg::int4_param(r.priority),
@@ -193,15 +191,13 @@ void store_chunk(pg::Spi& spi, int64_t batch_id, const Chunk& chunk) {
 }
 
 std::optional<Chunk> first_pending_chunk(pg::Spi& spi, int64_t batch_id, int from_chunk) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
+    pg::Rows rows = query(spi,
             "SELECT chunk, first_seq, target_ids, statuses, error_codes, messages, "
             "       attempts::pg_catalog.text[] AS attempts, success_message "
             "  FROM batch_ops.batch_item WHERE batch_id OPERATOR(pg_catalog.=) $1 "
             "   AND chunk OPERATOR(pg_catalog.>=) $2 "
             "   AND pg_catalog.strpos(statuses, 'p') > 0 ORDER BY chunk LIMIT 1",
             {pg::int8_param(batch_id), pg::int4_param(from_chunk)});
-    });
     std::optional<pg::Row> row = rows.maybe_one();
     if (!row) return std::nullopt;
     Chunk c;
@@ -229,7 +225,7 @@ std::optional<Chunk> first_pending_chunk(pg::Spi& spi, int64_t batch_id, int fro
     return c;
 }
 
-BatchRow finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResult>& items, const char* status,
+BatchRow finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResult>& items, core::BatchStatus status,
                       Oid actor) {
     core::Counts c = core::count(items);
     std::optional<std::string> last_error, last_code;
@@ -253,30 +249,31 @@ BatchRow finish_batch(pg::Spi& spi, int64_t batch_id, const std::vector<ItemResu
     detail.set("failure_count", core::Json::number(c.failure));
     detail.set("skipped_count", core::Json::number(c.skipped));
     detail.set("cancelled_count", core::Json::number(c.cancelled));
-    // The final counts and status, the event saying so, and the row as it now is.
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
-        std::string("WITH u AS (UPDATE batch_ops.batch AS b SET status = $2::batch_ops.batch_state, processed = $3, "
-                    "  success_count = $4, failure_count = $5, skipped_count = $6, cancelled_count = $7, "
-                    "  last_error = $8, last_error_code = $9, current_item = $10, "
-                    "  finished_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp() "
-                    "WHERE b.id OPERATOR(pg_catalog.=) $1 RETURNING ") +
-            kBatchColumns +
-            "), e AS (INSERT INTO batch_ops.batch_event (batch_id, event, actor, detail) "
-            "  SELECT $1, $2, $11::pg_catalog.regrole, $12 FROM u) "
-            "SELECT * FROM u",
-        {pg::int8_param(batch_id), pg::text_param(status), pg::int4_param(static_cast<int32_t>(c.processed)),
-         pg::int4_param(static_cast<int32_t>(c.success)), pg::int4_param(static_cast<int32_t>(c.failure)),
-         pg::int4_param(static_cast<int32_t>(c.skipped)), pg::int4_param(static_cast<int32_t>(c.cancelled)),
-         last_error ? pg::text_param(*last_error) : pg::null_param(TEXTOID),
-         last_code ? pg::text_param(*last_code) : pg::null_param(TEXTOID),
-         current ? pg::text_param(*current) : pg::null_param(TEXTOID),
-         {OIDOID, ObjectIdGetDatum(actor), false}, pg::jsonb_text_param(detail.dump())});
-    });
+    // The final status and the event saying so (inline batches are not
+    // announced), then the counts, and the row as it now is.
+    Transition t;
+    t.actor = actor;
+    t.detail = std::move(detail);
+    t.notify = false;
+    transition(spi, batch_id, status, t);
+    pg::Rows rows = query(spi,
+            std::string("UPDATE batch_ops.batch AS b SET processed = $2, "
+                        "  success_count = $3, failure_count = $4, skipped_count = $5, cancelled_count = $6, "
+                        "  last_error = $7, last_error_code = $8, current_item = $9, "
+                        "  finished_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp() "
+                        "WHERE b.id OPERATOR(pg_catalog.=) $1 RETURNING ") +
+                kBatchColumns,
+            {pg::int8_param(batch_id), pg::int4_param(static_cast<int32_t>(c.processed)),
+             pg::int4_param(static_cast<int32_t>(c.success)), pg::int4_param(static_cast<int32_t>(c.failure)),
+             pg::int4_param(static_cast<int32_t>(c.skipped)), pg::int4_param(static_cast<int32_t>(c.cancelled)),
+             last_error ? pg::text_param(*last_error) : pg::null_param(TEXTOID),
+             last_code ? pg::text_param(*last_code) : pg::null_param(TEXTOID),
+             current ? pg::text_param(*current) : pg::null_param(TEXTOID)});
     std::optional<pg::Row> row = rows.maybe_one();
     if (!row) batch_missing(batch_id);
     BatchRow b = read_batch_row(*row);
-    if (b.status == "failed" || b.status == "cancelled") cascade_upstream_failure(spi, batch_id);
+    if (b.status == core::BatchStatus::Failed || b.status == core::BatchStatus::Cancelled)
+        cascade_upstream_failure(spi, batch_id);
     return b;
 }
 
@@ -312,12 +309,30 @@ void append_export(pg::Spi& spi, int64_t batch_id, core::ExportFormat format, co
     });
 }
 
+std::optional<Oid> export_submitter(pg::Spi& spi, int64_t export_id) {
+    pg::Rows rows = query(spi, "SELECT b.submitted_by::pg_catalog.oid::pg_catalog.int8 AS submitted_by "
+                                "  FROM batch_ops.export e "
+                                "  JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) e.batch_id "
+                                " WHERE e.id OPERATOR(pg_catalog.=) $1",
+                                {pg::int8_param(export_id)});
+    std::optional<pg::Row> row = rows.maybe_one();
+    if (!row) return std::nullopt;
+    return static_cast<Oid>(row->i64("submitted_by"));
+}
+
+std::optional<Datum> export_content(pg::Spi& spi, int64_t export_id) {
+    pg::Rows rows = query(spi, "SELECT content FROM batch_ops.export WHERE id OPERATOR(pg_catalog.=) $1",
+                                {pg::int8_param(export_id)});
+    std::optional<pg::Row> row = rows.maybe_one();
+    if (!row) return std::nullopt;
+    bool isnull = true;
+    return row->copy_datum("content", &isnull);
+}
+
 BatchRow load_batch(pg::Spi& spi, int64_t id) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(std::string("SELECT ") + kBatchColumns +
+    pg::Rows rows = query(spi, std::string("SELECT ") + kBatchColumns +
                                     " FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1",
                                 {pg::int8_param(id)});
-    });
     std::optional<pg::Row> row = rows.maybe_one();
     if (!row) batch_missing(id);
     BatchRow b = read_batch_row(*row);
@@ -329,8 +344,7 @@ BatchRow load_batch(pg::Spi& spi, int64_t id) {
 }
 
 Datum job_status_record(pg::Spi& spi, int64_t id, bool timed_out) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
+    pg::Rows rows = query(spi,
             "SELECT ROW(j.job_id, j.status, j.progress, b.current_item, j.estimated_remaining, j.created_at, "
             "           b.updated_at, b.last_error, j.total, j.processed, j.success_count, j.failure_count, "
             "           j.attempt, b.skipped_count, b.cancelled_count, b.dry_run, j.paused, $2)"
@@ -338,7 +352,6 @@ Datum job_status_record(pg::Spi& spi, int64_t id, bool timed_out) {
             "  FROM batch_ops.jobs j JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) j.job_id "
             " WHERE j.job_id OPERATOR(pg_catalog.=) $1",
             {pg::int8_param(id), pg::bool_param(timed_out)});
-    });
     // The batch can be gone since the caller looked (batch_cleanup committed).
     std::optional<pg::Row> row = rows.maybe_one();
     if (!row) batch_missing(id);
@@ -347,12 +360,10 @@ Datum job_status_record(pg::Spi& spi, int64_t id, bool timed_out) {
 }
 
 std::vector<ItemResult> load_items(pg::Spi& spi, int64_t id) {
-    pg::Rows rows = pg::as_owner([&] {
-        return spi.query_cached(
+    pg::Rows rows = query(spi,
             "SELECT target_id, status::pg_catalog.text AS status, error_code, message, attempts "
             "  FROM batch_ops.job_items WHERE job_id OPERATOR(pg_catalog.=) $1 ORDER BY seq",
             {pg::int8_param(id)});
-    });
     std::vector<ItemResult> out;
     out.reserve(rows.size());
     for (pg::Row row : rows) {
@@ -369,6 +380,57 @@ std::vector<ItemResult> load_items(pg::Spi& spi, int64_t id) {
     return out;
 }
 
+void add_event(pg::Spi& spi, int64_t id, const std::string& event, Oid actor, const core::Json& detail) {
+    execute(spi,
+            "INSERT INTO batch_ops.batch_event (batch_id, event, actor, detail) "
+            "VALUES ($1, $2, $3::pg_catalog.regrole, $4)",
+            {pg::int8_param(id), pg::text_param(event), role_param(actor), pg::jsonb_text_param(detail.dump())});
+}
+
+std::optional<TransactionId> batch_xmin(pg::Spi& spi, int64_t id) {
+    pg::Rows rows = query(spi, "SELECT xmin::pg_catalog.text::pg_catalog.int8 AS xmin FROM batch_ops.batch "
+                                " WHERE id OPERATOR(pg_catalog.=) $1",
+                                {pg::int8_param(id)});
+    std::optional<pg::Row> row = rows.maybe_one();
+    if (!row) return std::nullopt;
+    return static_cast<TransactionId>(row->i64("xmin"));
+}
+
+int64_t remove_ended_batches(pg::Spi& spi, const Interval& older_than, std::optional<int64_t> limit) {
+    Interval iv = older_than;
+    pg::Rows rows = query(spi,
+            "WITH d AS (DELETE FROM batch_ops.batch WHERE id IN (SELECT id FROM batch_ops.batch "
+            "  WHERE kind OPERATOR(pg_catalog.=) 'operation' "
+            "    AND finished_at OPERATOR(pg_catalog.<) pg_catalog.now() - $1 "
+            "    AND status IN ('succeeded', 'failed', 'cancelled') LIMIT $2) RETURNING 1) "
+            "SELECT pg_catalog.count(*) AS removed FROM d",
+            {{INTERVALOID, PointerGetDatum(&iv), false}, limit ? pg::int8_param(*limit) : pg::null_param(INT8OID)});
+    return rows.one().i64("removed");
+}
+
+Summary batch_summary(pg::Spi& spi) {
+    pg::Rows rows = query(spi,
+            "SELECT pg_catalog.count(*) FILTER (WHERE status IN ('running', 'cancelling')) AS active, "
+            "       pg_catalog.count(*) FILTER (WHERE status OPERATOR(pg_catalog.=) 'queued') AS queued, "
+            "       COALESCE(pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.now() - "
+            "         pg_catalog.min(created_at) FILTER (WHERE status OPERATOR(pg_catalog.=) 'queued'))), 0)"
+            "::pg_catalog.int8 AS oldest_queued_age_s, "
+            "       (SELECT COALESCE(pg_catalog.jsonb_agg(name ORDER BY name), '[]') FROM batch_ops.target)"
+            "::pg_catalog.text AS targets, "
+            "       pg_catalog.to_jsonb(pg_catalog.now()) #>> '{}' AS now "
+            "  FROM batch_ops.batch",
+            {});
+    std::optional<pg::Row> row = rows.maybe_one();
+    if (!row) throw core::Error(core::sqlstate::internal_error, "batch_health() found no summary row");
+    Summary s;
+    s.active = row->i64("active");
+    s.queued = row->i64("queued");
+    s.oldest_queued_age_s = row->i64("oldest_queued_age_s");
+    s.targets = row->text("targets");
+    s.now = row->text("now");
+    return s;
+}
+
 core::Json response_for(const BatchRow& b, const std::vector<ItemResult>& items) {
     using core::Json;
     auto ts = [](const std::string& s) { return s.empty() ? Json::null() : Json::string(s); };
@@ -376,7 +438,7 @@ core::Json response_for(const BatchRow& b, const std::vector<ItemResult>& items)
     r.set("operation_id", Json::number(b.id));
     r.set("operation", Json::string(b.operation));
     r.set("target_type", Json::string(b.target_type));
-    r.set("status", Json::string(b.status));
+    r.set("status", Json::string(core::to_string(b.status)));
     r.set("total_count", Json::number(b.total));
     r.set("success_count", Json::number(b.success));
     r.set("failure_count", Json::number(b.failure));
@@ -392,4 +454,4 @@ core::Json response_for(const BatchRow& b, const std::vector<ItemResult>& items)
     return r;
 }
 
-}  // namespace batch_ops::ops
+}  // namespace batch_ops::store
