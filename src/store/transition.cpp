@@ -71,7 +71,8 @@ std::vector<Progress> transition(pg::Spi& spi, const std::vector<int64_t>& ids, 
                 kProgressColumns +
                 "), e AS (INSERT INTO batch_ops.batch_event (batch_id, event, actor, detail) "
                 "  SELECT u.id, $3, $4::pg_catalog.regrole, COALESCE(d.detail::pg_catalog.jsonb, $5) "
-                "    FROM u LEFT JOIN pg_catalog.unnest($1::pg_catalog.int8[], $7::pg_catalog.text[]) AS d(id, detail) "
+                "    FROM u LEFT JOIN ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), "
+                "      pg_catalog.unnest($7::pg_catalog.text[])) AS d(id, detail) "
                 "      ON d.id OPERATOR(pg_catalog.=) u.id "
                 "   WHERE $6 ORDER BY u.id) "
                 "SELECT * FROM u",

@@ -188,11 +188,12 @@ TEST(BatchStatusTransitions, FailedSyncMayRunAgain) {
 }
 
 TEST(BatchStatusTransitions, TerminalStatesOnlyLeaveThroughRetryOrSync) {
-    // From an ended batch, a non-sync batch may only be re-queued, and only when failed.
+    // From an ended batch, a non-sync batch may only be re-queued, and only
+    // when failed (batch_retry) or cancelled (batch_resume).
     for (S from : kAll) {
         if (!is_terminal(from)) continue;
         for (S to : kAll) {
-            bool expected = from == S::Failed && to == S::Queued;
+            bool expected = (from == S::Failed || from == S::Cancelled) && to == S::Queued;
             EXPECT_EQ(can_transition(from, to), expected) << to_string(from) << " -> " << to_string(to);
         }
     }
