@@ -250,3 +250,32 @@ SELECT event, detail->>'requeued_items' AS requeued FROM batch_ops.batch_event W
 -- It has ended (succeeded): there is nothing to resume.
 SELECT batch_ops.batch_resume(:cr);
 RESET ROLE;
+
+-- The UPSTREAM_FAILED cascade over a chain is one status change for all its
+-- batches: each dependent's event names the batch it was reached through.
+-- batch_resume of the cancelled head re-arms the chain, each batch's event
+-- with its own count of items.
+SELECT batch_ops.pause_target('st');
+SET ROLE regress_alice;
+SELECT batch_ops.batch_execute('{"operation": "update", "target_type": "st", "target_ids": [71],
+    "operation_data": {"fields": {"note": "ch"}}}')->>'operation_id' AS ch_a \gset
+SELECT batch_ops.batch_execute(jsonb_build_object('operation', 'update', 'target_type', 'st',
+    'target_ids', jsonb_build_array(72, 73), 'depends_on', jsonb_build_array(:ch_a),
+    'operation_data', jsonb_build_object('fields', jsonb_build_object('note', 'ch'))))->>'operation_id' AS ch_b \gset
+SELECT batch_ops.batch_execute(jsonb_build_object('operation', 'update', 'target_type', 'st',
+    'target_ids', jsonb_build_array(74, 75, 76), 'depends_on', jsonb_build_array(:ch_b),
+    'operation_data', jsonb_build_object('fields', jsonb_build_object('note', 'ch'))))->>'operation_id' AS ch_c \gset
+SELECT batch_ops.batch_cancel(:ch_a);
+SELECT job_id - :ch_a AS n, status, skipped_count FROM batch_ops.jobs WHERE job_id IN (:ch_a, :ch_b, :ch_c) ORDER BY 1;
+SELECT batch_id - :ch_a AS n, event, (detail->>'upstream')::bigint - :ch_a AS upstream
+  FROM batch_ops.batch_event WHERE batch_id IN (:ch_b, :ch_c) AND event = 'failed' ORDER BY batch_id;
+SELECT batch_ops.batch_resume(:ch_a);
+SELECT batch_id - :ch_a AS n, event, detail->>'requeued_items' AS requeued, (detail->>'by_batch')::bigint - :ch_a AS by_batch
+  FROM batch_ops.batch_event WHERE batch_id IN (:ch_a, :ch_b, :ch_c) AND event IN ('resumed', 're_armed') ORDER BY batch_id;
+SELECT job_id - :ch_a AS n, status, processed, skipped_count FROM batch_ops.jobs WHERE job_id IN (:ch_a, :ch_b, :ch_c) ORDER BY 1;
+RESET ROLE;
+SELECT batch_ops.resume_target('st');
+SET ROLE regress_alice;
+SELECT status, success_count FROM batch_ops.batch_wait(:ch_c, '60 s');
+SELECT id, note FROM app.st WHERE id BETWEEN 71 AND 76 ORDER BY id;
+RESET ROLE;

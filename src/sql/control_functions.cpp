@@ -263,11 +263,12 @@ BATCH_OPS_FUNCTION(batch_ops_batch_retry) {
     if (PG_NARGS() > 1 && !PG_ARGISNULL(1)) codes = error_codes_arg(fcinfo, 1);
     pg::check_schema_version();
     pg::guard([] { PreventCommandIfReadOnly("batch_retry()"); });
-    pg::Spi spi;
-    if (auto refusal = ops::check_retry(spi, id, pg::current_role())) raise_refusal(*refusal);
-    require_workers();
-    if (store::requeue_with_dependents(spi, id, pg::current_role(), codes) == 0 && codes)
-        no_items_with(spi, id, *codes);
+    const Oid me = pg::current_role();
+    pg::with_spi([&](pg::Spi& spi) {
+        if (auto refusal = ops::check_retry(spi, id, me)) raise_refusal(*refusal);
+        require_workers();
+        if (store::requeue_with_dependents(spi, id, me, codes) == 0 && codes) no_items_with(spi, id, *codes);
+    });
     workers::wake_at_commit();
     return Int32GetDatum(1);
 }
