@@ -323,3 +323,187 @@ UPDATE batch_ops.target t
    AND t.key_type IS NULL;
 COMMENT ON COLUMN batch_ops.target.key_type IS
     'the key column''s type when the target was registered (a change to another kind of type fails batches until it is registered again)';
+
+-- ---------------------------------------------------------------------------
+-- Issues 9 and 10: fairness between roles, and steering the queue (pause and
+-- resume, not_before, targets paused or limited, retry by error code).
+-- ---------------------------------------------------------------------------
+
+-- Fairness (API.md section 6): between submitting roles with queued work the
+-- executors take turns. A claim takes the roles with ready batches in turn
+-- order (fewest batches running, then served least recently: this table),
+-- one batch each, round after round; priority orders a role's own batches. An
+-- executor running long batches takes on another role's waiting batch
+-- between its chunks (src/workers/README.md, "Taking turns").
+CREATE TABLE batch_ops.submitter_turn (
+    submitter regrole PRIMARY KEY,
+    served_at timestamptz NOT NULL
+);
+REVOKE ALL ON batch_ops.submitter_turn FROM PUBLIC;
+-- Internal: not granted to anyone; row level security without a policy all the same.
+ALTER TABLE batch_ops.submitter_turn ENABLE ROW LEVEL SECURITY;
+COMMENT ON TABLE batch_ops.submitter_turn IS
+    'when the workers last claimed a batch of each submitting role: the least recently served role goes first (internal)';
+
+-- The queue per role, in claiming order: the claim finds the roles with
+-- queued batches by skipping through it (one probe per role) and takes each
+-- one's best batches. It replaces batch_queue_idx (the queue as a whole).
+CREATE INDEX batch_role_queue_idx ON batch_ops.batch (submitted_by, priority DESC, id) WHERE status = 'queued';
+DROP INDEX batch_ops.batch_queue_idx;
+
+-- not_before (API.md section 4): a background batch is not claimed before
+-- this time.
+ALTER TABLE batch_ops.batch ADD COLUMN not_before timestamptz;
+COMMENT ON COLUMN batch_ops.batch.not_before IS
+    'not claimed before this time (request key "not_before")';
+COMMENT ON COLUMN batch_ops.batch.paused IS
+    'paused by batch_pause: not claimed until batch_resume (a running batch stops at its next chunk boundary)';
+
+-- batch_pause of a batch whose row an executor holds (a chunk in flight, or a
+-- claim): the request waits here (its foreign key takes only KEY SHARE on the
+-- batch row, as batch_cancel_request does) and the executor hands the batch
+-- back at its next chunk boundary. batch_resume removes it.
+CREATE TABLE batch_ops.batch_pause_request (
+    batch_id     bigint PRIMARY KEY REFERENCES batch_ops.batch (id) ON DELETE CASCADE,
+    requested_by regrole NOT NULL,
+    requested_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+REVOKE ALL ON batch_ops.batch_pause_request FROM PUBLIC;
+GRANT SELECT ON batch_ops.batch_pause_request TO batch_ops_user;
+ALTER TABLE batch_ops.batch_pause_request ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_pause_requests ON batch_ops.batch_pause_request FOR SELECT
+    USING (batch_id IN (SELECT b.id FROM batch_ops.batch b));
+COMMENT ON TABLE batch_ops.batch_pause_request IS
+    'batch_pause requests of running batches not yet carried out by their executor (a user sees its own)';
+
+-- Targets an admin paused (their queued batches are not claimed) or limited
+-- (at most max_concurrency of their batches running at once).
+ALTER TABLE batch_ops.target ADD COLUMN paused boolean NOT NULL DEFAULT false;
+ALTER TABLE batch_ops.target ADD COLUMN max_concurrency integer CHECK (max_concurrency > 0);
+COMMENT ON COLUMN batch_ops.target.paused IS
+    'paused by pause_target: its queued batches are not claimed until resume_target';
+COMMENT ON COLUMN batch_ops.target.max_concurrency IS
+    'at most this many batches of the target run at once (NULL: no limit; set_target_limit)';
+
+-- The jobs view gains, at its end (API.md section 12): skipped_count,
+-- cancelled_count, dry_run, priority, paused (also while a pause request
+-- waits for the batch's executor), not_before, next_attempt_at and
+-- worker_pid. A cancelled batch's progress is what was processed before the
+-- cancel, not 100 %.
+CREATE OR REPLACE VIEW batch_ops.jobs WITH (security_invoker = true) AS
+SELECT b.id AS job_id,
+       b.kind,
+       b.operation,
+       b.target_type,
+       b.status::text AS status,
+       CASE WHEN b.status = 'cancelled' AND b.total > 0
+                THEN pg_catalog.round(100.0 * (b.processed - b.cancelled_count) / b.total, 2)
+            WHEN b.status = 'cancelled' THEN 0.00
+            WHEN b.total > 0 THEN pg_catalog.round(100.0 * b.processed / b.total, 2)
+            WHEN b.status IN ('succeeded', 'failed') THEN 100.00
+            ELSE 0.00 END::numeric(5,2) AS progress,
+       b.total,
+       b.processed,
+       b.success_count,
+       b.failure_count,
+       b.attempt,
+       b.submitted_by::text AS submitted_by,
+       b.created_at,
+       b.started_at,
+       b.finished_at,
+       b.finished_at - b.started_at AS duration,
+       batch_ops._estimated_remaining(b.status::text, b.started_at, b.processed, b.total) AS estimated_remaining,
+       b.last_error_code,
+       b.last_error,
+       b.skipped_count,
+       b.cancelled_count,
+       b.dry_run,
+       b.priority,
+       b.paused OR EXISTS (SELECT 1 FROM batch_ops.batch_pause_request p WHERE p.batch_id = b.id) AS paused,
+       b.not_before,
+       b.next_attempt_at,
+       b.worker_pid
+  FROM batch_ops.batch b;
+COMMENT ON COLUMN batch_ops.jobs.progress IS
+    'percent of the items processed (a cancelled batch: those processed before the cancel)';
+COMMENT ON COLUMN batch_ops.jobs.paused IS
+    'paused by batch_pause (a running batch: until its executor reaches the next chunk boundary, then queued)';
+
+-- Steering (API.md section 3).
+CREATE FUNCTION batch_ops.batch_pause(id bigint)
+    RETURNS boolean
+    AS 'MODULE_PATHNAME', 'batch_ops_batch_pause' LANGUAGE C STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION batch_ops.batch_pause(bigint) IS
+    'pause a batch: not claimed until batch_resume; a running one stops at its next chunk boundary; nothing is lost';
+
+CREATE FUNCTION batch_ops.batch_resume(id bigint)
+    RETURNS boolean
+    AS 'MODULE_PATHNAME', 'batch_ops_batch_resume' LANGUAGE C STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION batch_ops.batch_resume(bigint) IS
+    'resume a paused batch; a cancelled batch has its cancelled items queued again';
+
+CREATE FUNCTION batch_ops.pause_target(name text)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'batch_ops_pause_target' LANGUAGE C STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION batch_ops.pause_target(text) IS
+    'admin: the queued batches of a target are not claimed until resume_target (running ones go on)';
+
+CREATE FUNCTION batch_ops.resume_target(name text)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'batch_ops_resume_target' LANGUAGE C STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION batch_ops.resume_target(text) IS
+    'admin: the batches of a paused target are claimed again';
+
+CREATE FUNCTION batch_ops.set_target_limit(name text, max_concurrency integer)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'batch_ops_set_target_limit' LANGUAGE C CALLED ON NULL INPUT VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION batch_ops.set_target_limit(text, integer) IS
+    'admin: at most max_concurrency batches of the target run at once (NULL: no limit)';
+
+REVOKE ALL ON FUNCTION batch_ops.batch_pause(bigint), batch_ops.batch_resume(bigint),
+    batch_ops.pause_target(text), batch_ops.resume_target(text), batch_ops.set_target_limit(text, integer)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION batch_ops.batch_pause(bigint), batch_ops.batch_resume(bigint) TO batch_ops_user;
+GRANT EXECUTE ON FUNCTION batch_ops.pause_target(text), batch_ops.resume_target(text),
+    batch_ops.set_target_limit(text, integer) TO batch_ops_admin;
+
+-- batch_retry(id, error_codes text[] DEFAULT NULL) replaces batch_retry(id):
+-- with error_codes, only the failed items with one of those codes run again.
+-- Both cannot exist side by side (a call with one argument would be
+-- ambiguous), so the old one is dropped; the new one gets its privileges
+-- (the extension's, and any a DBA granted since), its pinned search_path and
+-- a comment.
+DO $retry$
+DECLARE
+    acl pg_catalog.aclitem[];
+    g record;
+BEGIN
+    SELECT p.proacl INTO acl FROM pg_catalog.pg_proc p
+     WHERE p.oid OPERATOR(pg_catalog.=) 'batch_ops.batch_retry(bigint)'::pg_catalog.regprocedure;
+    DROP FUNCTION batch_ops.batch_retry(bigint);
+    CREATE FUNCTION batch_ops.batch_retry(id bigint, error_codes text[] DEFAULT NULL)
+        RETURNS integer
+        AS 'MODULE_PATHNAME', 'batch_ops_batch_retry' LANGUAGE C CALLED ON NULL INPUT VOLATILE
+        SET search_path = pg_catalog, pg_temp;
+    REVOKE ALL ON FUNCTION batch_ops.batch_retry(bigint, text[]) FROM PUBLIC;
+    FOR g IN SELECT a.grantee, a.is_grantable
+               FROM pg_catalog.aclexplode(acl) AS a
+              WHERE a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+                AND a.grantee OPERATOR(pg_catalog.<>) a.grantor
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION batch_ops.batch_retry(bigint, text[]) TO %s%s',
+                                  CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                                       -- regrole's output is quoted where needed
+                                       ELSE g.grantee::pg_catalog.regrole::pg_catalog.text END,
+                                  CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+END
+$retry$;
+GRANT EXECUTE ON FUNCTION batch_ops.batch_retry(bigint, text[]) TO batch_ops_user;
+COMMENT ON FUNCTION batch_ops.batch_retry(bigint, text[]) IS
+    'run a failed batch again: only its failed and skipped items (with error_codes: only those with one of these codes); its dependents are re-armed';

@@ -298,6 +298,59 @@ const char* to_string(ExportFormat f) {
     return "json";
 }
 
+bool is_iso8601_timestamp(const std::string& s) {
+    std::size_t i = 0;
+    // n digits at i, as a number; false if they are not there.
+    auto digits = [&](int n, int* out) {
+        if (i + static_cast<std::size_t>(n) > s.size()) return false;
+        int v = 0;
+        for (int k = 0; k < n; ++k) {
+            char c = s[i + static_cast<std::size_t>(k)];
+            if (c < '0' || c > '9') return false;
+            v = v * 10 + (c - '0');
+        }
+        i += static_cast<std::size_t>(n);
+        *out = v;
+        return true;
+    };
+    auto accept = [&](char c) {
+        if (i < s.size() && s[i] == c) {
+            ++i;
+            return true;
+        }
+        return false;
+    };
+    int year, month, day;
+    if (!digits(4, &year) || !accept('-') || !digits(2, &month) || !accept('-') || !digits(2, &day)) return false;
+    if (year < 1 || month < 1 || month > 12 || day < 1) return false;
+    static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > kDays[month - 1] + (month == 2 && leap ? 1 : 0)) return false;
+    if (i == s.size()) return true;
+    if (!accept('T') && !accept('t') && !accept(' ')) return false;
+    int hour, minute, second = 0;
+    if (!digits(2, &hour) || !accept(':') || !digits(2, &minute) || hour > 23 || minute > 59) return false;
+    if (accept(':')) {
+        if (!digits(2, &second) || second > 59) return false;
+        if (accept('.')) {
+            std::size_t start = i;
+            while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+            if (i == start || i - start > 6) return false;
+        }
+    }
+    if (i == s.size()) return true;
+    if (accept('Z') || accept('z')) return i == s.size();
+    if (!accept('+') && !accept('-')) return false;
+    int oh, om = 0;
+    if (!digits(2, &oh) || oh > 15) return false;
+    if (accept(':')) {
+        if (!digits(2, &om)) return false;
+    } else if (i < s.size() && !digits(2, &om)) {
+        return false;
+    }
+    return om <= 59 && i == s.size();
+}
+
 bool is_safe_identifier(const std::string& s, std::size_t max_len) {
     if (s.empty() || s.size() > max_len) return false;
     for (char c : s) {
@@ -332,6 +385,7 @@ Request slice(const Request& r, const std::vector<std::size_t>& indices) {
     out.depends_on = r.depends_on;
     out.max_attempts = r.max_attempts;
     out.idempotency_key = r.idempotency_key;
+    out.not_before = r.not_before;
     if (r.operation == Operation::BulkCreate) {
         out.items.reserve(indices.size());
         for (auto i : indices) out.items.push_back(r.items.at(i));
@@ -346,7 +400,7 @@ Request parse_request(const Json& j, const Limits& limits, Origin origin) {
     if (!j.is_object()) throw request_error("the request must be a JSON object");
     Reader rd(j, "",
               {"operation", "target_type", "target_ids", "target_filter", "items", "operation_data", "dry_run",
-               "execution", "priority", "depends_on", "max_attempts", "idempotency_key"});
+               "execution", "priority", "depends_on", "max_attempts", "idempotency_key", "not_before"});
     Request r;
 
     auto op = rd.text("operation", 32);
@@ -420,6 +474,18 @@ Request parse_request(const Json& j, const Limits& limits, Origin origin) {
     if (auto k = rd.text("idempotency_key", limits.max_key_length)) {
         if (r.dry_run) throw request_error("\"idempotency_key\" is not allowed with \"dry_run\"");
         r.idempotency_key = *k;
+    }
+
+    if (const Json* nb = rd.get("not_before"); nb && !nb->is_null()) {
+        const char* example = "For example \"2026-01-20T10:00:00Z\" or \"2026-01-20 10:00:00+01:00\"; "
+                              "without an offset, the session's TimeZone applies.";
+        if (!nb->is_string() || nb->text().size() > 64 || !is_iso8601_timestamp(nb->text()))
+            throw request_error("\"not_before\" must be an ISO 8601 timestamp", example);
+        if (r.execution != Execution::Background)
+            throw request_error("\"not_before\" is only allowed for background batches",
+                                "An inline batch runs at once, in the caller's transaction.",
+                                "Send \"execution\": \"background\", or leave \"not_before\" out.");
+        r.not_before = nb->text();
     }
     return r;
 }

@@ -68,6 +68,10 @@ struct Request {
     std::vector<int64_t> depends_on;
     std::optional<int> max_attempts;
     std::optional<std::string> idempotency_key;
+    // Background only: not claimed before this time. An ISO 8601 timestamp,
+    // as given (PostgreSQL reads it as timestamptz at submission; without an
+    // offset, in the session's TimeZone).
+    std::optional<std::string> not_before;
 
     std::size_t item_count() const {
         return operation == Operation::BulkCreate ? items.size() : target_ids.size();
@@ -84,6 +88,12 @@ Request parse_request(const Json& request, const Limits& limits, Origin origin =
 // or into items for bulk_create), in the order given: what a worker runs for
 // one chunk. Copies only those items.
 Request slice(const Request& r, const std::vector<std::size_t>& indices);
+
+// True for an ISO 8601 date or date and time, as "not_before" takes it:
+// YYYY-MM-DD, optionally followed by T (or a space) and HH:MM, :SS, a
+// fraction of a second (1 to 6 digits), and a zone: Z, +HH, +HH:MM or +HHMM
+// (or -). Every field in range (the day within its month, leap years counted).
+bool is_iso8601_timestamp(const std::string& s);
 
 // True for a name that is a plain SQL identifier as the catalog would store it:
 // no quotes, no semicolons, no control characters, at most max_len bytes.

@@ -64,8 +64,9 @@ bool can_transition(BatchStatus from, BatchStatus to, bool sync) {
         case S::Cancelling: return to == S::Cancelled || to == S::Failed || to == S::Succeeded;
         case S::Failed: return to == S::Queued || (sync && to == S::Running);
         // A sync batch is reusable: batch_sync runs it again at once, or queues it.
-        case S::Succeeded:
-        case S::Cancelled: return sync && (to == S::Running || to == S::Queued);
+        case S::Succeeded: return sync && (to == S::Running || to == S::Queued);
+        // batch_resume queues a cancelled batch's cancelled items again.
+        case S::Cancelled: return to == S::Queued || (sync && to == S::Running);
     }
     return false;
 }

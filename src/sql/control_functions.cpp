@@ -212,6 +212,39 @@ namespace {
     throw core::Error(r.sqlstate, r.message, r.detail, r.hint);
 }
 
+// The error_codes argument of batch_retry: a non-empty text[] without nulls.
+std::vector<std::string> error_codes_arg(FunctionCallInfo fcinfo, int n) {
+    ArrayType* arr = pg::guard([&] { return PG_GETARG_ARRAYTYPE_P(n); });
+    Datum* elems;
+    bool* nulls;
+    int count;
+    pg::guard([&] { deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count); });
+    std::vector<std::string> out;
+    for (int i = 0; i < count; ++i) {
+        if (nulls[i])
+            throw core::Error(core::sqlstate::invalid_parameter_value, "error_codes must not contain nulls");
+        out.emplace_back(pg::guard([&] { return text_to_cstring(DatumGetTextPP(elems[i])); }));
+    }
+    if (out.empty())
+        throw core::Error(core::sqlstate::invalid_parameter_value, "error_codes must not be empty",
+                          "", "Pass NULL (or leave it out) to retry every item that did not succeed.");
+    return out;
+}
+
+// batch_retry(id, error_codes) found nothing to run again: 55000, with the
+// codes the batch's failed items have.
+[[noreturn]] void no_items_with(pg::Spi& spi, int64_t id, const std::vector<std::string>& codes) {
+    std::string listed;
+    for (const auto& c : codes) listed += (listed.empty() ? "" : ", ") + c;
+    std::optional<std::string> present = store::failed_item_codes(spi, id);
+    throw core::Error(core::sqlstate::object_not_in_state,
+                      "batch " + std::to_string(id) + " cannot be retried: none of its failed items has error code " +
+                          listed,
+                      present ? "Its failed items have: " + *present + "." : "It has no failed items.",
+                      "Name the codes to retry from batch_ops.failures(" + std::to_string(id) +
+                          "), or pass NULL to retry every item that did not succeed.");
+}
+
 void require_workers() {
     if (!workers::preloaded())
         throw core::Error(core::sqlstate::object_not_in_state, "retries need batch_ops in shared_preload_libraries",
@@ -221,15 +254,22 @@ void require_workers() {
 
 }  // namespace
 
+// batch_retry(id bigint, error_codes text[] DEFAULT NULL): with error_codes,
+// only the failed (or skipped) items with one of those codes run again.
 BATCH_OPS_FUNCTION(batch_ops_batch_retry) {
+    if (PG_ARGISNULL(0)) throw core::Error(core::sqlstate::invalid_parameter_value, "batch id must not be null");
     int64_t id = PG_GETARG_INT64(0);
+    std::optional<std::vector<std::string>> codes;
+    if (PG_NARGS() > 1 && !PG_ARGISNULL(1)) codes = error_codes_arg(fcinfo, 1);
     pg::check_schema_version();
     pg::guard([] { PreventCommandIfReadOnly("batch_retry()"); });
     ops::citus::refuse_on_worker_node("batch_retry()");
-    pg::Spi spi;
-    if (auto refusal = ops::check_retry(spi, id, pg::current_role())) raise_refusal(*refusal);
-    require_workers();
-    store::requeue_with_dependents(spi, id, pg::current_role());
+    const Oid me = pg::current_role();
+    pg::with_spi([&](pg::Spi& spi) {
+        if (auto refusal = ops::check_retry(spi, id, me)) raise_refusal(*refusal);
+        require_workers();
+        if (store::requeue_with_dependents(spi, id, me, codes) == 0 && codes) no_items_with(spi, id, *codes);
+    });
     workers::wake_at_commit();
     return Int32GetDatum(1);
 }

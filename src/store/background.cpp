@@ -15,7 +15,9 @@ std::optional<BatchState> batch_state(pg::Spi& spi, int64_t id, RowLock lock) {
                           "SELECT b.kind, b.submitted_by::pg_catalog.oid::pg_catalog.int8 AS submitted_by, b.dry_run, "
                           "       b.status::pg_catalog.text AS status, "
                           "       EXISTS (SELECT 1 FROM batch_ops.batch_cancel_request r "
-                          "                WHERE r.batch_id OPERATOR(pg_catalog.=) b.id) AS cancel_requested "
+                          "                WHERE r.batch_id OPERATOR(pg_catalog.=) b.id) AS cancel_requested, "
+                          "       b.paused OR EXISTS (SELECT 1 FROM batch_ops.batch_pause_request p "
+                          "                WHERE p.batch_id OPERATOR(pg_catalog.=) b.id) AS pause_requested "
                           "  FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1" + lock_clause(lock, "b"),
                           {pg::int8_param(id)});
     std::optional<pg::Row> row = rows.maybe_one();
@@ -26,6 +28,7 @@ std::optional<BatchState> batch_state(pg::Spi& spi, int64_t id, RowLock lock) {
     s.dry_run = row->boolean("dry_run");
     s.status = parse_status(row->text("status"));
     s.cancel_requested = row->boolean("cancel_requested");
+    s.pause_requested = row->boolean("pause_requested");
     return s;
 }
 
@@ -122,7 +125,8 @@ std::optional<Progress> finish_background(pg::Spi& spi, int64_t id, bool cancell
     // request ends with the batch (its requester is the actor of a cancel).
     pg::Rows ended = query(spi,
             "WITH r AS (DELETE FROM batch_ops.batch_cancel_request "
-            "  WHERE batch_id OPERATOR(pg_catalog.=) $1 RETURNING requested_by) "
+            "  WHERE batch_id OPERATOR(pg_catalog.=) $1 RETURNING requested_by), "
+            "pr AS (DELETE FROM batch_ops.batch_pause_request WHERE batch_id OPERATOR(pg_catalog.=) $1) "
             "UPDATE batch_ops.batch AS b SET "
             "  last_error = CASE WHEN $2 THEN NULL "
             "    WHEN b.failure_count > 0 THEN COALESCE((SELECT b.failure_count || ' of ' || "
@@ -136,7 +140,7 @@ std::optional<Progress> finish_background(pg::Spi& spi, int64_t id, bool cancell
             "       AND i.status OPERATOR(pg_catalog.=) 'failed' ORDER BY i.seq LIMIT 1), b.last_error_code) "
             "    ELSE b.last_error_code END, "
             "  finished_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp(), "
-            "  next_attempt_at = NULL "
+            "  next_attempt_at = NULL, paused = false "
             "WHERE b.id OPERATOR(pg_catalog.=) $1 "
             "RETURNING (SELECT r.requested_by::pg_catalog.oid::pg_catalog.int8 FROM r LIMIT 1) AS requested_by",
             {pg::int8_param(id), pg::bool_param(to == BatchStatus::Succeeded)});
@@ -257,17 +261,101 @@ void record_resumed(pg::Spi& spi, const std::vector<int64_t>& ids, int pid) {
             {pg::int8_array_param(ids), pg::int4_param(pid)});
 }
 
-std::vector<int64_t> claimable(pg::Spi& spi, int limit) {
-    // batch_queue_idx: no sort.
+std::vector<Candidate> candidates(pg::Spi& spi, int per_role, const std::vector<Oid>& skip) {
+    std::vector<int64_t> skipped(skip.begin(), skip.end());
+    // Ready: queued, not paused (nor asked to be), due (next_attempt_at,
+    // not_before), every batch it depends on succeeded, its target neither
+    // paused nor at its max_concurrency. Roles come from skipping through
+    // batch_role_queue_idx (its whole key in ORDER BY, so that no other index
+    // with submitted_by first is taken, which would walk the batch history);
+    // each one's batches from the same index, in order. The planner's
+    // estimate for this statement (a subquery per role) is far above
+    // jit_above_cost: JIT compilation would cost more than the statement, at
+    // every claim, so it runs without.
+    pg::Rows rows = pg::with_setting("jit", "off", [&] {
+        return query(spi,
+            "WITH RECURSIVE roles(r) AS ( "
+            "    (SELECT b.submitted_by::pg_catalog.oid FROM batch_ops.batch b "
+            "      WHERE b.status OPERATOR(pg_catalog.=) 'queued' "
+            "      ORDER BY b.submitted_by::pg_catalog.oid, b.priority DESC, b.id LIMIT 1) "
+            "  UNION ALL "
+            "    SELECT (SELECT b.submitted_by::pg_catalog.oid FROM batch_ops.batch b "
+            "             WHERE b.status OPERATOR(pg_catalog.=) 'queued' "
+            "               AND b.submitted_by::pg_catalog.oid OPERATOR(pg_catalog.>) roles.r "
+            "             ORDER BY b.submitted_by::pg_catalog.oid, b.priority DESC, b.id LIMIT 1) "
+            "      FROM roles WHERE roles.r IS NOT NULL), "
+            "busy AS (SELECT a.submitted_by::pg_catalog.oid AS r, pg_catalog.count(*) AS n FROM batch_ops.batch a "
+            "          WHERE a.status IN ('running', 'cancelling') GROUP BY 1) "
+            "SELECT c.id, roles.r::pg_catalog.int8 AS role, c.kind, c.target_type, c.max_concurrency, c.target_active, "
+            "       c.waited_ms "
+            "  FROM roles "
+            "  LEFT JOIN busy ON busy.r OPERATOR(pg_catalog.=) roles.r "
+            "  LEFT JOIN batch_ops.submitter_turn t ON t.submitter::pg_catalog.oid OPERATOR(pg_catalog.=) roles.r "
+            " CROSS JOIN LATERAL (SELECT q.id, q.kind, q.priority, q.target_type, g.max_concurrency, "
+            "       CASE WHEN g.max_concurrency IS NOT NULL THEN (SELECT pg_catalog.count(*) FROM batch_ops.batch a "
+            "         WHERE a.status IN ('running', 'cancelling') AND a.kind OPERATOR(pg_catalog.=) 'operation' "
+            "           AND a.target_type OPERATOR(pg_catalog.=) q.target_type) END AS target_active, "
+            "       (EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) "
+            "          GREATEST(q.updated_at, q.not_before, q.next_attempt_at)) * 1000)::pg_catalog.int8 AS waited_ms "
+            "     FROM batch_ops.batch q "
+            "     LEFT JOIN batch_ops.target g ON q.kind OPERATOR(pg_catalog.=) 'operation' "
+            "                                 AND g.name OPERATOR(pg_catalog.=) q.target_type "
+            "    WHERE q.status OPERATOR(pg_catalog.=) 'queued' "
+            "      AND q.submitted_by::pg_catalog.oid OPERATOR(pg_catalog.=) roles.r "
+            "      AND NOT q.paused "
+            "      AND (q.next_attempt_at IS NULL OR q.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()) "
+            "      AND (q.not_before IS NULL OR q.not_before OPERATOR(pg_catalog.<=) pg_catalog.now()) "
+            "      AND (q.depends_on IS NULL OR NOT EXISTS (SELECT 1 FROM batch_ops.batch d "
+            "            WHERE d.id OPERATOR(pg_catalog.=) ANY (q.depends_on) "
+            "              AND d.status OPERATOR(pg_catalog.<>) 'succeeded')) "
+            "      AND NOT EXISTS (SELECT 1 FROM batch_ops.batch_pause_request p "
+            "                       WHERE p.batch_id OPERATOR(pg_catalog.=) q.id) "
+            "      AND NOT COALESCE(g.paused, false) "
+            "      AND (g.max_concurrency IS NULL OR (SELECT pg_catalog.count(*) FROM batch_ops.batch a "
+            "            WHERE a.status IN ('running', 'cancelling') AND a.kind OPERATOR(pg_catalog.=) 'operation' "
+            "              AND a.target_type OPERATOR(pg_catalog.=) q.target_type) "
+            "            OPERATOR(pg_catalog.<) g.max_concurrency) "
+            "    ORDER BY q.priority DESC, q.id LIMIT $1) c "
+            " WHERE roles.r IS NOT NULL "
+            "   AND NOT (roles.r::pg_catalog.int8 OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.int8[])) "
+            " ORDER BY COALESCE(busy.n, 0), t.served_at NULLS FIRST, roles.r, c.priority DESC, c.id",
+            {pg::int4_param(per_role), pg::int8_array_param(skipped)});
+    });
+    std::vector<Candidate> out;
+    for (pg::Row row : rows)
+        out.push_back({row.i64("id"), static_cast<Oid>(row.i64("role")), row.text("kind") == "sync",
+                       row.opt_text("target_type").value_or(""), row.opt_i64("max_concurrency").value_or(-1),
+                       row.opt_i64("target_active").value_or(0), row.opt_i64("waited_ms").value_or(0)});
+    return out;
+}
+
+std::vector<int64_t> lock_queued(pg::Spi& spi, const std::vector<int64_t>& ids) {
     return ids_of(query(spi,
-            "SELECT b.id FROM batch_ops.batch b "
-            "  WHERE b.status OPERATOR(pg_catalog.=) 'queued' "
-            "    AND (b.next_attempt_at IS NULL OR b.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()) "
-            "    AND (b.depends_on IS NULL OR NOT EXISTS (SELECT 1 FROM batch_ops.batch d "
-            "          WHERE d.id OPERATOR(pg_catalog.=) ANY (b.depends_on) "
-            "            AND d.status OPERATOR(pg_catalog.<>) 'succeeded')) "
-            "  ORDER BY b.priority DESC, b.id LIMIT $1 FOR NO KEY UPDATE OF b SKIP LOCKED",
-            {pg::int4_param(limit)}));
+            "SELECT b.id FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[]) "
+            "   AND b.status OPERATOR(pg_catalog.=) 'queued' AND NOT b.paused "
+            "   FOR NO KEY UPDATE OF b SKIP LOCKED",
+            {pg::int8_array_param(ids)}));
+}
+
+void record_served(pg::Spi& spi, const std::vector<Oid>& roles) {
+    if (roles.empty()) return;
+    std::vector<int64_t> r(roles.begin(), roles.end());
+    execute(spi,
+            "INSERT INTO batch_ops.submitter_turn AS t (submitter, served_at) "
+            "SELECT r::pg_catalog.oid::pg_catalog.regrole, pg_catalog.clock_timestamp() "
+            "  FROM pg_catalog.unnest($1::pg_catalog.int8[]) AS u(r) "
+            "ON CONFLICT (submitter) DO UPDATE SET served_at = excluded.served_at",
+            {pg::int8_array_param(r)});
+}
+
+std::vector<std::pair<int64_t, Oid>> submitters(pg::Spi& spi, const std::vector<int64_t>& ids) {
+    pg::Rows rows = query(spi,
+            "SELECT id, submitted_by::pg_catalog.oid::pg_catalog.int8 AS role FROM batch_ops.batch "
+            " WHERE id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])",
+            {pg::int8_array_param(ids)});
+    std::vector<std::pair<int64_t, Oid>> out;
+    for (pg::Row row : rows) out.emplace_back(row.i64("id"), static_cast<Oid>(row.i64("role")));
+    return out;
 }
 
 std::vector<Progress> start_batches(pg::Spi& spi, const std::vector<int64_t>& ids, int pid, Throttle& throttle) {
@@ -283,11 +371,14 @@ std::vector<Progress> start_batches(pg::Spi& spi, const std::vector<int64_t>& id
     return transition(spi, ids, BatchStatus::Running, t);
 }
 
-std::optional<int64_t> next_retry_in_ms(pg::Spi& spi) {
+std::optional<int64_t> next_due_in_ms(pg::Spi& spi) {
     pg::Rows rows = query(spi,
-            "SELECT (EXTRACT(epoch FROM pg_catalog.min(next_attempt_at) - pg_catalog.clock_timestamp()) * 1000)"
-            "::pg_catalog.int8 AS ms FROM batch_ops.batch "
-            " WHERE status OPERATOR(pg_catalog.=) 'queued' AND next_attempt_at IS NOT NULL",
+            "SELECT (EXTRACT(epoch FROM pg_catalog.min(GREATEST(next_attempt_at, not_before)) "
+            "          OPERATOR(pg_catalog.-) pg_catalog.clock_timestamp()) * 1000)::pg_catalog.int8 AS ms "
+            "  FROM batch_ops.batch "
+            " WHERE status OPERATOR(pg_catalog.=) 'queued' AND NOT paused "
+            "   AND (next_attempt_at IS NOT NULL OR not_before IS NOT NULL) "
+            "   AND GREATEST(next_attempt_at, not_before) OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()",
             {});
     std::optional<pg::Row> row = rows.maybe_one();
     return row ? row->opt_i64("ms") : std::nullopt;

@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/json.hpp"
@@ -25,6 +26,8 @@ struct BatchState {
     bool dry_run = false;
     core::BatchStatus status = core::BatchStatus::Created;
     bool cancel_requested = false;  // batch_cancel recorded a request (batch_cancel_request)
+    // batch_pause: paused, or a request waits (batch_pause_request).
+    bool pause_requested = false;
     // Its cancel has been asked for: it is cancelling, or a request waits.
     bool cancelling() const { return status == core::BatchStatus::Cancelling || cancel_requested; }
 };
@@ -78,14 +81,36 @@ std::vector<int64_t> active_batches(pg::Spi& spi, const std::vector<int64_t>* am
 std::vector<int64_t> adopt(pg::Spi& spi, const std::vector<int64_t>& ids, int pid);
 // A "resumed" event for each of `ids`, taken over by executor `pid`.
 void record_resumed(pg::Spi& spi, const std::vector<int64_t>& ids, int pid);
-// Up to `limit` queued batches whose time has come and whose dependencies
-// succeeded, in priority order, locked (SKIP LOCKED).
-std::vector<int64_t> claimable(pg::Spi& spi, int limit);
+// A queued batch that may be claimed now, as the claim weighs it.
+struct Candidate {
+    int64_t id = 0;
+    Oid role = InvalidOid;     // its submitter
+    bool sync = false;
+    std::string target;        // its target_type
+    int64_t limit = -1;        // the target's max_concurrency, -1 for none
+    int64_t active = 0;        // batches of the target running now (when limited)
+    int64_t waited_ms = 0;     // since it became ready
+};
+// The claimable batches of each submitting role with some (roles in `skip`
+// left out), at most `per_role` each: queued, not paused (nor asked to be),
+// due (next_attempt_at, not_before), every batch it depends on succeeded, its
+// target neither paused nor at its max_concurrency. Roles in turn order
+// (fewest batches running, then least recently served: submitter_turn),
+// each role's batches by priority, then id.
+std::vector<Candidate> candidates(pg::Spi& spi, int per_role, const std::vector<Oid>& skip);
+// Of `ids`, those still queued and not paused whose rows are free, locked
+// (SKIP LOCKED).
+std::vector<int64_t> lock_queued(pg::Spi& spi, const std::vector<int64_t>& ids);
+// The roles just served go to the back of the turn order.
+void record_served(pg::Spi& spi, const std::vector<Oid>& roles);
+// The submitter of each of `ids` that exists.
+std::vector<std::pair<int64_t, Oid>> submitters(pg::Spi& spi, const std::vector<int64_t>& ids);
 // queued -> running for executor `pid` (announced, counted by `throttle`);
 // their progress in the order of `ids`.
 std::vector<Progress> start_batches(pg::Spi& spi, const std::vector<int64_t>& ids, int pid, Throttle& throttle);
-// Milliseconds until the earliest automatic retry of a queued batch, if any.
-std::optional<int64_t> next_retry_in_ms(pg::Spi& spi);
+// Milliseconds until the earliest automatic retry or not_before of a queued
+// batch that is not paused, if any is still to come.
+std::optional<int64_t> next_due_in_ms(pg::Spi& spi);
 
 // batch_cancel of a running batch whose row is free: running -> cancelling,
 // with a "cancel_requested" event by `actor`, announced.

@@ -73,14 +73,16 @@ int64_t insert_batch(pg::Spi& spi, const NewBatch& b, bool* existing) {
         pg::int4_param(static_cast<int32_t>(r.item_count())),
         pg::int4_param(b.max_attempts),
         r.idempotency_key ? pg::text_param(*r.idempotency_key) : pg::null_param(TEXTOID),
+        r.not_before ? pg::text_param(*r.not_before) : pg::null_param(TEXTOID),
     };
     // The batch row and its "submitted" event, in one statement.
     const char* insert =
         "WITH b AS (INSERT INTO batch_ops.batch (operation, target_type, request, status, execution, dry_run, "
-        "  priority, depends_on, submitted_by, total, max_attempts, idempotency_key, started_at) "
+        "  priority, depends_on, submitted_by, total, max_attempts, idempotency_key, started_at, not_before) "
         "VALUES ($1, $2, $3, $4::batch_ops.batch_state, $5, $6, $7, $8::pg_catalog.int8[], "
         "        $9::pg_catalog.regrole, $10, $11, $12, "
-        "        CASE WHEN $4 OPERATOR(pg_catalog.=) 'running' THEN pg_catalog.clock_timestamp() END) "
+        "        CASE WHEN $4 OPERATOR(pg_catalog.=) 'running' THEN pg_catalog.clock_timestamp() END, "
+        "        $13::pg_catalog.timestamptz) "
         "ON CONFLICT ON CONSTRAINT batch_idempotency DO NOTHING RETURNING id), "
         "e AS (INSERT INTO batch_ops.batch_event (batch_id, event, actor) "
         "      SELECT b.id, 'submitted', $9::pg_catalog.regrole FROM b) "
@@ -374,7 +376,7 @@ Datum job_status_record(pg::Spi& spi, int64_t id, bool timed_out) {
     pg::Rows rows = query(spi,
             "SELECT ROW(j.job_id, j.status, j.progress, b.current_item, j.estimated_remaining, j.created_at, "
             "           b.updated_at, b.last_error, j.total, j.processed, j.success_count, j.failure_count, "
-            "           j.attempt, b.skipped_count, b.cancelled_count, b.dry_run, b.paused, $2)"
+            "           j.attempt, b.skipped_count, b.cancelled_count, b.dry_run, j.paused, $2)"
             "::batch_ops.job_status AS record "
             "  FROM batch_ops.jobs j JOIN batch_ops.batch b ON b.id OPERATOR(pg_catalog.=) j.job_id "
             " WHERE j.job_id OPERATOR(pg_catalog.=) $1",

@@ -1,6 +1,7 @@
 #include "store/transition.hpp"
 
-#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "core/error.hpp"
 #include "pg/security.hpp"
@@ -41,7 +42,7 @@ std::vector<Progress> transition(pg::Spi& spi, const std::vector<int64_t>& ids, 
             "SELECT id, status::pg_catalog.text AS status, kind FROM batch_ops.batch "
             " WHERE id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY id FOR NO KEY UPDATE",
             {pg::int8_array_param(ids)});
-        std::vector<int64_t> found;
+        std::unordered_set<int64_t> found;
         for (pg::Row row : rows) {
             const int64_t id = row.i64("id");
             const BatchStatus from = parse_status(row.text("status"));
@@ -52,10 +53,16 @@ std::vector<Progress> transition(pg::Spi& spi, const std::vector<int64_t>& ids, 
                                       ": its status is " + core::to_string(from),
                                   std::string(sync ? "A sync batch" : "A batch") + " does not go from " +
                                       core::to_string(from) + " to " + core::to_string(to) + ".");
-            found.push_back(id);
+            found.insert(id);
         }
         for (int64_t id : ids)
-            if (std::find(found.begin(), found.end(), id) == found.end()) batch_missing(id);
+            if (!found.count(id)) batch_missing(id);
+        if (!t.details.empty() && t.details.size() != ids.size())
+            throw core::Error(core::sqlstate::internal_error, "a transition of " + std::to_string(ids.size()) +
+                                                                  " batches with " + std::to_string(t.details.size()) +
+                                                                  " details");
+        std::vector<std::string> details;
+        for (const core::Json& d : t.details) details.push_back(d.dump());
         const std::string event = t.event.empty() ? core::to_string(to) : t.event;
         pg::Rows updated = spi.query_cached(
             std::string("WITH u AS (UPDATE batch_ops.batch AS b SET status = $2::batch_ops.batch_state, "
@@ -63,15 +70,26 @@ std::vector<Progress> transition(pg::Spi& spi, const std::vector<int64_t>& ids, 
                         "WHERE b.id OPERATOR(pg_catalog.=) ANY ($1) RETURNING ") +
                 kProgressColumns +
                 "), e AS (INSERT INTO batch_ops.batch_event (batch_id, event, actor, detail) "
-                "  SELECT u.id, $3, $4::pg_catalog.regrole, $5 FROM u WHERE $6 ORDER BY u.id) "
+                "  SELECT u.id, $3, $4::pg_catalog.regrole, COALESCE(d.detail::pg_catalog.jsonb, $5) "
+                "    FROM u LEFT JOIN ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), "
+                "      pg_catalog.unnest($7::pg_catalog.text[])) AS d(id, detail) "
+                "      ON d.id OPERATOR(pg_catalog.=) u.id "
+                "   WHERE $6 ORDER BY u.id) "
                 "SELECT * FROM u",
             {pg::int8_array_param(ids), pg::text_param(core::to_string(to)), pg::text_param(event),
              role_param(t.actor), t.detail ? pg::jsonb_text_param(t.detail->dump()) : pg::null_param(JSONBOID),
-             pg::bool_param(t.record_event)});
+             pg::bool_param(t.record_event),
+             details.empty() ? pg::null_param(TEXTARRAYOID) : pg::text_array_param(details)});
+        std::unordered_map<int64_t, Progress> by_id;
+        for (pg::Row row : updated) {
+            Progress p = read_progress(row);
+            by_id.emplace(p.id, p);
+        }
         std::vector<Progress> out;
-        for (int64_t id : ids)
-            for (pg::Row row : updated)
-                if (row.i64("id") == id) out.push_back(read_progress(row));
+        for (int64_t id : ids) {
+            auto it = by_id.find(id);
+            if (it != by_id.end()) out.push_back(it->second);
+        }
         return out;
     });
     if (t.notify)

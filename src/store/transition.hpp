@@ -21,6 +21,9 @@ struct Transition {
     std::string event;                // the batch_event's event; empty: the new status's name
     Oid actor = InvalidOid;           // the event's actor; InvalidOid: none
     std::optional<core::Json> detail; // the event's detail
+    // The vector form: each batch's own detail, in the order of its ids
+    // (instead of `detail`; empty: `detail` for all).
+    std::vector<core::Json> details;
     // Write the event. Off only for an executor's claim of a queued batch
     // (queued -> running), which has never been recorded as an event (its
     // started_at and worker_pid say it).
@@ -43,7 +46,8 @@ struct Transition {
 Progress transition(pg::Spi& spi, int64_t id, core::BatchStatus to, const Transition& t);
 // The same for several batches at once (an executor's claim): the rows are
 // locked in id order, each is checked, and each gets its event and its
-// announcement. Returns their progress in the order of `ids`.
+// announcement. Returns their progress in the order of `ids`. Linear in the
+// number of batches (a cascade over thousands of dependents is one call).
 std::vector<Progress> transition(pg::Spi& spi, const std::vector<int64_t>& ids, core::BatchStatus to,
                                  const Transition& t);
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <cstdio>
 #include <cstring>
 #include <set>
@@ -29,6 +30,7 @@
 #include "store/background.hpp"
 #include "store/batch_store.hpp"
 #include "store/dependencies.hpp"
+#include "store/steering.hpp"
 #include "workers/shared.hpp"
 
 extern "C" {
@@ -50,6 +52,7 @@ namespace batch_ops::workers {
 
 using core::BatchStatus;
 using ops::fail_or_retry;
+using store::Candidate;
 using store::cancel_pending;
 using store::finish_background;
 using store::Progress;
@@ -237,10 +240,26 @@ private:
     Stop check_stop();
     bool extension_usable(pg::Spi& spi);
     std::vector<int64_t> claim(pg::Spi& spi, int max);
+    // Queued batches whose time has come, at most `room`, of the roles in
+    // turn order (not those of `skip`), one each round after round; they
+    // become running, owned by this executor. Claims of a database are
+    // serialized (a lock of our own).
+    std::vector<int64_t> claim_queued(pg::Spi& spi, int room, const std::vector<Oid>& skip);
+    void learn_roles(pg::Spi& spi, const std::vector<int64_t>& ids);
+    // Fairness between chunks: another role's batch has waited and no idle
+    // executor here can take it: claim it and run it beside ours.
+    void take_turns();
+    void enqueue(const std::vector<int64_t>& ids);
+    // Runs the owned batches chunk by chunk, one lane per role in turn.
+    // False when the executor must stop (SIGTERM, leave).
+    bool run_lanes();
     void quarantine(pg::Spi& spi, int64_t id, const CrashRecord& crash);
     // Runs the next chunk of a claimed batch; false once the batch has ended.
     bool run_chunk(pg::Spi& spi, int64_t id);
     void end_batch(pg::Spi& spi, int64_t id, bool cancelling);
+    // A paused running batch goes back to the queue (paused), its progress
+    // kept; false if the pause was withdrawn meanwhile (the batch goes on).
+    bool hand_back(pg::Spi& spi, int64_t id);
     // One chunk of a batch in a transaction of its own, every error handled:
     // false once the batch is no longer this executor's (ended, cancelled,
     // failed, queued for a retry, or left to the next claim).
@@ -281,6 +300,19 @@ private:
     uint32_t handled_signals_ = 0;  // batch_cancel's SIGINTs accounted for (one per query cancel)
     std::vector<int64_t> quarantined_;       // failed by the last claim: disowned after its commit
     std::vector<std::string> crash_files_;   // crash records handled by the last claim
+    // Fairness: the role of each owned batch, and the batches with chunks
+    // left, one lane per role (run in turn, chunk by chunk; a lane's batches
+    // one after the other, in claiming order).
+    std::unordered_map<int64_t, Oid> role_of_;
+    struct Lane {
+        Oid role;
+        std::deque<int64_t> batches;
+    };
+    std::vector<Lane> lanes_;
+    TimestampTz last_turn_check_ = 0;
+    static constexpr int kTurnCheckMs = 100;  // how often a busy executor looks for other roles' work
+    std::set<int64_t> limited_;  // owned batches of a target with max_concurrency: their end wakes the others
+    bool more_waiting_ = false;  // the last claim left claimable batches behind
 };
 
 template <typename F>
@@ -403,6 +435,10 @@ void Executor::forget(int64_t id) {
     next_chunk_.erase(id);
     sync_runs_.erase(id);
     throttle_.forget(id);
+    role_of_.erase(id);
+    // A batch of a target at its max_concurrency has ended: another one of
+    // that target may run now, maybe in an idle executor.
+    if (limited_.erase(id)) wake_database(dboid_);
 }
 
 void Executor::set_inflight(int64_t id) {
@@ -481,6 +517,7 @@ void Executor::quarantine(pg::Spi& spi, int64_t id, const CrashRecord& crash) {
 }
 
 std::vector<int64_t> Executor::claim(pg::Spi& spi, int max) {
+    more_waiting_ = false;
     quarantined_.clear();
     crash_files_.clear();
     // A batch submitted while its upstream was still running may have
@@ -538,23 +575,107 @@ std::vector<int64_t> Executor::claim(pg::Spi& spi, int max) {
         }
     }
 
-    // Then queued batches whose time has come and whose dependencies
-    // succeeded, in priority order.
+    // Then queued batches of the role whose turn it is.
     const int room = max - static_cast<int>(ids.size());
     if (room > 0) {
-        std::vector<int64_t> mine;
-        for (int64_t id : store::claimable(spi, room))
-            if (try_own(id)) mine.push_back(id);  // not free: an executor still letting it go
-        // queued -> running, announced, in the queue's order.
-        for (const Progress& p : store::start_batches(spi, mine, MyProcPid, throttle_)) ids.push_back(p.id);
+        std::vector<int64_t> queued = claim_queued(spi, room, {});
+        ids.insert(ids.end(), queued.begin(), queued.end());
     }
+    learn_roles(spi, ids);
     if (ids.empty()) {
-        // Nothing to do now: sleep no longer than until the next backoff ends.
-        std::optional<int64_t> due = store::next_retry_in_ms(spi);
+        // Nothing to do now: sleep no longer than until the next backoff
+        // ends or the next not_before comes.
+        std::optional<int64_t> due = store::next_due_in_ms(spi);
         wait_ms_ = due ? std::max<int64_t>(1, *due) : -1;
         next_due_ = wait_ms_ > 0 ? TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms_) : 0;
     }
     return ids;
+}
+
+void Executor::learn_roles(pg::Spi& spi, const std::vector<int64_t>& ids) {
+    std::vector<int64_t> unknown;
+    for (int64_t id : ids)
+        if (!role_of_.count(id)) unknown.push_back(id);
+    if (unknown.empty()) return;
+    for (const auto& [id, role] : store::submitters(spi, unknown)) role_of_[id] = role;
+}
+
+std::vector<int64_t> Executor::claim_queued(pg::Spi& spi, int room, const std::vector<Oid>& skip) {
+    // One claim at a time in a database (a lock of our own, held until the
+    // claim commits): the turn order and the targets' max_concurrency are
+    // read and acted upon without a race between executors.
+    LOCKTAG tag;
+    SET_LOCKTAG_ADVISORY(tag, dboid_, 0, 0, kClaimLockField4);
+    pg::guard([&] { (void)LockAcquire(&tag, ExclusiveLock, false, false); });
+
+    more_waiting_ = false;
+    std::vector<Candidate> cands = store::candidates(spi, room, skip);
+    // Roles in turn order, each with its candidates in claiming order.
+    std::vector<std::vector<const Candidate*>> roles;
+    for (const auto& c : cands) {
+        if (roles.empty() || roles.back().front()->role != c.role) roles.emplace_back();
+        roles.back().push_back(&c);
+    }
+    // The bundle takes the roles in turn, one batch each, round after round,
+    // so that every role waiting (up to the room) gets a batch into it and
+    // one role's backlog cannot fill it. A role's batches keep their order:
+    // a role whose next batch cannot go now (a sync: it goes alone, first;
+    // a target at its limit) gives no more batches to this bundle.
+    std::vector<const Candidate*> pick;
+    std::unordered_map<std::string, int64_t> taken;  // per limited target
+    std::vector<std::size_t> next(roles.size(), 0);
+    std::vector<bool> done(roles.size(), false);
+    bool alone = false;
+    for (bool progress = true; progress && !alone && static_cast<int>(pick.size()) < room;) {
+        progress = false;
+        for (std::size_t r = 0; r < roles.size() && !alone && static_cast<int>(pick.size()) < room; ++r) {
+            if (done[r] || next[r] >= roles[r].size()) continue;
+            const Candidate* c = roles[r][next[r]];
+            if (c->sync) {
+                // A sync may run long in one transaction: it goes alone.
+                if (pick.empty()) {
+                    pick.push_back(c);
+                    alone = true;
+                } else {
+                    done[r] = true;
+                }
+                continue;
+            }
+            if (c->limit >= 0) {
+                if (c->active + taken[c->target] >= c->limit) {
+                    done[r] = true;
+                    continue;
+                }
+                ++taken[c->target];
+            }
+            pick.push_back(c);
+            ++next[r];
+            progress = true;
+        }
+    }
+    if (pick.empty()) return {};
+    std::vector<int64_t> ids;
+    for (const Candidate* c : pick) ids.push_back(c->id);
+    std::vector<int64_t> free_ids = store::lock_queued(spi, ids);
+    std::set<int64_t> free_rows(free_ids.begin(), free_ids.end());
+    std::vector<int64_t> mine;
+    std::vector<Oid> served;
+    for (const Candidate* c : pick) {  // in turn order
+        // Not free: another claim took it meanwhile, or an executor is still letting it go.
+        if (!free_rows.count(c->id) || !try_own(c->id)) continue;
+        mine.push_back(c->id);
+        role_of_[c->id] = c->role;
+        if (c->limit >= 0) limited_.insert(c->id);
+        if (std::find(served.begin(), served.end(), c->role) == served.end()) served.push_back(c->role);
+    }
+    if (mine.empty()) return {};
+    more_waiting_ = cands.size() > mine.size();
+    // queued -> running, announced, in turn order.
+    std::vector<int64_t> started;
+    for (const Progress& p : store::start_batches(spi, mine, MyProcPid, throttle_)) started.push_back(p.id);
+    // The roles served go to the back of the turn order.
+    store::record_served(spi, served);
+    return started;
 }
 
 const core::Request& Executor::request_of(pg::Spi& spi, int64_t id, store::BatchState* state) {
@@ -568,6 +689,17 @@ const core::Request& Executor::request_of(pg::Spi& spi, int64_t id, store::Batch
     limits.max_items = 1000000;  // checked at submission
     core::Request r = core::parse_request(store::batch_request(spi, id), limits, core::Origin::Stored);
     return requests_.emplace(id, std::move(r)).first->second;
+}
+
+bool Executor::hand_back(pg::Spi& spi, int64_t id) {
+    // batch_resume withdrew the request meanwhile: go on.
+    if (!store::hand_back_paused(spi, id, throttle_)) return false;  // announced
+    requests_.erase(id);
+    next_chunk_.erase(id);
+    sync_runs_.erase(id);
+    throttle_.forget(id);
+    log_line("batch_ops: batch " + std::to_string(id) + " paused: it waits, queued, for batch_resume");
+    return true;
 }
 
 void Executor::end_batch(pg::Spi& spi, int64_t id, bool cancelling) {
@@ -599,6 +731,8 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
             sync_runs_.erase(id);
             return false;
         }
+        // batch_pause: the sync stops at this chunk boundary (a cancel wins).
+        if (seen->pause_requested && seen->status == BatchStatus::Running && hand_back(spi, id)) return false;
         if (!def.options.incremental || def.options.connection) {
             // A full sync has no point to resume from (and delete_missing
             // needs the whole source): one transaction.
@@ -634,6 +768,8 @@ bool Executor::run_chunk(pg::Spi& spi, int64_t id) {
         end_batch(spi, id, true);
         return false;
     }
+    // batch_pause, read again under the row's lock.
+    if (state.pause_requested && state.status == BatchStatus::Running && hand_back(spi, id)) return false;
     auto nc = next_chunk_.find(id);
     auto chunk = store::first_pending_chunk(spi, id, nc == next_chunk_.end() ? 0 : nc->second);
     if (!chunk) {
@@ -959,24 +1095,99 @@ void Executor::run() {
             continue;
         }
         g_busy = true;
-        // A full bundle: more is probably waiting; let the launcher add an
-        // executor here if batch_ops.max_workers allows.
-        if (static_cast<int>(claimed.size()) >= kBundle) wake_database(dboid_);
+        // A full bundle, or batches left behind (another role's, or more
+        // than this role's share): let the launcher add an executor here if
+        // batch_ops.max_workers allows (or an idle one elsewhere steps aside).
+        if (static_cast<int>(claimed.size()) >= kBundle || more_waiting_) wake_database(dboid_);
         // The first chunks together; then the rest, one chunk per transaction,
-        // batch by batch.
+        // the roles' lanes in turn.
         std::vector<int64_t> more;
         run_bundle(claimed, &more);
-        for (int64_t id : more) {
-            bool again = true;
-            while (again) {
-                if (check_stop() != Stop::None) return;  // the batch resumes from its next chunk
-                absorb_interrupts();
-                process_cancel_requests();
-                if (!owned_.count(id)) break;  // cancelled meanwhile
-                again = step(id);
-            }
-        }
+        enqueue(more);
+        if (!run_lanes()) return;  // the batches resume from their next chunk
     }
+}
+
+void Executor::enqueue(const std::vector<int64_t>& ids) {
+    for (int64_t id : ids) {
+        auto r = role_of_.find(id);
+        const Oid role = r == role_of_.end() ? InvalidOid : r->second;
+        auto lane = std::find_if(lanes_.begin(), lanes_.end(), [&](const Lane& l) { return l.role == role; });
+        if (lane == lanes_.end()) lane = lanes_.insert(lanes_.end(), Lane{role, {}});
+        lane->batches.push_back(id);
+    }
+}
+
+bool Executor::run_lanes() {
+    std::size_t turn = 0;
+    while (!lanes_.empty()) {
+        if (check_stop() != Stop::None) {
+            lanes_.clear();
+            return false;
+        }
+        absorb_interrupts();
+        process_cancel_requests();
+        if (turn >= lanes_.size()) turn = 0;
+        Lane& lane = lanes_[turn];
+        const int64_t id = lane.batches.front();
+        // Not owned any more: cancelled meanwhile.
+        const bool again = owned_.count(id) && step(id);
+        if (!again) lane.batches.pop_front();
+        if (lane.batches.empty())
+            lanes_.erase(lanes_.begin() + static_cast<std::ptrdiff_t>(turn));
+        else
+            ++turn;
+        take_turns();
+    }
+    return true;
+}
+
+void Executor::take_turns() {
+    if (lanes_.empty()) return;  // the next claim serves whoever is next
+    const TimestampTz now = GetCurrentTimestamp();
+    if (last_turn_check_ != 0 && !TimestampDifferenceExceeds(last_turn_check_, now, kTurnCheckMs)) return;
+    last_turn_check_ = now;
+    // An idle executor of this database is woken by the submission; with
+    // room under batch_ops.max_workers the launcher starts one: give them
+    // time first.
+    const Capacity cap = capacity(dboid_, slot_);
+    if (cap.idle_here > 0 || !settings::enabled) return;
+    const int64_t grace_ms = cap.executors < cap.limit ? 1000 : 200;
+    std::vector<Oid> mine;
+    for (const auto& lane : lanes_) mine.push_back(lane.role);
+    bool due = false;
+    try {
+        transaction("batch_ops: looking for other roles' work", [&](pg::Spi& spi) {
+            std::vector<Candidate> cands = store::candidates(spi, 1, mine);
+            due = std::any_of(cands.begin(), cands.end(), [&](const Candidate& c) { return c.waited_ms >= grace_ms; });
+        });
+    } catch (const std::exception& e) {
+        (void)interrupt_of(e);
+        return;
+    }
+    if (!due) return;
+    const std::set<int64_t> before = owned_;
+    std::vector<int64_t> claimed;
+    try {
+        transaction("batch_ops: claiming", [&](pg::Spi& spi) { claimed = claim_queued(spi, kBundle, mine); });
+    } catch (const std::exception& e) {
+        (void)interrupt_of(e);
+        // The claim was rolled back: let go of what it took, keep the rest.
+        std::vector<int64_t> taken;
+        for (int64_t id : owned_)
+            if (!before.count(id)) taken.push_back(id);
+        for (int64_t id : taken) {
+            disown(id);
+            forget(id);
+        }
+        log_line(std::string("batch_ops executor could not claim another role's work: ") + e.what());
+        return;
+    }
+    if (claimed.empty()) return;
+    if (more_waiting_) wake_database(dboid_);
+    std::vector<int64_t> more;
+    run_bundle(claimed, &more);
+    enqueue(more);
 }
 
 }  // namespace

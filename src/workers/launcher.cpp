@@ -118,12 +118,19 @@ bool start_executor(int slot, Oid dboid) {
     return RegisterDynamicBackgroundWorker(&w, &g_handles[slot]);
 }
 
+// A database whose executors are all busy while it has more work: after this
+// long, an idle executor of another database steps aside for it.
+constexpr int kStepAsideMs = 500;
+
 // Starts executors where work waits, within batch_ops.max_workers; wakes idle
 // ones; asks an idle executor elsewhere to make room when all slots are taken.
-void dispatch() {
+// Returns how long the launcher may sleep before it must look again (a
+// database waiting for kStepAsideMs to pass), or -1.
+long dispatch() {
     Shared* sh = shared();
     int to_start[kMaxExecutors];
     int starts = 0;
+    long next_ms = -1;
     TimestampTz now = GetCurrentTimestamp();
     const int limit = settings::max_workers < kMaxExecutors ? settings::max_workers : kMaxExecutors;
     LWLockAcquire(sh->lock, LW_EXCLUSIVE);
@@ -132,7 +139,11 @@ void dispatch() {
     for (auto& d : sh->dbs) {
         if (!OidIsValid(d.dboid) || d.blocked > 0) continue;
         bool due = d.pending || (d.wake_at != 0 && d.wake_at <= now);
-        if (!due) continue;
+        if (!due) {
+            d.pending_since = 0;
+            continue;
+        }
+        if (d.pending_since == 0) d.pending_since = now;
         int mine = 0, idle = -1;
         for (int i = 0; i < kMaxExecutors; ++i) {
             ExecutorSlot& e = sh->executors[i];
@@ -144,6 +155,7 @@ void dispatch() {
             SetLatch(sh->executors[idle].latch);
             d.pending = false;
             d.wake_at = 0;
+            d.pending_since = 0;
             continue;
         }
         if (total < limit) {
@@ -157,17 +169,27 @@ void dispatch() {
                 }
             d.pending = false;
             d.wake_at = 0;
+            d.pending_since = 0;
             continue;
         }
-        if (mine == 0) {
-            // All slots taken by other databases: an idle one steps aside.
-            for (auto& e : sh->executors)
-                if (e.pid > 0 && e.dboid != d.dboid && e.idle && !e.leave) {
-                    e.leave = true;
-                    if (e.latch) SetLatch(e.latch);
-                    break;
-                }
+        // All slots are taken. A database without an executor gets one at
+        // once; one whose executors are all busy gets another when its work
+        // has waited kStepAsideMs (its executors may take it meanwhile:
+        // then one of them goes idle and clears pending). Either way an idle
+        // executor of another database steps aside; the slot it frees is
+        // filled at a later pass.
+        long waited = (long)((now - d.pending_since) / 1000);
+        if (mine > 0 && waited < kStepAsideMs) {
+            long left = kStepAsideMs - waited;
+            if (next_ms < 0 || left < next_ms) next_ms = left;
+            continue;
         }
+        for (auto& e : sh->executors)
+            if (e.pid > 0 && e.dboid != d.dboid && e.idle && !e.leave) {
+                e.leave = true;
+                if (e.latch) SetLatch(e.latch);
+                break;
+            }
     }
     LWLockRelease(sh->lock);
     for (int k = 0; k < starts; ++k) {
@@ -183,6 +205,7 @@ void dispatch() {
             LWLockRelease(sh->lock);
         }
     }
+    return next_ms;
 }
 
 }  // namespace
@@ -236,9 +259,12 @@ extern "C" void batch_ops_launcher_main(Datum) {
             next_scan = TimestampTzPlusMilliseconds(now, batch_ops::settings::poll_interval_ms > 1000 ? batch_ops::settings::poll_interval_ms : 1000);
         }
         reap();
-        if (batch_ops::settings::enabled) dispatch();
-        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, batch_ops::settings::poll_interval_ms,
-                        PG_WAIT_EXTENSION);
+        long sleep_ms = batch_ops::settings::poll_interval_ms;
+        if (batch_ops::settings::enabled) {
+            long next_ms = dispatch();
+            if (next_ms >= 0 && next_ms < sleep_ms) sleep_ms = next_ms > 10 ? next_ms : 10;
+        }
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms, PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
         CHECK_FOR_INTERRUPTS();
     }

@@ -308,3 +308,22 @@ int live_executor_pids(pid_t* out, int max) {
 }
 
 }  // namespace batch_ops::workers
+
+namespace batch_ops::workers {
+
+Capacity capacity(Oid dboid, int self) {
+    Capacity c = {0, 0, 0};
+    if (!g_shared) return c;
+    c.limit = settings::max_workers < kMaxExecutors ? settings::max_workers : kMaxExecutors;
+    LWLockAcquire(g_shared->lock, LW_SHARED);
+    for (int i = 0; i < kMaxExecutors; ++i) {
+        const ExecutorSlot& e = g_shared->executors[i];
+        if (e.pid == 0) continue;
+        ++c.executors;
+        if (i != self && e.pid > 0 && e.dboid == dboid && e.idle && !e.leave) ++c.idle_here;
+    }
+    LWLockRelease(g_shared->lock);
+    return c;
+}
+
+}  // namespace batch_ops::workers

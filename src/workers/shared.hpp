@@ -26,6 +26,7 @@ struct DatabaseSlot {
     bool no_extension;   // the last executor found no batch_ops there
     int blocked;         // > 0 while a command needs the database free of our workers
     TimestampTz wake_at; // earliest next_attempt_at of a waiting batch (0: none)
+    TimestampTz pending_since;  // the launcher first saw it pending, unserved (0: not pending); launcher only
 };
 
 struct ExecutorSlot {
@@ -57,6 +58,10 @@ struct Shared {
 // the high and low 32 bits of the batch id). A `running` or `cancelling`
 // batch whose lock is free has no live executor: the next claim resumes it.
 inline constexpr uint16 kBatchLockField4 = 16961;
+// A claim's lock (transaction level, field1 the database, field2 and 3 zero):
+// one claim at a time per database, so that the turn order between roles and
+// a target's max_concurrency hold between executors.
+inline constexpr uint16 kClaimLockField4 = 16962;
 void batch_locktag(LOCKTAG* tag, Oid dboid, int64_t id);
 
 // Called from _PG_init when loaded by shared_preload_libraries.
@@ -82,6 +87,17 @@ void unblock_database(Oid dboid, bool look_again);
 
 // Pids of the live executors.
 int live_executor_pids(pid_t* out, int max);
+
+// What the executors could do for more work in a database (fairness, see
+// README.md "Taking turns"): idle executors of that database other than slot
+// `self`, and executors of the cluster (started or starting) against
+// batch_ops.max_workers.
+struct Capacity {
+    int idle_here;
+    int executors;
+    int limit;
+};
+Capacity capacity(Oid dboid, int self);
 
 // batch_cancel of a running batch: tells the executors of the database to
 // look for cancel requests and, with `interrupt`, interrupts (SIGINT) the

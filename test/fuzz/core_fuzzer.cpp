@@ -259,15 +259,17 @@ void check_string(const std::string& s) {
     if (auto st = parse_batch_status(s)) {
         REQUIRE(s == to_string(*st), s);
         // The state machine: an ended batch only goes back to the queue (a
-        // failed one: a retry), or, when it is a sync, runs again or is
-        // queued again; an ended operation batch that did not fail is final.
+        // failed one: a retry; a cancelled one: batch_resume), or, when it is
+        // a sync, runs again or is queued again; a succeeded operation batch
+        // is final.
         for (int k = 0; k <= static_cast<int>(BatchStatus::Cancelled); ++k) {
             const auto to = static_cast<BatchStatus>(k);
             if (can_transition(*st, to, false)) REQUIRE(can_transition(*st, to, true), s);
             if (is_terminal(*st) && can_transition(*st, to, true))
                 REQUIRE(to == BatchStatus::Running || to == BatchStatus::Queued, s + " -> " + to_string(to));
             if (is_terminal(*st) && can_transition(*st, to, false))
-                REQUIRE(*st == BatchStatus::Failed && to == BatchStatus::Queued, s + " -> " + to_string(to));
+                REQUIRE((*st == BatchStatus::Failed || *st == BatchStatus::Cancelled) && to == BatchStatus::Queued,
+                        s + " -> " + to_string(to));
         }
     }
     if (!s.empty()) {

@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 RANK = {"core": 0, "pg": 1, "store": 2, "ops": 3, "workers": 4, "sql": 4}
 DOWN = "sql, workers -> ops -> store -> pg -> core"
 # The extension's own state, owned by src/store.
-STATE_SQL = re.compile(r"\b(FROM|INTO|UPDATE|JOIN|TABLE)\s+batch_ops\.(batch|batch_item|batch_event|batch_cancel_request|"
+STATE_SQL = re.compile(r"\b(FROM|INTO|UPDATE|JOIN|TABLE|USING)\s+batch_ops\.(batch|batch_item|batch_event|batch_cancel_request|batch_pause_request|submitter_turn|"
                        r"export|sync|sync_run|target|jobs|job_items|batch_id_seq)\b")
 ALSO = {("sql", "workers")}
 OWN_INCLUDE = re.compile(r'\s*#\s*include\s*"(\w+)/')

@@ -24,7 +24,8 @@
 # batch cannot be running or queued.
 #
 # Checks: every call ends in success or in an error of SQLSTATE class 22, 42, 0A, 55 or
-# P0 (API.md section 8), never XX or 58; a failing call leaves no rows behind (counts and
+# P0 (API.md section 8; or 3F000 from PostgreSQL's input of a regclass argument, before
+# batch_ops runs), never XX or 58; a failing call leaves no rows behind (counts and
 # highest ids of batch, batch_item, batch_event, export, sync, sync_run and target
 # unchanged); the session is never lost (psql exits 0, the pid never changes), the
 # postmaster never restarts and its log has no crash; the attacker changes nothing of the
@@ -46,6 +47,15 @@ start_watchdog(600);
 my $SEED = $ENV{BATCH_OPS_CORPUS_SEED} // 90409;
 my $PER_FUNCTION = $ENV{BATCH_OPS_CORPUS_CALLS} // 1000;
 my %ALLOWED_CLASS = map { $_ => 1 } qw(22 42 0A 55 P0);
+
+# PostgreSQL's own input of a regclass argument, before batch_ops is called: a literal
+# that reads as a qualified name of a schema that does not exist ('PT0.001S', an
+# interval the corpus put there: schema "pt0") is 3F000. batch_ops raises no 3F000.
+sub argument_input_error
+{
+	my ($fn, $state, $msg) = @_;
+	return $state eq '3F000' && $fn =~ /\bregclass\b/ && $msg =~ /^schema ".*" does not exist/;
+}
 
 # ---------------------------------------------------------------------------------------
 # The deterministic generator: xorshift32 (the same sequence on every platform).
@@ -772,7 +782,7 @@ sub check_output
 			my ($error, $state) = @$res;
 			my $class = $error eq 'true' ? substr($state, 0, 2) : 'ok';
 			$sink->{classes}{$fn}{$class eq 'ok' ? 'ok' : $state}++;
-			if ($class ne 'ok' && !$ALLOWED_CLASS{$class})
+			if ($class ne 'ok' && !$ALLOWED_CLASS{$class} && !argument_input_error($fn, $state, $msg))
 			{
 				push @{ $sink->{bad} }, "$role #$cur $fn: SQLSTATE $state: $msg\n    " . substr($c->{sql}, 0, 400);
 			}

@@ -708,3 +708,58 @@ TEST(ParseRequestFilter, StoredWithItsIds) {
     EXPECT_EQ(*part.target_filter, "id > 1");
     EXPECT_EQ(part.target_ids, (std::vector<std::string>{"3"}));
 }
+
+// ---------------------------------------------------------------------------
+// not_before (API.md section 4): an ISO 8601 timestamp, background only
+
+TEST(NotBefore, AcceptedForms) {
+    for (const char* s : {"2026-01-20", "2026-01-20T10:00", "2026-01-20T10:00:00", "2026-01-20 10:00:00",
+                          "2026-01-20t10:00:00z", "2026-01-20T10:00:00Z", "2026-01-20T10:00:00.5Z",
+                          "2026-01-20T10:00:00.123456+01:00", "2026-01-20T10:00:00-05", "2026-01-20T23:59:59+0530",
+                          "2024-02-29T00:00:00Z", "2000-02-29", "0001-01-01", "9999-12-31T23:59:59-15:59"})
+        EXPECT_TRUE(is_iso8601_timestamp(s)) << s;
+}
+
+TEST(NotBefore, RejectedForms) {
+    for (const char* s : {"", "now", "tomorrow", "2026", "2026-01", "26-01-20", "2026/01/20", "2026-1-20",
+                          "2026-01-20T", "2026-01-20T10", "2026-01-20T10:0", "2026-01-20T24:00:00",
+                          "2026-01-20T10:60:00", "2026-01-20T10:00:60", "2026-00-10", "2026-13-01", "2026-01-00",
+                          "2026-01-32", "2026-02-29", "1900-02-29", "2026-04-31", "0000-01-01",
+                          "2026-01-20T10:00:00.", "2026-01-20T10:00:00.1234567", "2026-01-20T10:00:00+16",
+                          "2026-01-20T10:00:00+01:60", "2026-01-20T10:00:00+1", "2026-01-20T10:00:00Z+01",
+                          "2026-01-20T10:00:00 UTC", "2026-01-20T10:00:00+01:00 ", " 2026-01-20",
+                          "2026-01-20T10:00:00+01:00:00", "2026-01-20x", "2026-01-20T10:00:00;drop"})
+        EXPECT_FALSE(is_iso8601_timestamp(s)) << s;
+}
+
+TEST(NotBefore, ParsedForBackgroundBatches) {
+    Request r = parse_request(req("delete", {{"not_before", str("2026-01-20T10:00:00Z")}}), Limits{});
+    ASSERT_TRUE(r.not_before.has_value());
+    EXPECT_EQ(*r.not_before, "2026-01-20T10:00:00Z");
+    EXPECT_FALSE(parse_request(req("delete"), Limits{}).not_before.has_value());
+    EXPECT_FALSE(parse_request(req("delete", {{"not_before", Json::null()}}), Limits{}).not_before.has_value());
+    // A background dry run may wait too.
+    Request d = parse_request(req("delete", {{"dry_run", boolean(true)}, {"execution", str("background")},
+                                             {"not_before", str("2026-01-20")}}),
+                              Limits{});
+    EXPECT_EQ(d.not_before.value_or(""), "2026-01-20");
+    // A chunk's slice keeps it.
+    EXPECT_EQ(slice(r, {0}).not_before.value_or(""), "2026-01-20T10:00:00Z");
+}
+
+TEST(NotBefore, Invalid) {
+    EXPECT_TRUE(RejectedNaming(req("delete", {{"not_before", str("tomorrow")}}), "\"not_before\""));
+    EXPECT_TRUE(RejectedNaming(req("delete", {{"not_before", str("2026-02-30T10:00:00Z")}}), "\"not_before\""));
+    EXPECT_TRUE(RejectedNaming(req("delete", {{"not_before", num(1768903200)}}), "\"not_before\""));
+    EXPECT_TRUE(RejectedNaming(req("delete", {{"not_before", boolean(true)}}), "\"not_before\""));
+    EXPECT_TRUE(RejectedNaming(req("delete", {{"not_before", arr({str("2026-01-20")})}}), "\"not_before\""));
+    EXPECT_TRUE(RejectedNaming(req("delete", {{"not_before", str(std::string(65, '1'))}}), "\"not_before\""));
+}
+
+TEST(NotBefore, BackgroundOnly) {
+    EXPECT_TRUE(RejectedNaming(req("delete", {{"not_before", str("2026-01-20")}, {"execution", str("inline")}}),
+                               "\"not_before\" is only allowed for background batches"));
+    // A dry run without "execution" is inline.
+    EXPECT_TRUE(RejectedNaming(req("delete", {{"not_before", str("2026-01-20")}, {"dry_run", boolean(true)}}),
+                               "\"not_before\""));
+}

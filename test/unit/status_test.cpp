@@ -89,6 +89,7 @@ TEST(BatchStatusTransitions, AllowedMoves) {
         {S::Cancelling, S::Failed},     // ended first
         {S::Cancelling, S::Succeeded},  // ended first
         {S::Failed, S::Queued},         // batch_retry
+        {S::Cancelled, S::Queued},      // batch_resume: its cancelled items run again
     };
     for (const auto& [from, to] : allowed) {
         EXPECT_TRUE(can_transition(from, to)) << to_string(from) << " -> " << to_string(to);
@@ -123,8 +124,11 @@ TEST(BatchStatusTransitions, NothingLeadsBackToCreated) {
     }
 }
 
-TEST(BatchStatusTransitions, CancelledIsFinalForOperations) {
-    for (S to : kAll) EXPECT_FALSE(can_transition(S::Cancelled, to)) << "cancelled -> " << to_string(to);
+// A cancelled operation batch only goes back to the queue (batch_resume
+// queues its cancelled items again); it never runs or ends directly.
+TEST(BatchStatusTransitions, CancelledOnlyResumesForOperations) {
+    for (S to : kAll)
+        EXPECT_EQ(can_transition(S::Cancelled, to), to == S::Queued) << "cancelled -> " << to_string(to);
 }
 
 TEST(BatchStatusTransitions, SucceededToRunningOnlyForSync) {
@@ -171,9 +175,10 @@ TEST(BatchStatusTransitions, SyncTransitionsTheCodeMakes) {
     };
     for (const auto& [from, to] : made)
         EXPECT_TRUE(can_transition(from, to, true)) << to_string(from) << " -> " << to_string(to);
-    // Not for an operation batch: it ends for good (a failed one is retried through queued).
-    for (S from : {S::Succeeded, S::Cancelled})
-        for (S to : {S::Running, S::Queued}) EXPECT_FALSE(can_transition(from, to)) << to_string(from);
+    // Not for an operation batch: it ends for good (a failed one is retried
+    // and a cancelled one resumed through queued).
+    for (S to : {S::Running, S::Queued}) EXPECT_FALSE(can_transition(S::Succeeded, to)) << to_string(to);
+    EXPECT_FALSE(can_transition(S::Cancelled, S::Running));
     EXPECT_FALSE(can_transition(S::Failed, S::Running));
 }
 
@@ -183,11 +188,12 @@ TEST(BatchStatusTransitions, FailedSyncMayRunAgain) {
 }
 
 TEST(BatchStatusTransitions, TerminalStatesOnlyLeaveThroughRetryOrSync) {
-    // From an ended batch, a non-sync batch may only be re-queued, and only when failed.
+    // From an ended batch, a non-sync batch may only be re-queued, and only
+    // when failed (batch_retry) or cancelled (batch_resume).
     for (S from : kAll) {
         if (!is_terminal(from)) continue;
         for (S to : kAll) {
-            bool expected = from == S::Failed && to == S::Queued;
+            bool expected = (from == S::Failed || from == S::Cancelled) && to == S::Queued;
             EXPECT_EQ(can_transition(from, to), expected) << to_string(from) << " -> " << to_string(to);
         }
     }
