@@ -10,12 +10,20 @@ namespace batch_ops::store {
 
 using core::BatchStatus;
 
+namespace {
+
+// The column cancel_requested of a statement over batch_ops.batch b: whether
+// a cancel request waits for the batch.
+constexpr const char* kCancelRequested =
+    "EXISTS (SELECT 1 FROM batch_ops.batch_cancel_request r "
+    "         WHERE r.batch_id OPERATOR(pg_catalog.=) b.id) AS cancel_requested ";
+
+}  // namespace
+
 std::optional<BatchState> batch_state(pg::Spi& spi, int64_t id, RowLock lock) {
     pg::Rows rows = query(spi,
                           "SELECT b.kind, b.submitted_by::pg_catalog.oid::pg_catalog.int8 AS submitted_by, b.dry_run, "
-                          "       b.status::pg_catalog.text AS status, "
-                          "       EXISTS (SELECT 1 FROM batch_ops.batch_cancel_request r "
-                          "                WHERE r.batch_id OPERATOR(pg_catalog.=) b.id) AS cancel_requested, "
+                          "       b.status::pg_catalog.text AS status, " + std::string(kCancelRequested) + ", "
                           "       b.paused OR EXISTS (SELECT 1 FROM batch_ops.batch_pause_request p "
                           "                WHERE p.batch_id OPERATOR(pg_catalog.=) b.id) AS pause_requested "
                           "  FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1" + lock_clause(lock, "b"),
@@ -176,9 +184,8 @@ std::optional<Progress> finish_background(pg::Spi& spi, int64_t id, bool cancell
 
 std::optional<RetryBudget> retry_budget(pg::Spi& spi, int64_t id) {
     pg::Rows rows = query(spi,
-            "SELECT b.automatic_attempts, b.max_attempts, b.status::pg_catalog.text AS status, "
-            "       EXISTS (SELECT 1 FROM batch_ops.batch_cancel_request r "
-            "                WHERE r.batch_id OPERATOR(pg_catalog.=) b.id) AS cancel_requested "
+            "SELECT b.automatic_attempts, b.max_attempts, b.status::pg_catalog.text AS status, " +
+                std::string(kCancelRequested) +
             "  FROM batch_ops.batch b WHERE b.id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE OF b",
             {pg::int8_param(id)});
     std::optional<pg::Row> row = rows.maybe_one();
